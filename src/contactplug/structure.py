@@ -53,14 +53,16 @@ def read_model(path: str | os.PathLike) -> gemmi.Model:
     path = Path(path)
     if not path.is_file():
         raise ContactplugError(f"{path}: no such structure file")
+    if path.stat().st_size == 0:
+        raise ContactplugError(f"{path}: empty structure file")
     try:
         st = gemmi.read_structure(str(path), format=gemmi.CoorFormat.Detect)
         st.setup_entities()
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ContactplugError(f"{path}: cannot read structure ({first})") from None
-    if len(st) == 0:
-        raise ContactplugError(f"{path}: no models in this structure file")
+    if len(st) == 0 or st[0].count_atom_sites() == 0:
+        raise ContactplugError(f"{path}: not a structure file (no atoms read as PDB or mmCIF)")
     return st[0]
 
 
