@@ -17,6 +17,7 @@ from contactplug.errors import ContactplugError
 # One line per subcommand module, in the order `--help` lists them.
 COMMAND_MODULES = [
     "contactplug.commands_core",
+    "contactplug.commands_eval",
 ]
 
 
