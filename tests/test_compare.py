@@ -50,19 +50,15 @@ def maps_root(tmp_path_factory) -> Path:
     return root
 
 
+def three_methods(maps_root: Path, out: Path) -> dict:
+    extra = [maps_root / "head"]
+    return compare(maps_root / "attn", maps_root / "cj", DATA, out, extra, n_boot=500, n_panels=3)
+
+
 @pytest.fixture(scope="module")
 def report(maps_root) -> tuple[Path, dict]:
     out = maps_root / "report"
-    result = compare(
-        maps_root / "attn",
-        maps_root / "cj",
-        DATA,
-        out,
-        extra_dirs=[maps_root / "head"],
-        n_boot=500,
-        n_panels=3,
-    )
-    return out, result
+    return out, three_methods(maps_root, out)
 
 
 def test_csv_has_one_row_per_protein_and_method(report):
@@ -138,15 +134,7 @@ def test_html_is_self_contained_and_pngs_are_not_blank(report):
 def test_outputs_are_deterministic(maps_root, report):
     out, _ = report
     again = maps_root / "again"
-    compare(
-        maps_root / "attn",
-        maps_root / "cj",
-        DATA,
-        again,
-        extra_dirs=[maps_root / "head"],
-        n_boot=500,
-        n_panels=3,
-    )
+    three_methods(maps_root, again)
     for name in sorted(p.name for p in out.iterdir()):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 

@@ -27,11 +27,11 @@ from contactplug.evaluate import (
     COLUMNS,
     INFO_COLUMNS,
     METRICS,
-    atomic_write_text,
     evaluate_maps,
     write_csv,
 )
 from contactplug.plot import draw_map, save_figure
+from contactplug.rr import write_text_atomic
 from contactplug.structure import align, contacts_from_coords, query_coords, read_chain
 
 log = logging.getLogger("contactplug")
@@ -250,8 +250,8 @@ def compare(
 
     settings = dict(dirs=dirs, structures=structures_dir, cutoff=cutoff, atom=atom, n_boot=n_boot)
     blocks = _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, settings)
-    atomic_write_text(outdir / "summary.md", render_md(blocks))
-    atomic_write_text(outdir / "summary.html", render_html(blocks, outdir))
+    write_text_atomic(outdir / "summary.md", render_md(blocks))
+    write_text_atomic(outdir / "summary.html", render_html(blocks, outdir))
     return {"rows": rows, "skipped": skipped, "test": test, "ratios": ratios, "figures": figures}
 
 

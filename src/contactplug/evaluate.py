@@ -9,13 +9,13 @@ import logging
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from contactplug.contactmap import RANGES, ContactMap
 from contactplug.errors import ContactplugError
+from contactplug.rr import write_text_atomic
 from contactplug.structure import (
     align,
     contacts_from_coords,
@@ -164,21 +164,6 @@ def evaluate_maps(
     return rows, skipped
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _cell(value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4f}"
@@ -196,7 +181,7 @@ def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike, columns: list[str] | None = None) -> Path:
-    return atomic_write_text(path, csv_text(rows, columns))
+    return write_text_atomic(path, csv_text(rows, columns))
 
 
 def _jsonable(value):
@@ -213,4 +198,4 @@ def write_json(
     rows: list[dict], path: str | os.PathLike, skipped: list[dict] | None = None, **settings
 ) -> Path:
     doc = {"settings": settings, "results": rows, "skipped": skipped or []}
-    return atomic_write_text(path, json.dumps(_jsonable(doc), indent=2, sort_keys=False) + "\n")
+    return write_text_atomic(path, json.dumps(_jsonable(doc), indent=2, sort_keys=False) + "\n")
