@@ -18,6 +18,7 @@ from contactplug.errors import ContactplugError
 COMMAND_MODULES = [
     "contactplug.commands_core",
     "contactplug.commands_eval",
+    "contactplug.commands_export",
 ]
 
 
