@@ -1,0 +1,115 @@
+"""Protein chains as PyMOL holds them: sequence, author numbering, drawing atoms, C-beta."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pymol import CmdException
+
+THREE_TO_ONE = {
+    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
+    "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
+    "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
+    # common modified residues, as their parent amino acid
+    "MSE": "M", "SEC": "U", "PYL": "O", "HSD": "H", "HSE": "H", "HSP": "H", "HIE": "H",
+    "HID": "H", "HIP": "H", "CYX": "C", "CSO": "C", "SEP": "S", "TPO": "T", "PTR": "Y",
+    "MLY": "K", "KCX": "K", "ASX": "B", "GLX": "Z", "UNK": "X",
+}  # fmt: skip
+
+
+def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Ideal C-beta from the backbone; the core's geometry when the core is importable."""
+    try:
+        from contactplug.structure import virtual_cb as core_virtual_cb
+    except ImportError:
+        b, c_ = ca - n, c - ca
+        return -0.58273431 * np.cross(b, c_) + 0.56802827 * b - 0.54067466 * c_ + ca
+    return core_virtual_cb(n, ca, c)
+
+
+@dataclass
+class Residue:
+    resv: int
+    ins: str
+    resn: str
+    letter: str
+    atoms: dict  # atom name -> (index in object, xyz)
+
+    @property
+    def label(self) -> str:
+        return f"{self.resv}{self.ins}"
+
+    def anchor(self, ca_only: bool = False) -> tuple[int, np.ndarray] | None:
+        """The atom a contact is drawn to: C-beta, C-alpha for Gly (or a CA-only chain)."""
+        name = "CA" if ca_only or self.letter == "G" else "CB"
+        return self.atoms.get(name)
+
+    def cb(self, ca_only: bool = False) -> np.ndarray | None:
+        """Where truth is measured: real C-beta, virtual C-beta for Gly (and missing CB)."""
+        if ca_only:
+            return self.atoms["CA"][1] if "CA" in self.atoms else None
+        if "CB" in self.atoms and self.letter != "G":
+            return self.atoms["CB"][1]
+        if all(k in self.atoms for k in ("N", "CA", "C")):
+            return virtual_cb(self.atoms["N"][1], self.atoms["CA"][1], self.atoms["C"][1])
+        return None
+
+
+@dataclass
+class Chain:
+    obj: str
+    chain: str
+    residues: list[Residue]
+    state: int
+
+    @property
+    def sequence(self) -> str:
+        return "".join(r.letter for r in self.residues)
+
+    @property
+    def ca_only(self) -> bool:
+        """A C-alpha trace: draw and measure CA-CA since there is no C-beta anywhere."""
+        return not any("CB" in r.atoms for r in self.residues)
+
+    @property
+    def title(self) -> str:
+        return f"{self.obj} chain {self.chain or '(blank)'}"
+
+
+def protein_chains(selection: str, state: int, _self) -> list[Chain]:
+    """Every (object, chain) of protein residues in the selection, residues in atom order."""
+    rows: list[tuple] = []
+    expr = "rows.append((model, chain, resv, resi, resn, name, alt, q, index, x, y, z))"
+    try:
+        _self.iterate_state(state, f"({selection}) and polymer.protein", expr, space={"rows": rows})
+    except CmdException:
+        raise CmdException(f"invalid selection {selection!r}") from None
+    if not rows:
+        raise CmdException(f"no protein residues in selection {selection!r}")
+    grouped: dict[tuple[str, str], dict[tuple[int, str], list]] = {}
+    for row in rows:
+        obj, chain, resv, resi = row[:4]
+        ins = resi.lstrip("-0123456789")  # resi is resv + insertion code, e.g. 52A
+        grouped.setdefault((obj, chain), {}).setdefault((resv, ins.strip()), []).append(row)
+    chains = []
+    for (obj, chain), residues in grouped.items():
+        built = [_residue(resv, ins, atoms) for (resv, ins), atoms in residues.items()]
+        chains.append(Chain(obj, chain, built, state))
+    return chains
+
+
+def _residue(resv: int, ins: str, atoms: list[tuple]) -> Residue:
+    # One conformer: the altloc with the highest summed occupancy, as the core's gemmi reader.
+    occupancy: dict[str, float] = {}
+    for row in atoms:
+        if row[6]:
+            occupancy[row[6]] = occupancy.get(row[6], 0.0) + row[7]
+    keep = max(occupancy, key=occupancy.get) if occupancy else ""
+    positions: dict[str, tuple[int, np.ndarray]] = {}
+    for row in atoms:
+        if row[6] and row[6] != keep:
+            continue
+        positions.setdefault(row[5], (row[8], np.array(row[9:12], dtype=np.float64)))
+    resn = atoms[0][4].upper()
+    return Residue(resv, ins, resn, THREE_TO_ONE.get(resn, "X"), positions)

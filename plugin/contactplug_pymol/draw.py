@@ -1,0 +1,128 @@
+"""Contacts as PyMOL distance objects: one group per object and chain, one object per pair.
+
+Names: group `<prefix>_<object>_<chain>` (`<prefix>_<object>` for a blank chain), pairs
+`<group>_<label i>_<label j>` with author labels (resnum + insertion code, `m` for a minus).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chains import Chain
+
+CONTACT_CUTOFF = 8.0  # Angstrom between C-beta atoms, as the core's true contacts
+TRUE_COLOR, FALSE_COLOR = "green", "red"
+# score gradient (low -> high): blue, cyan, yellow, orange, magenta
+RAMP = np.array(
+    [[0.2, 0.3, 1.0], [0.0, 0.8, 0.9], [1.0, 0.9, 0.1], [1.0, 0.5, 0.0], [0.9, 0.0, 0.6]]
+)
+RAMP_STEPS = 10
+
+
+@dataclass
+class Drawn:
+    group: str
+    names: list[str]
+    pairs: list[tuple[int, int, float]]  # the drawn ones, 0-based over chain.residues
+    in_contact: list[bool | None]  # per drawn pair; None where truth could not be measured
+    skipped: int
+
+    @property
+    def precision(self) -> float | None:
+        known = [t for t in self.in_contact if t is not None]
+        return sum(known) / len(known) if known else None
+
+    @property
+    def n_true(self) -> int:
+        return sum(1 for t in self.in_contact if t)
+
+
+def _token(text: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "m" if c == "-" else "_" for c in text)
+
+
+def group_name(prefix: str, obj: str, chain: str) -> str:
+    return f"{prefix}_{obj}_{_token(chain)}" if chain else f"{prefix}_{obj}"
+
+
+def pair_name(group: str, label_i: str, label_j: str) -> str:
+    return f"{group}_{_token(label_i)}_{_token(label_j)}"
+
+
+def score_colors(_self) -> list[str]:
+    """Named PyMOL colours along RAMP (defined once per instance)."""
+    names = []
+    x = np.linspace(0, len(RAMP) - 1, RAMP_STEPS)
+    for k, t in enumerate(x):
+        lo = int(np.floor(t))
+        hi = min(lo + 1, len(RAMP) - 1)
+        rgb = RAMP[lo] + (t - lo) * (RAMP[hi] - RAMP[lo])
+        name = f"attn_score_{k}"
+        _self.set_color(name, [float(v) for v in rgb])
+        names.append(name)
+    return names
+
+
+def draw_pairs(
+    chain: Chain,
+    pairs: list[tuple[int, int, float]],
+    prefix: str,
+    color_by: str,
+    _self,
+) -> Drawn:
+    """Replace the chain's group with one distance object per pair (labels hidden)."""
+    group = group_name(prefix, chain.obj, chain.chain)
+    delete_group(group, _self)
+    ca_only = chain.ca_only
+    names, drawn, truth, skipped = [], [], [], 0
+    for i, j, score in pairs:
+        ri, rj = chain.residues[i], chain.residues[j]
+        ai, aj = ri.anchor(ca_only), rj.anchor(ca_only)
+        if ai is None or aj is None:
+            skipped += 1
+            continue
+        name = pair_name(group, ri.label, rj.label)
+        _self.distance(
+            name,
+            f"%{chain.obj} and index {ai[0]}",
+            f"%{chain.obj} and index {aj[0]}",
+            cutoff=1000.0,  # draw whatever the distance: these are predictions
+            mode=0,
+            label=0,
+            state=chain.state,
+        )
+        _self.hide("labels", name)
+        cbi, cbj = ri.cb(ca_only), rj.cb(ca_only)
+        truth.append(None if cbi is None or cbj is None else bool(np.linalg.norm(cbi - cbj) < 8))
+        names.append(name)
+        drawn.append((i, j, score))
+    _color(names, drawn, truth, color_by, _self)
+    if names:
+        _self.group(group, " ".join(names))
+    return Drawn(group, names, drawn, truth, skipped)
+
+
+def _color(names, pairs, truth, color_by: str, _self) -> None:
+    if color_by == "truth":
+        for name, t in zip(names, truth, strict=True):
+            color = "grey70" if t is None else TRUE_COLOR if t else FALSE_COLOR
+            _self.set("dash_color", color, name)
+        return
+    ramp = score_colors(_self)
+    scores = np.array([p[2] for p in pairs], dtype=np.float64)
+    if not len(scores):
+        return
+    span = scores.max() - scores.min()
+    level = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    for name, x in zip(names, level, strict=True):
+        _self.set("dash_color", ramp[int(round(x * (RAMP_STEPS - 1)))], name)
+
+
+def delete_group(group: str, _self) -> bool:
+    """Delete a group with the objects in it (PyMOL deletes members with the group)."""
+    if group not in _self.get_names_of_type("object:group"):
+        return False
+    _self.delete(group)
+    return True

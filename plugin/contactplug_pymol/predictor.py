@@ -1,0 +1,205 @@
+"""Run the core on chain sequences: in-process when contactplug imports in PyMOL's Python,
+else the `contactplug` executable on a temporary FASTA file, whose npz the plugin reads itself.
+
+CONTACTPLUG_PYMOL_FORCE_CLI=1 takes the executable path even when the core imports.
+The executable: plugin preference CONTACTPLUG_EXE, env var CONTACTPLUG_EXE, or PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from pymol import CmdException
+
+from .files import Prediction, from_matrix, read_npz
+
+DEFAULT_MODEL = "esm2_t6_8M_UR50D"
+METHODS = ["attention", "esm-head", "all-heads", "jacobian"]
+
+
+def feedback(message: str) -> None:
+    """One line into PyMOL's output (the GUI shows stdout)."""
+    print(f" attncontacts: {message}", flush=True)
+
+
+def _core():
+    """The core's api and error type, or None when it cannot (or must not) be used."""
+    if os.environ.get("CONTACTPLUG_PYMOL_FORCE_CLI", "") not in ("", "0"):
+        return None
+    try:
+        from contactplug import api
+        from contactplug.errors import ContactplugError
+    except ImportError:
+        return None
+    return api, ContactplugError
+
+
+def find_exe() -> str:
+    """The contactplug executable to run when the core is not importable."""
+    exe = ""
+    try:
+        from pymol import plugins
+
+        exe = plugins.pref_get("CONTACTPLUG_EXE", "") or ""
+    except ImportError:
+        pass
+    exe = exe or os.environ.get("CONTACTPLUG_EXE", "") or shutil.which("contactplug") or ""
+    if not exe:
+        raise CmdException(
+            "contactplug is not importable in PyMOL's Python and no `contactplug` executable "
+            "was found; install contactplug, or set CONTACTPLUG_EXE to its path"
+        )
+    exe = os.path.expanduser(exe)
+    if not os.path.isfile(exe):
+        raise CmdException(f"CONTACTPLUG_EXE={exe}: no such file")
+    return exe
+
+
+def record_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", text) or "chain"
+
+
+def predict(
+    records: list[tuple[str, str]],
+    model: str = DEFAULT_MODEL,
+    method: str = "attention",
+    top_k: int | None = None,
+) -> list[Prediction]:
+    """One Prediction per (id, sequence), in order."""
+    if method not in METHODS:
+        raise CmdException(f"method={method!r}: choose from {', '.join(METHODS)}")
+    if method == "jacobian":
+        n = sum(20 * len(seq) + 1 for _, seq in records)
+        feedback(f"jacobian needs {n} forward passes; this is slow (minutes on a CPU)")
+    core = _core()
+    if core is None:
+        return _predict_cli(records, model, method, top_k)
+    api, error = core
+    from contactplug.sequences import Record
+
+    recs = [Record(record_id(rid), seq) for rid, seq in records]
+    slow = method == "jacobian"
+    try:
+        with contextlib.redirect_stderr(ProgressLines()):  # tqdm's bar -> PyMOL feedback
+            maps = api.predict(recs, model=model, method=method, top_k=top_k, progress=slow)
+    except error as exc:
+        raise CmdException(str(exc)) from None
+    return [
+        from_matrix(
+            m.contacts,
+            sequence=m.sequence,
+            id=m.id,
+            method=m.method,
+            model=m.model,
+            seconds=m.seconds,
+            meta=m.meta,
+        )
+        for m in maps
+    ]
+
+
+def _command(exe: str) -> list[str]:
+    # A script without its executable bit (a zip-extracted checkout) runs through Python.
+    if os.access(exe, os.X_OK):
+        return [exe]
+    return [sys.executable, exe]
+
+
+def _predict_cli(records, model, method, top_k) -> list[Prediction]:
+    exe = find_exe()
+    with tempfile.TemporaryDirectory(prefix="attncontacts_") as tmp:
+        fasta = os.path.join(tmp, "query.fasta")
+        ids = [record_id(rid) for rid, _ in records]
+        with open(fasta, "w") as handle:
+            for rid, (_, seq) in zip(ids, records, strict=True):
+                handle.write(f">{rid}\n{seq}\n")
+        out = os.path.join(tmp, "out")
+        args = _command(exe)
+        if method == "jacobian":
+            args += ["jacobian", fasta, "-o", out, "--model", model]
+        else:
+            args += ["predict", fasta, "-o", out, "--model", model, "--method", method]
+            if top_k:
+                args += ["--top-k", str(top_k)]
+        feedback(f"running {os.path.basename(exe)} ({method}, {model}) in a subprocess")
+        code, lines = _run(args)
+        if code != 0:
+            errors = [ln for ln in lines if "error:" in ln]
+            last = errors[-1] if errors else (lines[-1] if lines else "")
+            last = last.split("error:", 1)[-1].strip() if errors else last
+            raise CmdException(f"contactplug failed (exit {code}): {last}")
+        return [read_npz(os.path.join(out, f"{rid}.npz")) for rid in ids]
+
+
+class ProgressLines:
+    """A file-like sink for progress text (tqdm writes \r-separated updates): the lines go to
+    PyMOL's feedback at most every few seconds, and all are kept for error messages."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.lines: list[str] = []
+        self.every = every
+        self._buf = ""
+        self._shown = 0.0
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        parts = re.split(r"[\r\n]", self._buf)
+        self._buf = parts.pop()
+        for part in filter(None, (p.strip() for p in parts)):
+            part = re.sub(r"\|[^|]*\|", "", part)  # tqdm's bar glyphs: keep the numbers
+            self.lines.append(part)
+            if "error:" not in part and time.time() - self._shown > self.every:
+                feedback(part)
+                self._shown = time.time()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> list[str]:
+        if self._buf.strip():
+            self.lines.append(self._buf.strip())
+        self._buf = ""
+        return self.lines
+
+
+def _run(args: list[str]) -> tuple[int, list[str]]:
+    """Run the executable, its stderr (progress, errors) read as it comes. On POSIX stderr is a
+    pseudo-terminal, since the CLI draws its progress bar only on a terminal."""
+    sink = ProgressLines()
+    if os.name != "posix":
+        proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sink.write(proc.stderr)
+        return proc.returncode, sink.close()
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm's width
+    try:
+        proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL
+        )
+    finally:
+        os.close(slave)
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            sink.write(chunk.decode("utf-8", "replace"))
+    finally:
+        os.close(master)
+    return proc.wait(), sink.close()
