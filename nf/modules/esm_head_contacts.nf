@@ -1,0 +1,28 @@
+/*
+ * Baseline: ESM-2's own supervised contact head (logistic regression over all heads), batched
+ * like ATTENTION_CONTACTS. Only with --esm_head; needs a checkpoint with contact weights.
+ */
+process ESM_HEAD_CONTACTS {
+    tag "${batch}"
+    label 'process_medium'
+    label 'process_gpu'
+
+    input:
+    tuple val(batch), val(ids), path(fasta)
+    tuple val(model), path(model_files)
+
+    output:
+    path 'esm_head/*.npz', emit: maps
+
+    script:
+    def args = task.ext.args ?: ''
+    """
+    contactplug predict ${fasta} -o esm_head --model ${model} --method esm-head --device ${params.device} ${args}
+    """
+
+    stub:
+    def outputs = ids.collect { id -> "esm_head/${id}.npz" }.join(' ')
+    """
+    mkdir -p esm_head && touch ${outputs}
+    """
+}

@@ -1,0 +1,25 @@
+/*
+ * Precision at L, L/2 and L/5 (short, medium, long range) of one method's maps against the
+ * structures: evaluation/<method>.csv and .json, one row per protein.
+ */
+process EVALUATE {
+    tag "${method}"
+    label 'process_low'
+
+    input:
+    tuple val(method), path(maps, stageAs: 'maps/*')
+    path structures, stageAs: 'structures/*'
+
+    output:
+    tuple val(method), path("evaluation/${method}.csv"), path("evaluation/${method}.json"), emit: tables
+
+    script:
+    """
+    contactplug evaluate maps --structure structures -o evaluation/${method}
+    """
+
+    stub:
+    """
+    mkdir -p evaluation && touch evaluation/${method}.csv evaluation/${method}.json
+    """
+}

@@ -1,0 +1,25 @@
+/*
+ * Reassemble one protein's Jacobian parts into its map jacobian/<id>.npz; contactplug refuses
+ * gaps, overlaps and parts of different sequences or models, and the result equals the
+ * unsplit computation exactly.
+ */
+process JACOBIAN_GATHER {
+    tag "${meta.id}"
+    label 'process_low'
+
+    input:
+    tuple val(meta), path(parts, stageAs: 'parts/*')
+
+    output:
+    tuple val(meta), path("jacobian/${meta.id}.npz"), emit: map
+
+    script:
+    """
+    contactplug gather-jacobian ${parts} -o jacobian
+    """
+
+    stub:
+    """
+    mkdir -p jacobian && touch jacobian/${meta.id}.npz
+    """
+}

@@ -1,0 +1,26 @@
+/*
+ * The chain a protein is scored against, written as structures/<id>.cif: the samplesheet's
+ * chain, or the protein chain that aligns best to the sequence. Evaluation and the report
+ * then find each structure by id, whatever the original file was called.
+ */
+process PREPARE_STRUCTURE {
+    tag "${meta.id}"
+    label 'process_low'
+
+    input:
+    tuple val(meta), path(fasta), path(structure)
+
+    output:
+    tuple val(meta), path("structures/${meta.id}.cif"), emit: structure
+
+    script:
+    def chain = meta.chain ? "--chain ${meta.chain}" : ''
+    """
+    contactplug-structure ${structure} --fasta ${fasta} ${chain} -o structures
+    """
+
+    stub:
+    """
+    mkdir -p structures && touch structures/${meta.id}.cif
+    """
+}

@@ -1,0 +1,20 @@
+/*
+ * A random 2-layer ESM-2 in fair-esm's .pt layout, for the test profile (--model tiny-random).
+ * Its contacts are meaningless; it exists so the whole pipeline runs in seconds on a laptop.
+ */
+process TINY_MODEL {
+    label 'process_low'
+
+    output:
+    tuple val('tiny_random.pt'), path('tiny_random*.pt'), emit: model
+
+    script:
+    """
+    contactplug tiny-model -o tiny_random.pt --seed 0
+    """
+
+    stub:
+    """
+    touch tiny_random.pt tiny_random-contact-regression.pt
+    """
+}
