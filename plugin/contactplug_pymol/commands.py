@@ -19,7 +19,9 @@ FILE_PREFIX = "lc"  # groups drawn by loadcontacts
 COLOR_BY = ("truth", "score")
 
 
-def _options(min_sep, color_by) -> tuple[int, int | None, str]:
+def _options(top, min_sep, color_by) -> tuple[int, int | None, str]:
+    """Check the cheap arguments before any model work."""
+    parse_top(top, 100)
     lo, hi = parse_min_sep(min_sep)
     color_by = str(color_by).strip().lower()
     if color_by not in COLOR_BY:
@@ -106,7 +108,7 @@ def attncontacts(
         loadcontacts, attncontacts_clear
     """
     start = time.time()
-    lo, hi, color_by = _options(min_sep, color_by)
+    lo, hi, color_by = _options(top, min_sep, color_by)
     method = str(method).strip().lower()
     if method not in METHODS:
         raise CmdException(f"method={method!r}: choose from {', '.join(METHODS)}")
@@ -154,7 +156,10 @@ def _map_positions(pred: Prediction, chain: Chain, path: str) -> np.ndarray:
         where = {(r.resv, r.ins): k for k, r in enumerate(chain.residues)}
         icode = pred.icode if pred.icode is not None else [""] * pred.length
         mapping = np.array(
-            [where.get((int(n), str(c).strip()), -1) for n, c in zip(pred.resnum, icode)]
+            [
+                where.get((int(n), str(c).strip()), -1)
+                for n, c in zip(pred.resnum, icode, strict=True)
+            ]
         )
         hit = mapping >= 0
         if not hit.any():
@@ -228,7 +233,7 @@ def loadcontacts(
         attncontacts, attncontacts_clear
     """
     start = time.time()
-    lo, hi, color_by = _options(min_sep, color_by)
+    lo, hi, color_by = _options(top, min_sep, color_by)
     pred = read_contacts(filename)
     chains = protein_chains(selection or "enabled", _self.get_state(), _self)
     results = []

@@ -42,7 +42,7 @@ def contacts_figure(
     structure: str,
     out: str,
     model: str,
-    top: str = "L",
+    top: str = "L/2",
     min_sep: str = "6",
     width: int = 1000,
     height: int = 800,
