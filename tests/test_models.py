@@ -96,6 +96,12 @@ def test_unknown_model_lists_names():
         ("lm_head.dense.weight", "lm_head.dense.weight"),
         ("classifier.dense.weight", None),
         ("lm_head.decoder.weight", None),
+        ("esm.encoder.layer.0.attention.LayerNorm.gamma", "layers.0.self_attn_layer_norm.weight"),
+        ("esm.encoder.layer.1.LayerNorm.beta", "layers.1.final_layer_norm.bias"),
+        (
+            "esm.encoder.layer.*.attention.self.rotary_embeddings.inv_freq",
+            "layers.*.self_attn.rot_emb.inv_freq",
+        ),
     ],
 )
 def test_hf_key_mapping(hf, fair):
@@ -140,3 +146,33 @@ def test_corrupt_hf_folder(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not a checkpoint")
     with pytest.raises(ContactplugError, match="corrupt or unreadable"):
         load_model(str(tmp_path))
+
+
+@pytest.mark.parametrize("safetensors", [True, False])
+def test_hf_masked_lm_folder_equals_transformers(tmp_path, safetensors):
+    """An EsmForMaskedLM saved by transformers (MLM head, tied decoder) loads with its logits."""
+    transformers = pytest.importorskip("transformers", reason="transformers checks HF parity")
+    config = transformers.EsmConfig(
+        vocab_size=33,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=1026,
+        position_embedding_type="rotary",
+        token_dropout=True,
+        mask_token_id=32,
+        pad_token_id=1,
+        emb_layer_norm_before=False,
+        layer_norm_eps=1e-5,
+    )
+    torch.manual_seed(0)
+    hf = transformers.EsmForMaskedLM(config).eval()
+    hf.save_pretrained(tmp_path, safe_serialization=safetensors)
+    model = load_model(str(tmp_path), device="cpu")
+    assert model.has_lm_head and model.has_contact_head
+    tokens = model.tokens(["MKTAYIAKQRQISFVKSHFSRQ"])
+    with torch.no_grad():
+        want = hf(tokens, attention_mask=torch.ones_like(tokens)).logits
+        got = model.esm(tokens)["logits"]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +185,7 @@ def _finish(module, alphabet, name, source, has_lm, has_contact, device, dtype) 
 
 def _check_state(expected: set[str], found: set[str], source: str) -> tuple[bool, bool]:
     """Raise on missing encoder weights; report which optional heads are present."""
-    missing = expected - found
+    missing = {k for k in expected - found if not k.endswith("rot_emb.inv_freq")}
     optional = {k for k in missing if k in CONTACT_KEYS or k.startswith(LM_HEAD_PREFIX)}
     hard = sorted(missing - optional)
     if hard:
@@ -223,6 +224,8 @@ def hf_key_to_fair_esm(key: str) -> str | None:
     key = key.removeprefix("esm.")
     if key.startswith(("classifier.", "embeddings.position")) or key.endswith("position_ids"):
         return None
+    # transformers >= 5 writes LayerNorm weights under their legacy names gamma/beta
+    key = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", key))
     if key == "embeddings.word_embeddings.weight":
         return "embed_tokens.weight"
     if key.startswith("encoder.emb_layer_norm_after."):
@@ -263,6 +266,12 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
             f"{folder}: only rotary (ESM-2) HF checkpoints map onto fair-esm's ESM2; "
             "for ESM-1b use its fair-esm name or .pt"
         )
+    if config.get("layer_norm_eps", 1e-5) != 1e-5:
+        log.warning(
+            "%s: layer_norm_eps=%s, but fair-esm's ESM2 uses 1e-5: outputs will differ slightly",
+            folder,
+            config["layer_norm_eps"],
+        )
     if config.get("emb_layer_norm_before"):
         raise ContactplugError(f"{folder}: emb_layer_norm_before=True is not an ESM-2 layout")
     if folder.joinpath("model.safetensors").exists():
@@ -289,7 +298,12 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
     state = {}
     for key, value in raw.items():
         mapped = hf_key_to_fair_esm(key)
-        if mapped is not None:
+        if mapped is None:
+            continue
+        if mapped.startswith("layers.*."):  # transformers >= 5 stores one shared buffer
+            for n in range(module.num_layers):
+                state[mapped.replace("*", str(n), 1)] = value
+        else:
             state[mapped] = value
     if "embed_tokens.weight" in state:
         state["lm_head.weight"] = state["embed_tokens.weight"]
