@@ -363,6 +363,30 @@ def test_errors_are_one_line(pm, tiny_model_path, capfd, command, message):
     assert not pm.get_names_of_type("object:group")
 
 
+def test_qt_dialog_draws_and_clears(pm, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    reason = "no Qt binding (PyQt5/6, PySide2/6) in this Python"
+    pytest.importorskip("pymol.Qt", reason=reason, exc_type=ImportError)
+    from contactplug_pymol import dialog
+    from pymol.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
+    window = dialog.build_dialog(pm)
+    window.fields["selection"].setText("ctf")
+    window.fields["model"].setText(str(tiny_model_path))
+    window.fields["top"].setCurrentText("7")
+    window.fields["min_sep"].setCurrentText("long")
+    window.fields["method"].setCurrentText("all-heads")
+    window.draw_button.click()
+    app.processEvents()
+    truth = Truth(DATA / "1CTF_A.pdb")
+    expected = core_pairs(tiny_model_path, truth.chain.sequence, "all-heads", 24, None, 7)
+    check_drawn(pm, truth, "attn_ctf_A", expected)
+    window.clear_button.click()
+    assert not pm.get_names_of_type("object:group")
+
+
 # ---- the executable fallback (PyMOL's Python without the core) --------------------------------
 
 

@@ -76,6 +76,15 @@ def build_dialog(_self):
     run.clicked.connect(draw)
     clear.clicked.connect(wipe)
     buttons.rejected.connect(dialog.close)
+    dialog.fields = {
+        "selection": selection,
+        "method": method,
+        "top": top,
+        "min_sep": min_sep,
+        "model": model,
+        "color_by": color_by,
+    }
+    dialog.draw_button, dialog.clear_button = run, clear
     return dialog
 
 
