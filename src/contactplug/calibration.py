@@ -189,22 +189,55 @@ def _collect(maps, truths, valid):
     }
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iters: int = 50) -> np.ndarray:
-    """Newton-Raphson (IRLS) with a small ridge on the non-intercept terms."""
+def _nll(X: np.ndarray, y: np.ndarray, w: np.ndarray, penalty: np.ndarray) -> float:
+    eta = X @ w
+    # log(1 + exp(eta)) - y * eta, computed without overflow
+    return float(np.sum(np.logaddexp(0.0, eta) - y * eta) + 0.5 * np.sum(penalty * w * w))
+
+
+def _newton(X: np.ndarray, y: np.ndarray, ridge: float, iters: int = 100) -> np.ndarray:
+    """Penalized logistic regression by Newton steps with backtracking (never diverges)."""
     w = np.zeros(X.shape[1])
     prior = np.clip(y.mean(), 1e-4, 1 - 1e-4)
     w[0] = np.log(prior / (1 - prior))
     penalty = np.full(X.shape[1], ridge * len(y))
     penalty[0] = 0.0
+    loss = _nll(X, y, w, penalty)
     for _ in range(iters):
         p = _sigmoid(X @ w)
         grad = X.T @ (p - y) + penalty * w
-        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty + 1e-9)
+        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(penalty + 1e-6 * len(y))
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
+        t = 1.0
+        while t > 1e-6:
+            trial = w - t * step
+            new = _nll(X, y, trial, penalty)
+            if new <= loss:
+                break
+            t *= 0.5
+        else:
+            break
+        w, done = trial, loss - new < 1e-10 * max(1.0, abs(loss))
+        loss = new
+        if done:
             break
     return w
+
+
+def _logistic(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+    """Logistic fit whose index never falls as the score rises: the log-rank weight must be
+    <= 0 and the z weight >= 0; a feature whose weight comes out with the wrong sign (they are
+    collinear) is dropped and the rest refitted."""
+    want = {1: -1.0, 2: 1.0}
+    cols = [0, 1, 2]
+    while True:
+        w_sub = _newton(X[:, cols], y, ridge)
+        w = np.zeros(X.shape[1])
+        w[cols] = w_sub
+        bad = [c for c in cols if c in want and w[c] * want[c] < 0]
+        if not bad:
+            return w
+        cols.remove(max(bad, key=lambda c: abs(w[c])))
 
 
 def _pav(y: np.ndarray, w: np.ndarray) -> np.ndarray:
