@@ -60,7 +60,6 @@ def attncontacts(
     min_sep: str = "6",
     color_by: str = "truth",
     top_k: str = "",
-    quiet: int = 1,
     *,
     _self=cmd,
 ):
@@ -193,7 +192,6 @@ def loadcontacts(
     top: str = "L/5",
     min_sep: str = "6",
     color_by: str = "truth",
-    quiet: int = 1,
     *,
     _self=cmd,
 ):
@@ -256,7 +254,7 @@ def loadcontacts(
     return results
 
 
-def attncontacts_clear(selection: str = "", quiet: int = 1, *, _self=cmd) -> int:
+def attncontacts_clear(selection: str = "", *, _self=cmd) -> int:
     """
     DESCRIPTION
 

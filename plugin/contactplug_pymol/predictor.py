@@ -36,7 +36,7 @@ def _core():
     try:
         from contactplug import api
         from contactplug.errors import ContactplugError
-    except ImportError:
+    except (ImportError, OSError):  # no torch, or a torch that cannot load its libraries
         return None
     return api, ContactplugError
 
