@@ -4,30 +4,38 @@ Per head: drop BOS/EOS, symmetrize 0.5(A+A^T), APC, zero the diagonal. The `atte
 method averages the top-K heads of the model's ranking (see `heads`); `all-heads` averages
 every head; `esm-head` is ESM's own logistic-regression contact head.
 
-Only the heads a method needs are kept: hooks ask fair-esm's attention for per-head
-weights in the layers that hold a wanted head, keep those heads and drop the rest at once,
-so layers x heads x L x L is never held (except by `all-heads` and `esm-head`, which need it).
+The readout runs the fused-attention forward (`fastforward`): the K wanted heads' weights are
+recomputed from q and k in their layers and folded into one L x L sum per sequence at once,
+so layers x heads x T x T is never held, and the forward stops after the last wanted layer.
+The ESM head is folded the same way, one layer at a time (its regression is linear in the
+per-head APC'd maps). Many sequences run in length-sorted padded batches (`batching`);
+proteins longer than the window are read in overlapping windows and stitched (`windows`).
+`HeadCapture` is the fair-esm hook path the fast path is tested against.
 """
 
 from __future__ import annotations
 
+import heapq
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from contactplug import batching, fastforward, windows
 from contactplug.contactmap import ContactMap
 from contactplug.errors import ContactplugError
 from contactplug.models import Model
 from contactplug.sequences import Record, check_length
 
+log = logging.getLogger("contactplug")
 Head = tuple[int, int]  # (layer, head), 0-based
 METHODS = ("attention", "all-heads", "esm-head")
 
 
 class HeadCapture:
-    """Context manager: during a forward, keep per-head attention of `heads` only."""
+    """Context manager (fair-esm's own forward): keep per-head attention of `heads` only."""
 
     def __init__(self, model: Model, heads: Sequence[Head]):
         self.model = model
@@ -68,24 +76,36 @@ class HeadCapture:
         return torch.stack(maps, dim=1)
 
 
-def process_heads(attn: torch.Tensor, length: int) -> torch.Tensor:
+def process_heads(attn: torch.Tensor, length: int, apc: bool = True) -> torch.Tensor:
     """K x T x T raw attention of one sequence -> K x L x L symmetrized, APC'd, zero diagonal."""
-    a = attn[..., 1 : length + 1, 1 : length + 1]
-    a = 0.5 * (a + a.transpose(-1, -2))
-    row = a.sum(-1, keepdim=True)
-    col = a.sum(-2, keepdim=True)
-    total = a.sum((-1, -2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
-    a = a - row * col / total
-    return a * (1 - torch.eye(length, dtype=a.dtype, device=a.device))
+    a = attn[..., 1 : length + 1, 1 : length + 1].float()
+    a = a + a.transpose(-1, -2)
+    a.mul_(0.5)
+    if apc:
+        row = a.sum(-1, keepdim=True)
+        col = a.sum(-2, keepdim=True)
+        total = a.sum((-1, -2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+        a.sub_(row * col / total)
+    a.diagonal(dim1=-2, dim2=-1).zero_()
+    return a
 
 
-@torch.no_grad()
-def head_maps(model: Model, sequence: str, heads: Sequence[Head]) -> torch.Tensor:
-    """K x L x L processed maps of the given heads from one forward pass (float32)."""
-    tokens = model.tokens([sequence])
-    with HeadCapture(model, heads) as capture:
-        model.esm(tokens)
-    return process_heads(capture.stacked()[0], len(sequence))
+def _apc_fair_esm(x: torch.Tensor) -> torch.Tensor:
+    """fair-esm's apc(symmetrize(x)) of its contact head, in place on the symmetrized copy."""
+    x = x + x.transpose(-1, -2)
+    row = x.sum(-1, keepdim=True)
+    col = x.sum(-2, keepdim=True)
+    total = x.sum((-1, -2), keepdim=True)
+    return x.sub_(row * col / total)
+
+
+def by_layer(heads: Sequence[Head]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for layer, head in heads:
+        out.setdefault(layer, [])
+        if head not in out[layer]:
+            out[layer].append(head)
+    return out
 
 
 def all_heads(model: Model) -> list[Head]:
@@ -93,38 +113,124 @@ def all_heads(model: Model) -> list[Head]:
 
 
 @torch.no_grad()
-def esm_head_map(model: Model, sequence: str) -> np.ndarray:
-    tokens = model.tokens([sequence])
-    contacts = model.esm(tokens, return_contacts=True)["contacts"][0].float()
-    contacts = 0.5 * (contacts + contacts.T)
-    contacts.fill_diagonal_(0)
-    return contacts.cpu().numpy()
-
-
-def contact_map(
-    model: Model, sequence: str, method: str = "attention", heads: Sequence[Head] | None = None
-) -> np.ndarray:
-    """One L x L map. `heads` is required for `attention` (the ranked top-K)."""
-    if method == "esm-head":
-        return esm_head_map(model, sequence)
+def batch_maps(
+    model: Model, sequences: Sequence[str], method: str, heads: Sequence[Head] | None = None
+) -> list[np.ndarray]:
+    """One L x L map per sequence from one padded batch forward (float32 numpy)."""
     if method == "all-heads":
         heads = all_heads(model)
+    elif method == "esm-head":
+        heads = all_heads(model)
+        weight = model.esm.contact_head.regression.weight[0].float()
+        bias = model.esm.contact_head.regression.bias.float()
     elif method != "attention":
         raise ContactplugError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not heads:
         raise ContactplugError("the attention method needs a head ranking (see select-heads)")
-    return head_maps(model, sequence, heads).mean(0).cpu().numpy()
+    lengths = [len(s) for s in sequences]
+    acc = [torch.zeros(n, n, device=model.device) for n in lengths]
+    n_heads = model.num_heads
+
+    def fold(layer: int, wanted: list[int], probs: torch.Tensor) -> None:
+        for b, length in enumerate(lengths):
+            if method == "esm-head":
+                crop = probs[b, :, 1 : length + 1, 1 : length + 1]
+                w = weight[layer * n_heads : (layer + 1) * n_heads][wanted]
+                acc[b] += torch.tensordot(w, _apc_fair_esm(crop), dims=1)
+            else:
+                acc[b] += process_heads(probs[b], length).sum(0)
+
+    fastforward.forward(model, model.tokens(list(sequences)), by_layer(heads), fold, logits=False)
+    out = []
+    for b, a in enumerate(acc):
+        if method == "esm-head":
+            a = torch.sigmoid(a + bias)
+            a = 0.5 * (a + a.T)
+            a.fill_diagonal_(0)
+        else:
+            a /= len(heads)
+        out.append(a.cpu().numpy())
+        acc[b] = None
+    return out
 
 
-def predict(
+@torch.no_grad()
+def head_maps(model: Model, sequence: str, heads: Sequence[Head]) -> torch.Tensor:
+    """K x L x L processed maps of the given heads from one forward pass (float32)."""
+    length = len(sequence)
+    kept: dict[Head, torch.Tensor] = {}
+
+    def keep(layer: int, wanted: list[int], probs: torch.Tensor) -> None:
+        maps = process_heads(probs[0], length)
+        for n, head in enumerate(wanted):
+            kept[(layer, head)] = maps[n]
+
+    fastforward.forward(model, model.tokens([sequence]), by_layer(heads), keep, logits=False)
+    return torch.stack([kept[tuple(h)] for h in heads]).cpu()
+
+
+def esm_head_map(model: Model, sequence: str) -> np.ndarray:
+    return batch_maps(model, [sequence], "esm-head")[0]
+
+
+def windowed_map(
+    model: Model,
+    sequence: str,
+    method: str,
+    heads: Sequence[Head] | None,
+    window: int,
+    overlap: int | None = None,
+    batch_size: int | None = None,
+) -> tuple[np.ndarray, dict]:
+    """A long protein's map from overlapping windows (see `windows`); and the meta it earns."""
+    if window > model.max_length:
+        raise ContactplugError(f"--window {window} exceeds the model's {model.max_length}")
+    overlap = windows.default_overlap(window) if overlap is None else overlap
+    spans = windows.spans(len(sequence), window, overlap)
+    stitcher = windows.Stitcher(len(sequence))
+    per_layer = (
+        model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
+    )
+    sizes = [e - s for s, e in spans]
+    for group in batching.plan(sizes, model, batch_size, per_layer):
+        chunk = [sequence[spans[n][0] : spans[n][1]] for n in group]
+        for n, block in zip(group, batch_maps(model, chunk, method, heads), strict=True):
+            stitcher.add(spans[n], block)
+    scores, uncovered = stitcher.result(0.0 if method == "esm-head" else "min")
+    meta = windows.describe(len(sequence), window, overlap)
+    meta["uncovered_pairs"] = uncovered
+    return scores, meta
+
+
+def contact_map(
+    model: Model,
+    sequence: str,
+    method: str = "attention",
+    heads: Sequence[Head] | None = None,
+    window: int | None = None,
+    overlap: int | None = None,
+) -> np.ndarray:
+    """One L x L map. `heads` is required for `attention` (the ranked top-K). With `window`,
+    a protein longer than it is read in overlapping windows."""
+    if window and len(sequence) > window:
+        return windowed_map(model, sequence, method, heads, window, overlap)[0]
+    return batch_maps(model, [sequence], method, heads)[0]
+
+
+def predict_unordered(
     model: Model,
     records: Iterable[Record],
     method: str = "attention",
     top_k: int | None = None,
     ranking=None,
-) -> Iterator[ContactMap]:
-    """One ContactMap per record, one forward pass each; the model is loaded once by the caller."""
+    batch_size: int | None = None,
+    window: int | None = windows.DEFAULT_WINDOW,
+    overlap: int | None = None,
+) -> Iterator[tuple[int, ContactMap]]:
+    """(input index, ContactMap) per record, in the order they are done: length-sorted
+    padded batches, then the proteins longer than `window` (None or 0: refuse those)."""
     model.require(method)
+    records = list(records)
     heads: list[Head] | None = None
     meta: dict = {"device": str(model.device), "dtype": str(model.dtype).replace("torch.", "")}
     if method == "attention":
@@ -133,18 +239,82 @@ def predict(
         ranking = ranking or get_ranking(model)
         heads = ranking.top(top_k)
         meta.update(heads=[list(h) for h in heads], k=len(heads), ranking=ranking.fingerprint)
+    meta.update(model_source=model.source, fingerprint=model.fingerprint)
+    limit = min(window, model.max_length) if window else model.max_length
     for record in records:
-        check_length(record, model.max_length)
+        if not window:
+            check_length(record, model.max_length)
+    short = [n for n, r in enumerate(records) if len(r.sequence) <= limit]
+    long = [n for n, r in enumerate(records) if len(r.sequence) > limit]
+    per_layer = (
+        model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
+    )
+    lengths = [len(records[n].sequence) for n in short]
+    for group in batching.plan(lengths, model, batch_size, per_layer):
+        members = [short[g] for g in group]
         start = time.perf_counter()
-        scores = contact_map(model, record.sequence, method, heads)
-        seconds = time.perf_counter() - start
-        yield ContactMap(
-            contacts=scores,
-            sequence=record.sequence,
-            id=record.id,
-            method=method,
-            model=model.name,
-            n_forward=1,
-            seconds=seconds,
-            meta=dict(meta, model_source=model.source, fingerprint=model.fingerprint),
+        maps = batch_maps(model, [records[n].sequence for n in members], method, heads)
+        seconds = (time.perf_counter() - start) / len(members)
+        for n, scores in zip(members, maps, strict=True):
+            yield n, _cmap(records[n], scores, method, model, 1, seconds, meta, len(members))
+    for n in long:
+        start = time.perf_counter()
+        seq = records[n].sequence
+        scores, extra = windowed_map(model, seq, method, heads, window, overlap, batch_size)
+        log.info(
+            "%s: %d residues read in %d windows of %d (overlap %d)",
+            records[n].id,
+            len(seq),
+            len(extra["windows"]),
+            window,
+            extra["overlap"],
         )
+        seconds = time.perf_counter() - start
+        yield (
+            n,
+            _cmap(
+                records[n],
+                scores,
+                method,
+                model,
+                len(extra["windows"]),
+                seconds,
+                {**meta, **extra},
+                1,
+            ),
+        )
+
+
+def _cmap(record, scores, method, model, n_forward, seconds, meta, batch) -> ContactMap:
+    return ContactMap(
+        contacts=scores,
+        sequence=record.sequence,
+        id=record.id,
+        method=method,
+        model=model.name,
+        n_forward=n_forward,
+        seconds=seconds,
+        meta=dict(meta, batch=batch),
+    )
+
+
+def predict(
+    model: Model,
+    records: Iterable[Record],
+    method: str = "attention",
+    top_k: int | None = None,
+    ranking=None,
+    batch_size: int | None = None,
+    window: int | None = windows.DEFAULT_WINDOW,
+    overlap: int | None = None,
+) -> Iterator[ContactMap]:
+    """One ContactMap per record, in input order (maps done early wait in a buffer; for flat
+    memory over many records use `predict_unordered`)."""
+    waiting: list[tuple[int, int, ContactMap]] = []
+    expected = 0
+    stream = predict_unordered(model, records, method, top_k, ranking, batch_size, window, overlap)
+    for n, cmap in stream:
+        heapq.heappush(waiting, (n, id(cmap), cmap))
+        while waiting and waiting[0][0] == expected:
+            yield heapq.heappop(waiting)[2]
+            expected += 1
