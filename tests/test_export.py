@@ -386,6 +386,11 @@ def test_cli_formats_and_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["short.cst", "toy.cst"]
     assert len((out / "short.cst").read_text().splitlines()) == 40  # top L
     assert not list(out.glob(".*tmp"))
+    # one map into an existing folder: <folder>/<id><ext>
+    assert (
+        main(["-q", "export", str(tmp_path / "in" / "toy.npz"), "-f", "tsv", "-o", str(out)]) == 0
+    )
+    assert (out / "toy.tsv").read_text().startswith("i\tj\tresname_i")
 
 
 def test_cli_bad_input_one_line_exit_2(tmp_path, capsys):
@@ -398,6 +403,7 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys):
         (["-f", "boltz", "--numbering", "author"], "position in the sequence"),
         (["-f", "csv", "--top", "L/x"], "--top"),
         (["-f", "csv", "--calibration", str(tmp_path / "none.json")], "cannot read"),
+        (["-f", "csv", "--renumber-map", str(tmp_path / "m.tsv")], "--renumber-map applies"),
     ]
     for extra, words in cases:
         out = tmp_path / "o.txt"

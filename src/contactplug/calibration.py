@@ -402,6 +402,15 @@ def check_match(calibration: Calibration, cmap: ContactMap, source: str) -> None
             "%s was fitted for method %s, but %s is %s: its probabilities may be off",
             source, calibration.method, cmap.id, cmap.method,
         )  # fmt: skip
+    k_fit, k_map = (
+        calibration.info.get("k"),
+        cmap.meta.get("k") if isinstance(cmap.meta, dict) else None,
+    )
+    if k_fit is not None and k_map is not None and k_fit != k_map:
+        log.warning(
+            "%s was fitted on the mean of %s heads, %s uses %s: its probabilities may be off",
+            source, k_fit, cmap.id, k_map,
+        )  # fmt: skip
     if calibration.fingerprint and fp and calibration.fingerprint != fp:
         log.warning(
             "%s was fitted for weights %s, but %s comes from %s: its probabilities may be off",

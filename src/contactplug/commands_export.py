@@ -120,9 +120,9 @@ def run_export(args: argparse.Namespace) -> int:
     total = 0
     for cmap in maps:
         calib = given or cal.find(cmap)
-        if given is not None:
-            cal.check_match(given, cmap, args.calibration)
-        target = out / f"{cmap.id}{FORMATS[opts.format]}" if many else out
+        if calib is not None:
+            cal.check_match(calib, cmap, args.calibration or "the stored calibration")
+        target = out / f"{cmap.id}{FORMATS[opts.format]}" if many or out.is_dir() else out
         total += export_map(cmap, opts, target, calib)
         log.info("%s: %s", cmap.id, target)
     log.info("wrote %d pairs in %d %s file(s)", total, len(maps), opts.format)

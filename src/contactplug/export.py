@@ -178,6 +178,8 @@ def _tokens(
     """Rows with residue tokens in the asked numbering; returns (rows, renumber map text)."""
     fmt = opts.format
     author = opts.numbering == "author"
+    if opts.renumber_map and not (author and fmt in ("rosetta", "cns")):
+        raise ContactplugError("--renumber-map applies to rosetta and cns with --numbering author")
     if author and fmt in SEQUENCE_INDEXED:
         raise ContactplugError(
             f"{fmt} numbers residues by their position in the sequence; "
