@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ def test_round_trip_our_writer(tmp_path):
     assert rr.sequence == seq
     assert rr.pairs == [(2, 12, 0.875), (5, 30, 0.5), (3, 40, 0.25), (1, 66, 0.125)]
     assert not list(tmp_path.glob(".*tmp"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_three_column_and_models():

@@ -267,7 +267,10 @@ def _isotonic_knots(eta: np.ndarray, y: np.ndarray, bins: int = ISO_BINS) -> lis
     freq = np.array([y[g].mean() for g in groups])
     n = np.array([len(g) for g in groups], dtype=np.float64)
     p = _pav(freq, n)
-    return [[float(a), float(b)] for a, b in zip(x, p, strict=True)]
+    # inside a run of equal P only its two ends matter to np.interp
+    keep = np.ones(len(p), dtype=bool)
+    keep[1:-1] = (p[1:-1] != p[:-2]) | (p[1:-1] != p[2:])
+    return [[float(a), float(b)] for a, b in zip(x[keep], p[keep], strict=True)]
 
 
 def fit(
