@@ -123,6 +123,14 @@ def test_casp_rr_read_by_conkit_and_by_us(tmp_path):
     assert [(i, j) for i, j, _, _ in theirs] == [(i, j) for i, j, _ in ours.pairs]
     assert [p for _, _, p, _ in theirs] == pytest.approx(ps, abs=1e-6)
     assert all(tuple(b) == (0.0, 8.0) for *_, b in theirs)
+    # and the other way: ConKit writes it back (with ENDMDL), our reader reads that
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conkit_io.write(str(tmp_path / "conkit.rr"), "casprr", hierarchy)
+    again = read_rr(tmp_path / "conkit.rr")
+    assert again.sequence == SEQ
+    assert [(i, j) for i, j, _ in again.pairs] == [(i, j) for i, j, _ in ours.pairs]
+    assert [p for *_, p in again.pairs] == pytest.approx(ps, abs=1e-6)
     assert text.splitlines()[0] == "PFRMAT RR" and text.rstrip().endswith("END")
     assert all(len(line) <= 50 for line in text.split("MODEL  1\n")[1].splitlines()[:2])
 

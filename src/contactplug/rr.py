@@ -66,7 +66,7 @@ def parse_rr(text: str, source: str = "<rr>") -> RR:
         if not line:
             continue
         word = line.split()[0].upper()
-        if word == "END":
+        if word in ("END", "ENDMDL"):
             if models <= 1:
                 # The first model ends here; anything after belongs to another model.
                 if pairs or seq_parts:
