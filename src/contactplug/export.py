@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,6 @@ class Options:
     pseudo_prob: bool = False
     target: str | None = None
     author: str = "contactplug"
-    extra: dict = field(default_factory=dict)
 
 
 def check_format(name: str) -> str:
