@@ -42,16 +42,22 @@ for res in chain:
                 atom.name = "SE"
                 atom.element = gemmi.Element("Se")
 last = chain[len(chain) - 1].seqid.num
-water = gemmi.Residue()
-water.name, water.het_flag, water.seqid = "HOH", "H", gemmi.SeqId(last + 100, " ")
-oxygen = gemmi.Atom()
-oxygen.name, oxygen.element, oxygen.pos, oxygen.occ = "O", gemmi.Element("O"), gemmi.Position(0, 0, 0), 1.0
-water.add_atom(oxygen)
-sulfate = gemmi.Residue()
-sulfate.name, sulfate.het_flag, sulfate.seqid = "SO4", "H", gemmi.SeqId(last + 101, " ")
-sulfur = gemmi.Atom()
-sulfur.name, sulfur.element, sulfur.pos, sulfur.occ = "S", gemmi.Element("S"), gemmi.Position(5, 5, 5), 1.0
-sulfate.add_atom(sulfur)
-chain.add_residue(sulfate)
-chain.add_residue(water)
+
+
+def hetero(name: str, atom_name: str, element: str, xyz: tuple, num: int) -> gemmi.Residue:
+    res = gemmi.Residue()
+    res.name, res.het_flag, res.seqid = name, "H", gemmi.SeqId(num, " ")
+    atom = gemmi.Atom()
+    atom.name, atom.element, atom.pos, atom.occ = (
+        atom_name,
+        gemmi.Element(element),
+        gemmi.Position(*xyz),
+        1.0,
+    )
+    res.add_atom(atom)
+    return res
+
+
+chain.add_residue(hetero("SO4", "S", "S", (5, 5, 5), last + 101))
+chain.add_residue(hetero("HOH", "O", "O", (0, 0, 0), last + 100))
 st.write_pdb(str(here / "1AQT_A_mse.pdb"))
