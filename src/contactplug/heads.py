@@ -84,6 +84,7 @@ class Ranking:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
             json.dump(self.to_json(), handle, indent=1)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a ranking is shareable
         os.replace(tmp, path)
         return path
 
