@@ -3,7 +3,8 @@
 A part holds the raw rows J[start:end] (the map needs whole rows and columns of the tensor,
 so the rows themselves are the sufficient statistics) plus the schema's metadata. Gathering
 checks that the parts come from one sequence, model and variant and tile 1..L exactly, then
-concatenates them: the gathered map is the unsplit one, bit for bit.
+feeds their rows in order through the same fold as the unsplit run (`map_from_rows`), one
+part in memory at a time: the gathered map is the unsplit one, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from contactplug.contactmap import ContactMap, atomic_write_npz
 from contactplug.errors import ContactplugError
-from contactplug.jacobian import method_name, rows, to_map
+from contactplug.jacobian import map_from_rows, method_name, rows
 from contactplug.models import Model
 from contactplug.sequences import Record, check_length
 
@@ -85,12 +86,11 @@ def gather(parts: list[str | os.PathLike]) -> ContactMap:
     for path in parts:
         try:
             with np.load(path, allow_pickle=False) as data:
-                loaded.append((Path(path), {k: data[k] for k in data.files}))
+                if "rows" not in data.files:
+                    raise ContactplugError(f"{path}: not a Jacobian part (no 'rows')")
+                loaded.append((Path(path), {k: data[k] for k in data.files if k != "rows"}))
         except (OSError, ValueError, EOFError) as exc:
             raise ContactplugError(f"{path}: cannot read Jacobian part ({exc})") from None
-    for path, data in loaded:
-        if "rows" not in data:
-            raise ContactplugError(f"{path}: not a Jacobian part (no 'rows')")
     first = loaded[0][1]
     for key in ("sequence", "method", "fingerprint", "id"):
         values = {str(d[key]) for _, d in loaded}
@@ -107,12 +107,19 @@ def gather(parts: list[str | os.PathLike]) -> ContactMap:
         expected = end
     if expected != length:
         raise ContactplugError(f"parts cover positions 1-{expected} of {length}: some are missing")
-    jac = np.concatenate([d["rows"] for _, d in loaded], axis=0)
+
+    def stream():
+        for path, data in loaded:
+            with np.load(path, allow_pickle=False) as part:
+                block = part["rows"]
+            for n, row in enumerate(block):
+                yield int(data["start"]) + n, row
+
     extra = {}
     if "resnum" in first:
         extra = {"chain": str(first["chain"]), "resnum": first["resnum"], "icode": first["icode"]}
     return ContactMap(
-        contacts=to_map(jac),
+        contacts=map_from_rows(stream(), length),
         sequence=str(first["sequence"]),
         id=str(first["id"]),
         method=str(first["method"]),
