@@ -10,8 +10,9 @@
  * command from bin/ (reached through the nf/bin symlink) or an installed contactplug.
  */
 
-include { checkParams ; readProteins ; modelInput ; jacobianChunks ; fastaText ; samplesheetText } from './functions/input'
+include { checkParams ; readProteins ; modelInput ; jacobianChunks ; proteinMetas ; fastaBatches ; fastaText ; samplesheetText } from './functions/input'
 include { TINY_MODEL } from './modules/tiny_model'
+include { HEAD_RANKING } from './modules/head_ranking'
 include { ATTENTION_CONTACTS } from './modules/attention_contacts'
 include { ESM_HEAD_CONTACTS } from './modules/esm_head_contacts'
 include { JACOBIAN_CONTACTS } from './modules/jacobian_contacts'
@@ -28,12 +29,7 @@ workflow {
     def scored = proteins.findAll { p -> p.structure }.collect { p -> p.id }
     log.info("contactplug: ${proteins.size()} proteins (${scored.size()} with a structure), model ${params.model}, results in ${params.outdir}")
 
-    // Task metadata: what tags, output names and the Jacobian split need.
-    def metas = proteins.collect { p ->
-        def chunks = jacobianChunks(p.sequence.length(), params.cj_chunk).size()
-        [id: p.id, length: p.sequence.length(), chain: p.chain, chunks: chunks]
-    }
-    def metaById = metas.collectEntries { m -> [m.id, m] }
+    def metaById = proteinMetas(proteins, params.cj_chunk).collectEntries { m -> [m.id, m] }
     def structureById = proteins.findAll { p -> p.structure }.collectEntries { p -> [p.id, p.structure] }
 
     channel.of(samplesheetText(proteins))
@@ -50,19 +46,24 @@ workflow {
 
     // FASTA files: batches of --attention_batch proteins for the one-pass methods, one protein
     // per file for the Jacobian. Proteins are sorted by id, so batches are the same each run.
-    def batches = proteins.collate(params.attention_batch.toString().toInteger())
-        .withIndex()
-        .collect { batch, k -> ["batch_${(k + 1).toString().padLeft(4, '0')}", batch] }
-    def idsByBatch = batches.collectEntries { name, batch -> [name, batch.collect { p -> p.id }] }
+    def batches = fastaBatches(proteins, params.attention_batch)
+    def idsByBatch = batches.collectEntries { b -> [b[0], b[1]] }
     def ch_batches = channel.fromList(batches)
-        .collectFile { name, batch -> ["${name}.fasta", fastaText(batch)] }
+        .collectFile { b -> [b[0] + '.fasta', b[2]] }
         .map { f -> [f.baseName, idsByBatch[f.baseName], f] }
     def ch_fasta = channel.fromList(proteins)
-        .collectFile { p -> ["${p.id}.fasta", fastaText([p])] }
+        .collectFile { p -> [p.id + '.fasta', fastaText([p])] }
         .map { f -> [metaById[f.name.replaceAll('\\.fasta$', '')], f] }
 
-    // Attention contacts (and the optional ESM contact-head baseline), batched.
-    ATTENTION_CONTACTS(ch_batches, ch_model)
+    // Attention contacts (and the optional ESM contact-head baseline), batched; the heads are
+    // ranked once per run unless --heads gives a ranking.
+    def ch_heads = channel.empty()
+    if (params.heads) {
+        ch_heads = channel.value(file(params.heads, checkIfExists: true))
+    } else {
+        ch_heads = HEAD_RANKING(ch_model).heads.first()
+    }
+    ATTENTION_CONTACTS(ch_batches, ch_model, ch_heads)
     def ch_attention = ATTENTION_CONTACTS.out.maps.flatten()
     def ch_esm_head = channel.empty()
     if (params.esm_head) {
@@ -80,9 +81,9 @@ workflow {
         parts: true
     }
     def ch_parts = ch_cj_out.parts
-        .map { meta, part -> [groupKey(meta.id, meta.chunks), part] }
+        .map { meta, part -> [groupKey(meta.id, meta.chunks), meta.id, part] }
         .groupTuple()
-        .map { key, parts -> [metaById[key.toString()], parts.sort { f -> f.name }] }
+        .map { _key, ids, parts -> [metaById[ids[0]], parts.sort { f -> f.name }] }
     JACOBIAN_GATHER(ch_parts)
     def ch_jacobian = ch_cj_out.whole.mix(JACOBIAN_GATHER.out.map).map { _meta, npz -> npz }
 
@@ -106,7 +107,8 @@ workflow {
             ch_evaluate_in = ch_evaluate_in.mix(ch_esm_head_scored.map { maps -> ['esm_head', maps] })
         }
         EVALUATE(ch_evaluate_in, ch_structures)
-        COMPARE(ch_attention_scored, ch_jacobian_scored, ch_esm_head_scored, ch_structures)
+        def more_dirs = params.esm_head ? ['esm_head'] : []
+        COMPARE(ch_attention_scored, ch_jacobian_scored, ch_esm_head_scored, ch_structures, more_dirs)
     } else {
         log.warn('contactplug: no protein has a structure, so there is no evaluation and no report; give structures in the samplesheet or with --structures')
     }

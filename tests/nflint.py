@@ -275,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         diags = lint(path, jar)
         for d in diags:
             print(d)
-        errors += sum(d.severity == 1 for d in diags)
+        n_errors = sum(d.severity == 1 for d in diags)
         n_files = len(nextflow_files(path.resolve()))
-        print(f"nflint: {path}: {n_files} files, {errors} errors, {len(diags) - errors} other")
+        print(f"nflint: {path}: {n_files} files, {n_errors} errors, {len(diags) - n_errors} other")
+        errors += n_errors
     return 1 if errors else 0
 
 

@@ -92,7 +92,7 @@ def sheetPath(sheetFile, value) {
     if (value.startsWith('/') || value.contains('://')) {
         return file(value)
     }
-    return sheetFile.resolveSibling(value)
+    return sheetFile.resolveSibling(value).normalize()
 }
 
 /*
@@ -282,6 +282,9 @@ def checkParams(p) {
     if (!(p.device.toString() ==~ /auto|cpu|cuda(:\d+)?|mps/)) {
         error("--device ${p.device}: choose auto, cpu, cuda, cuda:N or mps")
     }
+    if (p.heads && !file(p.heads.toString()).exists()) {
+        error("--heads ${p.heads}: no such head-ranking file (write one with contactplug select-heads)")
+    }
     if (!p.model) {
         error('--model is empty: give an ESM-2 name, a fair-esm .pt file or a HuggingFace folder')
     }
@@ -330,6 +333,27 @@ def jacobianChunks(length, chunk) {
     }
     def n = (length + size - 1).intdiv(size)
     return (0..<n).collect { k -> [k * size + 1, Math.min((k + 1) * size, length)] }
+}
+
+/* Task metadata of each protein: what tags, output names and the Jacobian split need. */
+def proteinMetas(proteins, chunk) {
+    return proteins.collect { p ->
+        def length = p.sequence.length()
+        [id: p.id, length: length, chain: p.chain, chunks: jacobianChunks(length, chunk).size()]
+    }
+}
+
+/*
+ * The batches of the one-pass methods: [name, ids, FASTA text] per --attention_batch proteins,
+ * in the given (sorted) order, so a rerun makes the same batches and -resume finds them.
+ */
+def fastaBatches(proteins, size) {
+    def n = size.toString().toInteger()
+    return proteins.collate(n).withIndex().collect { entry ->
+        def batch = entry[0]
+        def name = 'batch_' + (entry[1] + 1).toString().padLeft(4, '0')
+        [name, batch.collect { p -> p.id }, fastaText(batch)]
+    }
 }
 
 /* FASTA text of some proteins, in the given order. */

@@ -1,6 +1,6 @@
 /*
  * Contacts from ESM-2 attention heads: one forward pass per protein, many proteins per task
- * (one model load per batch). Writes attention/<id>.npz.
+ * (one model load per batch), averaging the heads chosen in heads.json. Writes attention/<id>.npz.
  */
 process ATTENTION_CONTACTS {
     tag "${batch}"
@@ -10,6 +10,7 @@ process ATTENTION_CONTACTS {
     input:
     tuple val(batch), val(ids), path(fasta)
     tuple val(model), path(model_files)
+    path heads
 
     output:
     path 'attention/*.npz', emit: maps
@@ -18,7 +19,7 @@ process ATTENTION_CONTACTS {
     def args = task.ext.args ?: ''
     def top_k = params.top_k ? "--top-k ${params.top_k}" : ''
     """
-    contactplug predict ${fasta} -o attention --model ${model} --method attention --device ${params.device} ${top_k} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o attention --model ${model} --method attention --heads ${heads} --device ${params.device} ${top_k} ${args}
     """
 
     stub:

@@ -11,15 +11,15 @@ process COMPARE {
     path jacobian, stageAs: 'jacobian/*'
     path esm_head, stageAs: 'esm_head/*'
     path structures, stageAs: 'structures/*'
+    val more_dirs
 
     output:
     path 'report/*', emit: report
 
     script:
     def args = task.ext.args ?: ''
-    def more = esm_head ? 'esm_head' : ''
     """
-    contactplug compare attention jacobian ${more} --structures structures -o report ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug compare attention jacobian ${more_dirs.join(' ')} --structures structures -o report ${args}
     """
 
     stub:

@@ -17,7 +17,7 @@ process ESM_HEAD_CONTACTS {
     script:
     def args = task.ext.args ?: ''
     """
-    contactplug predict ${fasta} -o esm_head --model ${model} --method esm-head --device ${params.device} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o esm_head --model ${model} --method esm-head --device ${params.device} ${args}
     """
 
     stub:

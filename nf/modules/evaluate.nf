@@ -15,7 +15,7 @@ process EVALUATE {
 
     script:
     """
-    contactplug evaluate maps --structure structures -o evaluation/${method}
+    OMP_NUM_THREADS=${task.cpus} contactplug evaluate maps --structure structures -o evaluation/${method}
     """
 
     stub:

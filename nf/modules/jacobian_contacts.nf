@@ -22,7 +22,7 @@ process JACOBIAN_CONTACTS {
     def repr = params.cj_repr ? '--repr' : ''
     def fast = params.cj_fast ? '--fast' : ''
     """
-    contactplug jacobian ${fasta} -o jacobian --model ${model} --batch-size ${params.cj_batch_size} --device ${params.device} ${positions} ${repr} ${fast} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} --batch-size ${params.cj_batch_size} --device ${params.device} ${positions} ${repr} ${fast} ${args}
     """
 
     stub:

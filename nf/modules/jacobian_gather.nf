@@ -15,7 +15,7 @@ process JACOBIAN_GATHER {
 
     script:
     """
-    contactplug gather-jacobian ${parts} -o jacobian
+    OMP_NUM_THREADS=${task.cpus} contactplug gather-jacobian ${parts} -o jacobian
     """
 
     stub:

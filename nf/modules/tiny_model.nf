@@ -10,7 +10,7 @@ process TINY_MODEL {
 
     script:
     """
-    contactplug tiny-model -o tiny_random.pt --seed 0
+    OMP_NUM_THREADS=${task.cpus} contactplug tiny-model -o tiny_random.pt --seed 0
     """
 
     stub:

@@ -1,0 +1,25 @@
+/*
+ * Rank the model's attention heads once per run (on contactplug's shipped labelled
+ * structures) and choose how many to average; every attention task then reads the same
+ * heads.json. Skipped when --heads gives a ranking (e.g. heads/heads.json of an earlier run).
+ */
+process HEAD_RANKING {
+    label 'process_medium'
+    label 'process_gpu'
+
+    input:
+    tuple val(model), path(model_files)
+
+    output:
+    path 'heads/heads.json', emit: heads
+
+    script:
+    """
+    OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --device ${params.device} --no-cache -o heads/heads.json
+    """
+
+    stub:
+    """
+    mkdir -p heads && touch heads/heads.json
+    """
+}

@@ -1,0 +1,352 @@
+"""Run Nextflow process commands without Nextflow: the module file is the one source of truth.
+
+The Nextflow runtime cannot be had here, but its language can: the Nextflow language server
+jar (see nflint.py) carries Groovy, the language of process script blocks. So a task is run
+the way Nextflow runs it:
+
+  1. the module's `input:` declarations say how each input is staged (name, `stageAs` folder);
+  2. the `script:` (or `stub:`) section is evaluated by Groovy with the task's variables bound
+     (params, task, meta, staged file names), giving the exact command line;
+  3. bash runs it in a fresh task folder with nf/bin (the symlink to bin/) first on PATH and
+     the env of nextflow.config;
+  4. each `output:` path pattern, itself evaluated by Groovy, is globbed in the task folder.
+
+Pipeline functions (nf/functions/*.nf) are called through the same Groovy, with Nextflow's
+file() and error() supplied, and params are read from nextflow.config and the profile configs
+with Groovy's ConfigSlurper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NF = REPO / "nf"
+TASK_ENV = {"PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}  # the env block of nextflow.config
+
+HARNESS = r"""
+import groovy.json.JsonOutput
+import groovy.json.JsonSlurper
+
+// Nextflow's BlankSeparatedList: a list of staged files that renders as 'a b c' in a script
+class PathList {
+    @Delegate(interfaces = false) List target
+    PathList(Collection items) { target = new ArrayList(items) }
+    String toString() { target.join(' ') }
+}
+
+// Nextflow's Path extensions that the pipeline functions use
+ExpandoMetaClass.enableGlobally()
+java.nio.file.Path.metaClass.exists = { -> java.nio.file.Files.exists(delegate) }
+java.nio.file.Path.metaClass.isDirectory = { -> java.nio.file.Files.isDirectory(delegate) }
+java.nio.file.Path.metaClass.getText = { ->
+    new String(java.nio.file.Files.readAllBytes(delegate), 'UTF-8')
+}
+java.nio.file.Path.metaClass.getName = { -> delegate.getFileName().toString() }
+java.nio.file.Path.metaClass.getBaseName = { ->
+    delegate.getFileName().toString().replaceAll('\\.[^.]*$', '')
+}
+java.nio.file.Path.metaClass.listFiles = { -> java.nio.file.Files.list(delegate).toList() }
+
+NEXTFLOW = '''
+def file(p) { java.nio.file.Paths.get(p.toString()).toAbsolutePath().normalize() }
+def error(String message) { throw new IllegalArgumentException(message) }
+'''
+
+def plain(v) {
+    if (v instanceof java.nio.file.Path || v instanceof GString) return v.toString()
+    if (v instanceof Map) return v.collectEntries { k, x -> [k.toString(), plain(x)] }
+    if (v instanceof Collection) return v.collect { x -> plain(x) }
+    return v
+}
+
+def bind(v) {
+    if (v instanceof Map && v.containsKey('__paths__')) return new PathList(v['__paths__'])
+    if (v instanceof Map) return v.collectEntries { k, x -> [k, bind(x)] }
+    if (v instanceof List) return v.collect { x -> bind(x) }
+    return v
+}
+
+def answer(request, scripts) {
+  return request.collect { job ->
+    try {
+        if (job.op == 'call') {
+            def script = scripts.computeIfAbsent(job.source) { src ->
+                new GroovyShell().parse(new File(src).text + '\n' + NEXTFLOW)
+            }
+            return [value: plain(script.invokeMethod(job.fn, bind(job.args) as Object[]))]
+        }
+        if (job.op == 'render') {
+            def shell = new GroovyShell(new Binding(bind(job.vars)))
+            return [value: job.exprs.collect { e -> shell.evaluate(e).toString() }]
+        }
+        if (job.op == 'params') {
+            def merged = [:]
+            job.blocks.each { text ->
+                def slurper = new ConfigSlurper()
+                slurper.setBinding([projectDir: job.projectDir])
+                slurper.parse(text).params.each { k, x -> merged[k] = plain(x) }
+            }
+            return [value: merged]
+        }
+        return [error: "unknown op ${job.op}"]
+    } catch (Throwable e) {
+        def cause = e
+        while (cause.cause != null && cause.cause != cause) cause = cause.cause
+        return [error: cause.message ?: cause.toString(), type: cause.class.name]
+    }
+}
+}
+
+// One request per stdin line (a JSON list of jobs), one answer line each: the JVM starts once.
+def scripts = [:]
+def reader = new BufferedReader(new InputStreamReader(System.in, 'UTF-8'))
+def line
+while ((line = reader.readLine()) != null) {
+    def answers = answer(new JsonSlurper().parseText(line), scripts)
+    println('@@JSON@@' + JsonOutput.toJson(answers))
+    System.out.flush()
+}
+"""
+
+
+class GroovyError(RuntimeError):
+    """A pipeline function called error(...) or Groovy failed; the message is kept."""
+
+
+class Groovy:
+    """One JVM (the language server jar's Groovy) answering batches of jobs over stdin."""
+
+    def __init__(self, jar: Path, workdir: Path):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        harness = self.workdir / "harness.groovy"
+        harness.write_text(HARNESS)
+        cmd = ["java", "-XX:TieredStopAtLevel=1", "-cp", str(jar), "groovy.ui.GroovyMain"]
+        self.proc = subprocess.Popen(
+            [*cmd, str(harness)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lock = threading.Lock()
+
+    def run(self, jobs: list[dict]) -> list[dict]:
+        with self.lock:
+            self.proc.stdin.write(json.dumps(jobs) + "\n")
+            self.proc.stdin.flush()
+            while True:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"groovy exited:\n{self.proc.stderr.read()[-3000:]}")
+                if line.startswith("@@JSON@@"):
+                    return json.loads(line[len("@@JSON@@") :])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def call(self, source: Path, fn: str, *args) -> object:
+        [answer] = self.run([{"op": "call", "source": str(source), "fn": fn, "args": list(args)}])
+        if "error" in answer:
+            raise GroovyError(answer["error"])
+        return answer["value"]
+
+    def params(self, *configs: Path) -> dict:
+        """params as Nextflow would merge them: the params blocks of the given configs in order."""
+        blocks = [params_block(c.read_text()) for c in configs]
+        job = {"op": "params", "blocks": blocks, "projectDir": str(NF)}
+        [answer] = self.run([job])
+        if "error" in answer:
+            raise GroovyError(answer["error"])
+        return answer["value"]
+
+
+def params_block(config_text: str) -> str:
+    match = re.search(r"^params\s*\{.*?^\}", config_text, re.S | re.M)
+    if not match:
+        raise ValueError("no top-level params { } block")
+    return match.group(0)
+
+
+@dataclass
+class Input:
+    kind: str  # val | path
+    name: str
+    stage: str = ""  # folder prefix from stageAs: 'dir/*'
+
+
+@dataclass
+class Module:
+    path: Path
+    process: str
+    inputs: list[Input]
+    outputs: list[str]  # Groovy string literals of path patterns
+    output_vals: list[str]  # Groovy literals of val(...) outputs
+    script: str  # Groovy code of the script section
+    stub: str
+    directives: str = field(default="")
+
+
+SECTION = re.compile(r"^    (input|output|script|stub|when|exec|shell):\s*$")
+
+
+def read_module(path: Path) -> Module:
+    text = path.read_text()
+    process = re.search(r"^process\s+(\w+)\s*\{", text, re.M)
+    if not process:
+        raise ValueError(f"{path}: no process")
+    lines = text[process.end() :].splitlines()
+    sections: dict[str, list[str]] = {"directives": []}
+    current = "directives"
+    for line in lines:
+        if line.rstrip() == "}":
+            break
+        label = SECTION.match(line)
+        if label:
+            current = label.group(1)
+            sections[current] = []
+        else:
+            sections[current].append(line)
+    body = {k: "\n".join(v) for k, v in sections.items()}
+    inputs = []
+    for match in re.finditer(
+        r"\b(val|path)(?:\(\s*|\s+)(\w+)(?:\s*,\s*stageAs:\s*'([^']*)')?", body.get("input", "")
+    ):
+        kind, name, stage = match.groups()
+        if name in ("val", "path", "tuple"):
+            continue
+        prefix = stage[: -len("*")] if stage and stage.endswith("*") else ""
+        inputs.append(Input(kind, name, prefix))
+    out = body.get("output", "")
+    outputs = re.findall(r"""\bpath(?:\(\s*|\s+)((['"]).*?\2)""", out)
+    output_vals = re.findall(r"""\bval\(\s*((['"]).*?\2)\s*\)""", out)
+    return Module(
+        path=path,
+        process=process.group(1),
+        inputs=inputs,
+        outputs=[o[0] for o in outputs],
+        output_vals=[v[0] for v in output_vals],
+        script=body.get("script", ""),
+        stub=body.get("stub", ""),
+        directives=body["directives"],
+    )
+
+
+def command_text(rendered: str) -> str:
+    """The script string as Nextflow writes it to .command.sh: indentation stripped."""
+    return textwrap.dedent(rendered).strip()
+
+
+@dataclass
+class Task:
+    module: Module
+    dir: Path
+    command: str
+    outputs: list[list[Path]]  # files matched by each output pattern, in declaration order
+    output_vals: list[str]
+    patterns: list[str] = field(default_factory=list)  # output patterns, rendered
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+
+def stage(module: Module, values: dict, task_dir: Path) -> dict:
+    """Symlink path inputs into the task folder; return the variables to bind."""
+    bound: dict = {}
+    for inp in module.inputs:
+        if inp.name not in values:
+            raise KeyError(f"{module.process}: no value for input {inp.name!r}")
+        value = values[inp.name]
+        if inp.kind == "val":
+            bound[inp.name] = value
+            continue
+        files = value if isinstance(value, list | tuple) else [value]
+        names = []
+        for src in files:
+            name = inp.stage + Path(src).name
+            target = task_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                raise FileExistsError(f"{module.process}: input file name collision: {name}")
+            target.symlink_to(Path(src).resolve())
+            names.append(name)
+        single = not isinstance(value, list | tuple)
+        bound[inp.name] = names[0] if single else {"__paths__": names}
+    return bound
+
+
+def prepare(
+    groovy: Groovy,
+    module: Module,
+    tasks: list[dict],
+    params: dict,
+    root: Path,
+    stub: bool = False,
+) -> list[Task]:
+    """Stage and render a batch of tasks of one module (one JVM run for all of them)."""
+    jobs, staged = [], []
+    for k, values in enumerate(tasks):
+        task_dir = Path(tempfile.mkdtemp(prefix=f"{module.process.lower()}-{k}-", dir=root))
+        bound = stage(module, values, task_dir)
+        bound.update(params=params, task={"cpus": 1, "attempt": 1, "ext": {}, "index": k + 1})
+        exprs = [module.stub if stub else module.script] + module.outputs + module.output_vals
+        jobs.append({"op": "render", "vars": bound, "exprs": exprs})
+        staged.append(task_dir)
+    answers = groovy.run(jobs)
+    prepared = []
+    for task_dir, answer in zip(staged, answers, strict=True):
+        if "error" in answer:
+            raise GroovyError(f"{module.process}: {answer['error']}")
+        script, *rest = answer["value"]
+        patterns = rest[: len(module.outputs)]
+        vals = rest[len(module.outputs) :]
+        prepared.append(Task(module, task_dir, command_text(script), [], vals, patterns))
+    return prepared
+
+
+def execute(task: Task, timeout: float = 600) -> Task:
+    """Run the command with bash as Nextflow does; collect the declared outputs."""
+    env = dict(os.environ)
+    env.update(TASK_ENV)
+    env["PATH"] = f"{NF / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    begin = time.monotonic()
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", task.command],
+        cwd=task.dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    task.stdout, task.stderr = proc.stdout, proc.stderr
+    task.seconds = time.monotonic() - begin
+    print(f"{task.module.process}: {task.seconds:.1f} s: {task.command[:150]}")
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{task.module.process} failed (exit {proc.returncode}) in {task.dir}:\n"
+            f"$ {task.command}\n{proc.stderr[-4000:]}"
+        )
+    for pattern in task.patterns:
+        found = sorted(p for p in task.dir.glob(pattern) if p.is_file())
+        if not found:
+            raise AssertionError(
+                f"{task.module.process}: output pattern {pattern!r} matched nothing in "
+                f"{task.dir} after\n$ {task.command}\n{proc.stderr[-2000:]}"
+            )
+        task.outputs.append(found)
+    return task
