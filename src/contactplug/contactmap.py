@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +142,9 @@ def load(path: str | os.PathLike) -> ContactMap:
             get = {k: data[k] for k in data.files}
     except ContactplugError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if not zipfile.is_zipfile(path):
+            raise ContactplugError(f"{path}: not an .npz file") from None
         raise ContactplugError(f"{path}: cannot read npz ({exc})") from None
     return ContactMap(
         contacts=get["contacts"],
