@@ -158,7 +158,6 @@ BAD_SHEETS = [  # (samplesheet text, the error it must give)
         r"^samplesheet row 1 \(P9\): 'multi.fasta' holds 2 records and none is named 'P9'",
     ),
     ("id,sequence\nP 1,ACDEF\n", r"^samplesheet row 1: id 'P 1' may only hold"),
-    ("id,sequence\nP1," + "A" * 1023 + "\n", ROW1 + "1023 residues exceed"),
     ("id,fasta\nP1,nofasta.fasta\n", ROW1 + "fasta file 'nofasta.fasta' does not exist"),
 ]
 
@@ -190,6 +189,7 @@ def test_bad_params_and_models_are_refused(groovy, test_params, tmp_path):
         ("checkParams", dict(test_params, attention_batch=0), "--attention_batch 0"),
         ("checkParams", dict(test_params, device="gpu"), "--device gpu"),
         ("checkParams", dict(test_params, top_k="many"), "--top_k many"),
+        ("checkParams", dict(test_params, cj_batch_size=0), "--cj_batch_size 0"),
         ("modelInput", str(tmp_path / "none.pt"), "no such file or folder"),
         ("modelInput", "models/esm2", "no such file or folder"),
     ]

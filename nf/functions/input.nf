@@ -12,10 +12,6 @@ def aminoAcids() {
     return 'ACDEFGHIKLMNPQRSTVWYXBZUO'
 }
 
-def maxLength() {
-    return 1022 // ESM-2's window without BOS/EOS
-}
-
 def structureSuffixes() {
     return ['.pdb', '.ent', '.cif', '.mmcif', '.pdb.gz', '.ent.gz', '.cif.gz', '.mmcif.gz']
 }
@@ -40,9 +36,6 @@ def cleanSequence(raw) {
     def bad = seq.toList().findAll { c -> !aminoAcids().contains(c) }.unique()
     if (bad) {
         return [seq, "characters '${bad.join('')}' are not amino acids"]
-    }
-    if (seq.length() > maxLength()) {
-        return [seq, "${seq.length()} residues exceed ESM-2's ${maxLength()}-residue window"]
     }
     return [seq, null]
 }
@@ -273,8 +266,8 @@ def checkParams(p) {
     if (!isCount(p.cj_chunk, 0)) {
         error("--cj_chunk ${p.cj_chunk}: give a whole number of positions >= 0 (0: no split)")
     }
-    if (!isCount(p.cj_batch_size, 1)) {
-        error("--cj_batch_size ${p.cj_batch_size}: give a whole number >= 1")
+    if (p.cj_batch_size != null && !isCount(p.cj_batch_size, 1)) {
+        error("--cj_batch_size ${p.cj_batch_size}: give a whole number >= 1 (or leave it out: sized from free memory)")
     }
     if (p.top_k != null && !isCount(p.top_k, 1)) {
         error("--top_k ${p.top_k}: give a whole number of heads >= 1")

@@ -21,8 +21,9 @@ process JACOBIAN_CONTACTS {
     def positions = meta.chunks > 1 ? "--positions ${first}-${last}" : ''
     def repr = params.cj_repr ? '--repr' : ''
     def fast = params.cj_fast ? '--fast' : ''
+    def batch = params.cj_batch_size ? "--batch-size ${params.cj_batch_size}" : ''
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} --batch-size ${params.cj_batch_size} --device ${params.device} ${positions} ${repr} ${fast} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} ${batch} --device ${params.device} ${positions} ${repr} ${fast} ${args}
     """
 
     stub:
