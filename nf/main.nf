@@ -10,7 +10,7 @@
  * command from bin/ (reached through the nf/bin symlink) or an installed contactplug.
  */
 
-include { checkParams ; readProteins ; modelInput ; jacobianChunks ; proteinMetas ; fastaBatches ; fastaText ; samplesheetText } from './functions/input'
+include { checkParams ; readProteins ; modelInput ; jacobianChunks ; proteinMetas ; fastaBatches ; fastaText ; storeFasta ; samplesheetText } from './functions/input'
 include { TINY_MODEL } from './modules/tiny_model'
 include { HEAD_RANKING } from './modules/head_ranking'
 include { ATTENTION_CONTACTS } from './modules/attention_contacts'
@@ -45,15 +45,15 @@ workflow {
     }
 
     // FASTA files: batches of --attention_batch proteins for the one-pass methods, one protein
-    // per file for the Jacobian. Proteins are sorted by id, so batches are the same each run.
-    def batches = fastaBatches(proteins, params.attention_batch)
-    def idsByBatch = batches.collectEntries { b -> [b[0], b[1]] }
-    def ch_batches = channel.fromList(batches)
-        .collectFile { b -> [b[0] + '.fasta', b[2]] }
-        .map { f -> [f.baseName, idsByBatch[f.baseName], f] }
-    def ch_fasta = channel.fromList(proteins)
-        .collectFile { p -> [p.id + '.fasta', fastaText([p])] }
-        .map { f -> [metaById[f.name.replaceAll('\\.fasta$', '')], f] }
+    // per file for the Jacobian, content-addressed in the work folder (see storeFasta). The
+    // proteins are sorted by id, so a rerun builds the same batches.
+    def fastaDir = file("${workflow.workDir}/contactplug-fasta")
+    def ch_batches = channel.fromList(
+        fastaBatches(proteins, params.attention_batch).collect { b -> [b[0], b[1], storeFasta(fastaDir, b[0], b[2])] }
+    )
+    def ch_fasta = channel.fromList(
+        proteins.collect { p -> [metaById[p.id], storeFasta(fastaDir, p.id, fastaText([p]))] }
+    )
 
     // Attention contacts (and the optional ESM contact-head baseline), batched; the heads are
     // ranked once per run unless --heads gives a ranking.

@@ -71,6 +71,7 @@ def plain(v) {
 
 def bind(v) {
     if (v instanceof Map && v.containsKey('__paths__')) return new PathList(v['__paths__'])
+    if (v instanceof Map && v.containsKey('__path__')) return java.nio.file.Paths.get(v['__path__'])
     if (v instanceof Map) return v.collectEntries { k, x -> [k, bind(x)] }
     if (v instanceof List) return v.collect { x -> bind(x) }
     return v

@@ -213,6 +213,27 @@ def test_jacobian_chunks_tile_the_sequence(groovy):
     assert got == [[[1, 40], [41, 80], [81, 120], [121, 135]], [[1, 50]], [[1, 40]]]
 
 
+def test_fasta_store_is_content_addressed_and_never_rewritten(groovy, tmp_path):
+    folder = {"__path__": str(tmp_path / "fasta")}
+    first, again, edited = calls(
+        groovy,
+        [
+            ("storeFasta", folder, "P1", ">P1\nACDEF\n"),
+            ("storeFasta", folder, "P1", ">P1\nACDEF\n"),
+            ("storeFasta", folder, "P1", ">P1\nACDEY\n"),  # same length, one mutation
+        ],
+    )
+    assert first == again and Path(first).read_text() == ">P1\nACDEF\n"
+    assert edited != first and Path(edited).read_text() == ">P1\nACDEY\n"
+    assert Path(first).name.startswith("P1.") and Path(first).suffix == ".fasta"
+    stamp = Path(first).stat().st_mtime_ns
+    calls(groovy, [("storeFasta", folder, "P1", ">P1\nACDEF\n")])
+    assert Path(first).stat().st_mtime_ns == stamp  # -resume sees the same file
+    assert sorted(p.name for p in (tmp_path / "fasta").iterdir()) == sorted(
+        [Path(first).name, Path(edited).name]
+    )  # no temporary files left
+
+
 # ---- every module: one command from bin/, and a stub that makes its declared outputs ------
 
 
@@ -283,19 +304,21 @@ def metas_for(groovy, proteins: list[dict], chunk: int) -> list[tuple[dict, list
 
 
 def write_fastas(groovy, proteins, batch_size: int, root: Path):
-    """The FASTA files nf/main.nf makes with collectFile: batches, and one per protein."""
-    jobs = [("fastaBatches", proteins, batch_size)] + [("fastaText", [p]) for p in proteins]
-    batches, *texts = calls(groovy, jobs)
-    root.mkdir(parents=True, exist_ok=True)
-    batch_tasks = []
-    for name, ids, text in batches:
-        path = root / f"{name}.fasta"
-        path.write_text(text)
-        batch_tasks.append({"batch": name, "ids": ids, "fasta": path})
-    single = {}
-    for p, text in zip(proteins, texts, strict=True):
-        single[p["id"]] = root / f"{p['id']}.fasta"
-        single[p["id"]].write_text(text)
+    """The FASTA files nf/main.nf stores (storeFasta): batches, and one per protein."""
+    [batches] = calls(groovy, [("fastaBatches", proteins, batch_size)])
+    folder = {"__path__": str(root)}  # a Path, as workflow.workDir gives in main.nf
+    jobs = [("storeFasta", folder, name, text) for name, _, text in batches]
+    jobs += [("fastaText", [p]) for p in proteins]
+    answers = calls(groovy, jobs)
+    texts = answers[len(batches) :]
+    paths = calls(
+        groovy, [("storeFasta", folder, p["id"], t) for p, t in zip(proteins, texts, strict=True)]
+    )
+    batch_tasks = [
+        {"batch": name, "ids": ids, "fasta": Path(path)}
+        for (name, ids, _), path in zip(batches, answers[: len(batches)], strict=True)
+    ]
+    single = {p["id"]: Path(path) for p, path in zip(proteins, paths, strict=True)}
     return batch_tasks, single
 
 

@@ -349,6 +349,23 @@ def fastaBatches(proteins, size) {
     }
 }
 
+/*
+ * Write text once to dir/<stem>.<digest>.fasta and return that path. The name holds a digest
+ * of the content, so an existing file is already right and is never rewritten: -resume sees
+ * the same path and timestamp for unchanged proteins, and an edited sequence gets a new file
+ * (and new tasks). Written to a temporary name first, then moved: never a half-written file.
+ */
+def storeFasta(dir, stem, text) {
+    def target = dir.resolve("${stem}.${text.md5().substring(0, 12)}.fasta")
+    if (!java.nio.file.Files.exists(target)) {
+        java.nio.file.Files.createDirectories(dir)
+        def tmp = dir.resolve(".${target.getFileName()}.${System.nanoTime()}.tmp")
+        java.nio.file.Files.write(tmp, text.getBytes('UTF-8'))
+        java.nio.file.Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING)
+    }
+    return target
+}
+
 /* FASTA text of some proteins, in the given order. */
 def fastaText(proteins) {
     return proteins.collect { p -> ">${p.id}\n${p.sequence}\n" }.join('')
