@@ -31,7 +31,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NF = REPO / "nf"
-TASK_ENV = {"PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}  # the env block of nextflow.config
+
+
+def config_env() -> dict[str, str]:
+    """The env { } block of nextflow.config: what every task gets."""
+    text = (NF / "nextflow.config").read_text()
+    block = re.search(r"^env\s*\{(.*?)^\}", text, re.S | re.M)
+    return dict(re.findall(r"^\s*(\w+)\s*=\s*'([^']*)'", block.group(1), re.M)) if block else {}
+
 
 HARNESS = r"""
 import groovy.json.JsonOutput
@@ -323,7 +330,7 @@ def prepare(
 def execute(task: Task, timeout: float = 600) -> Task:
     """Run the command with bash as Nextflow does; collect the declared outputs."""
     env = dict(os.environ)
-    env.update(TASK_ENV)
+    env.update(config_env())
     env["PATH"] = f"{NF / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     begin = time.monotonic()
     proc = subprocess.run(

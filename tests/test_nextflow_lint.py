@@ -102,3 +102,28 @@ def test_schema_documents_every_param():
         assert props[name].get("default") == want, (name, props[name].get("default"), want)
     for name in config_params((NF / "conf" / "test.config").read_text()):
         assert name in props, f"test.config sets undocumented param {name}"
+
+
+def test_config_selectors_and_labels_match_the_modules():
+    modules = {}
+    for path in sorted((NF / "modules").glob("*.nf")):
+        text = path.read_text()
+        name = re.search(r"^process\s+(\w+)", text, re.M).group(1)
+        modules[name] = set(re.findall(r"^\s*label\s+'(\w+)'", text, re.M))
+    configs = "\n".join(p.read_text() for p in (NF / "conf").glob("*.config"))
+    selected = set(re.findall(r"withName:\s*'(\w+)'", configs))
+    assert selected <= set(modules), f"withName for no process: {selected - set(modules)}"
+    published = set(
+        re.findall(r"withName:\s*'(\w+)'", (NF / "conf" / "modules.config").read_text())
+    )
+    assert published == set(modules), f"processes not published: {set(modules) ^ published}"
+    defined = set(re.findall(r"withLabel:\s*'(\w+)'", configs))
+    used = set().union(*modules.values())
+    assert used <= defined | {"process_gpu"}, used - defined
+    gpu = {name for name, labels in modules.items() if "process_gpu" in labels}
+    assert gpu == {"HEAD_RANKING", "ATTENTION_CONTACTS", "ESM_HEAD_CONTACTS", "JACOBIAN_CONTACTS"}
+    assert "process_gpu" in re.findall(
+        r"withLabel:\s*'(\w+)'", (NF / "conf" / "gpu.config").read_text()
+    )
+    for name, labels in modules.items():
+        assert labels & {"process_low", "process_medium", "process_high"}, f"{name}: no size label"
