@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from contactplug.batching import parse_batch_size
 from contactplug.errors import ContactplugError
 from contactplug.models import DEFAULT_MODEL, REGISTRY, Model, load_model
 
@@ -37,6 +38,29 @@ def show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
+def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
+    """--batch-size, --window, --overlap (performance and long proteins; see docs/README_perf)."""
+    parser.add_argument("--batch-size", default="auto", help=batch_help + " (default: auto)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=1022,
+        help="proteins longer than this are read in overlapping windows and stitched "
+        "(default 1022; 0 refuses them)",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        help="residues shared by neighbouring windows (default: half the window)",
+    )
+
+
+def autocast_dtype(name: str | None):
+    import torch
+
+    return {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from contactplug import attention
     from contactplug.inputs import read_inputs
@@ -51,13 +75,27 @@ def run_predict(args: argparse.Namespace) -> int:
         ranking = get_ranking(model, args.heads)
         ranking.top(args.top_k)  # refuse a bad --top-k before any work
     out = Path(args.output)
-    bar = tqdm(queries, desc=args.method, unit="protein", disable=not show_progress(args))
-    for query in bar:
-        [cmap] = attention.predict(model, [query.record], args.method, args.top_k, ranking)
-        for key, value in query.schema_fields().items():
+    bar = tqdm(
+        total=len(queries), desc=args.method, unit="protein", disable=not show_progress(args)
+    )
+    records = [q.record for q in queries]
+    stream = attention.predict_unordered(  # length-sorted batches; each map saved as it is done
+        model,
+        records,
+        args.method,
+        args.top_k,
+        ranking,
+        parse_batch_size(args.batch_size),
+        args.window,
+        args.overlap,
+    )
+    for n, cmap in stream:
+        for key, value in queries[n].schema_fields().items():
             setattr(cmap, key, value)
         cmap.__post_init__()
         cmap.save(out / f"{cmap.id}.npz")
+        bar.update(1)
+    bar.close()
     log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
     return 0
 
@@ -82,14 +120,22 @@ def run_jacobian(args: argparse.Namespace) -> int:
                 out,
                 args.repr,
                 args.fast,
-                args.batch_size,
+                parse_batch_size(args.batch_size),
                 show_progress(args),
                 query.schema_fields(),
             )
             log.info("wrote %s", path)
             continue
         cmap = jacobian.contact_map(
-            model, query.record, args.repr, args.fast, args.batch_size, show_progress(args)
+            model,
+            query.record,
+            args.repr,
+            args.fast,
+            parse_batch_size(args.batch_size),
+            show_progress(args),
+            args.window,
+            args.overlap,
+            autocast=autocast_dtype(args.autocast),
         )
         for key, value in query.schema_fields().items():
             setattr(cmap, key, value)
@@ -180,6 +226,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="heads to average (default: the ranking's K)")
     p.add_argument("--heads", help="a head-ranking JSON from select-heads (default: automatic)")
     p.add_argument("--chain", help="chain of structure inputs (default: first protein chain)")
+    add_scale_options(p, "sequences per padded forward, sorted by length")
     add_model_options(p)
     p.set_defaults(func=run_predict)
 
@@ -188,7 +235,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--repr", action="store_true", help="representation-CJ (no MLM head needed)")
     p.add_argument("--fast", action="store_true", help="mask-token variant: L+1 passes")
-    p.add_argument("--batch-size", type=int, default=20, help="mutant sequences per forward")
+    add_scale_options(p, "mutant sequences per forward; auto sizes it from free memory")
+    p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")
     p.add_argument("--positions", help="START-END (1-based): write a partial tensor to gather")
     p.add_argument("--chain", help="chain of structure inputs")
     add_model_options(p)

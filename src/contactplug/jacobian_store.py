@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 SMALL_STORE = 64 * 2**20  # below this, float32 blocks whatever the share
+CHUNK = 128  # blocks per step of `add`
 STEPS = 32766  # int16 levels on each side (one short of the limit: scale rounding)
 
 
@@ -97,19 +98,26 @@ class SymmetricStore:
             raise ValueError(f"row {i} was added twice")
         self.seen[i] = True
         width, length, _ = row.shape
-        # B_ij = Q^T J_ij Q for every j at once: (d x A)(A x L*A) then (.. x A)(A x d)
-        left = self.q.T @ row.reshape(width, -1).astype(np.float64)
-        blocks = (left.reshape(-1, length, width) @ self.q).transpose(1, 0, 2)  # L x d x d
-        self.colsum += blocks
-        self.rowsum[i] = blocks.sum(0)
-        half = 0.5 * blocks
         first = self.offset(i)
-        upper = slice(first, first + length - i - 1)
-        self.write(upper, self.read(upper) + half[i + 1 :])
-        if i:
-            j = np.arange(i)
-            lower = self.offset(j) + (i - j - 1)
-            self.write(lower, self.read(lower) + half[:i].transpose(0, 2, 1))
+        total = np.zeros_like(self.rowsum[i])
+        for lo in range(0, length, CHUNK):  # chunks of j keep the temporaries small
+            hi = min(lo + CHUNK, length)
+            # B_ij = Q^T J_ij Q: (d x A)(A x n*A), then (.. x A)(A x d)
+            left = self.q.T @ row[:, lo:hi].reshape(width, -1).astype(np.float64)
+            blocks = (left.reshape(-1, hi - lo, width) @ self.q).transpose(1, 0, 2)
+            self.colsum[lo:hi] += blocks
+            total += blocks.sum(0)
+            blocks *= 0.5
+            a = max(lo, i + 1)  # pairs (i, j) with j > i: a contiguous run of the store
+            if a < hi:
+                upper = slice(first + a - i - 1, first + hi - i - 1)
+                self.write(upper, self.read(upper) + blocks[a - lo :])
+            b = min(hi, i)  # pairs (j, i) with j < i take the transposed block
+            if lo < b:
+                j = np.arange(lo, b)
+                lower = self.offset(j) + (i - j - 1)
+                self.write(lower, self.read(lower) + blocks[: b - lo].transpose(0, 2, 1))
+        self.rowsum[i] = total
 
     def scores(self) -> np.ndarray:
         """L x L Frobenius norms of the centred blocks (float64, zero diagonal)."""
@@ -127,4 +135,5 @@ class SymmetricStore:
             block -= mean_col[i].T  # the mean over j of row i is the transposed column mean
             block += mean_all
             out[i, i + 1 :] = np.sqrt(np.einsum("jab,jab->j", block, block))
-        return out + out.T
+            out[i + 1 :, i] = out[i, i + 1 :]
+        return out

@@ -1,0 +1,93 @@
+"""Length-sorted padded batches give the maps of one-at-a-time runs; batch plans obey their
+limits; predict keeps input order (or says which record each map is)."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from contactplug import attention, batching
+from contactplug.errors import ContactplugError
+from contactplug.heads import Ranking
+from contactplug.sequences import Record
+
+random.seed(7)
+LENGTHS = [17, 64, 23, 41, 40, 5, 90, 64]
+SEQS = ["".join(random.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(n)) for n in LENGTHS]
+
+
+def ranking_for(model):
+    heads = [(1, 1), (0, 2), (1, 3)]
+    return Ranking("tiny", model.fingerprint, heads, [0.3, 0.2, 0.1], 3)
+
+
+@pytest.mark.parametrize("method", ["attention", "all-heads", "esm-head"])
+def test_padded_batch_equals_one_at_a_time(tiny_model, method):
+    heads = ranking_for(tiny_model).top()
+    batched = attention.batch_maps(tiny_model, SEQS, method, heads)
+    for seq, got in zip(SEQS, batched, strict=True):
+        [alone] = attention.batch_maps(tiny_model, [seq], method, heads)
+        assert got.shape == (len(seq), len(seq))
+        np.testing.assert_allclose(got, alone, atol=1e-5, rtol=0)
+
+
+def test_padded_esm_head_equals_fair_esm_single(tiny_model):
+    """fair-esm's own contact head run alone on each sequence is the reference; its padded
+    batch output has the longest sequence's shape, so a map must be cropped to its own length."""
+    batched = attention.batch_maps(tiny_model, SEQS, "esm-head")
+    for seq, got in zip(SEQS, batched, strict=True):
+        with torch.no_grad():
+            want = tiny_model.esm.predict_contacts(tiny_model.tokens([seq]))[0].numpy()
+        want = 0.5 * (want + want.T)
+        np.fill_diagonal(want, 0)
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_predict_batched_equals_unbatched_and_keeps_order(tiny_model):
+    records = [Record(f"r{n}", s) for n, s in enumerate(SEQS)]
+    ranking = ranking_for(tiny_model)
+    one = list(attention.predict(tiny_model, records, ranking=ranking, batch_size=1))
+    many = list(attention.predict(tiny_model, records, ranking=ranking, batch_size=8))
+    assert [c.id for c in one] == [c.id for c in many] == [r.id for r in records]
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_allclose(a.contacts, b.contacts, atol=1e-5, rtol=0)
+        assert a.n_forward == b.n_forward == 1
+    assert max(c.meta["batch"] for c in many) > 1 and {c.meta["batch"] for c in one} == {1}
+    done = [n for n, _ in attention.predict_unordered(tiny_model, records, ranking=ranking)]
+    assert sorted(done) == list(range(len(records))) and done != list(range(len(records)))
+
+
+def test_plan_sorts_caps_and_limits_padding(tiny_model):
+    lengths = [300, 20, 21, 22, 150, 23, 299, 24, 25]
+    groups = batching.plan(lengths, tiny_model, batch_size=3, budget=10**12)
+    assert sorted(n for g in groups for n in g) == list(range(len(lengths)))
+    flat = [lengths[n] for g in groups for n in g]
+    assert flat == sorted(flat)
+    assert all(len(g) <= 3 for g in groups)
+    for g in groups:
+        longest = max(lengths[n] for n in g) + 2
+        padded = sum(longest - lengths[n] - 2 for n in g) / (len(g) * longest)
+        assert padded <= batching.MAX_PADDING
+    # a budget that holds one long sequence only splits the batch
+    one = batching.forward_bytes(tiny_model, 1, 302)
+    tight = batching.plan([300] * 4, tiny_model, batch_size=4, budget=int(1.5 * one))
+    assert tight == [[0], [1], [2], [3]]
+
+
+def test_auto_batch_size_follows_memory(tiny_model):
+    one = batching.forward_bytes(tiny_model, 1, 302)
+    assert batching.auto_batch_size(tiny_model, 300, budget=5 * one) == 5
+    assert batching.auto_batch_size(tiny_model, 300, budget=1) == 1
+    assert 1 <= batching.auto_batch_size(tiny_model, 300) <= batching.MAX_BATCH["cpu"]
+    assert batching.free_memory(torch.device("cpu")) > 0
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "many"])
+def test_bad_batch_size(text):
+    with pytest.raises(ContactplugError, match="batch-size"):
+        batching.parse_batch_size(text)
+
+
+def test_batch_size_parsing():
+    assert batching.parse_batch_size("auto") is None and batching.parse_batch_size("7") == 7
