@@ -31,6 +31,7 @@ ENV MPLBACKEND=Agg \
     PYTHONNOUSERSITE=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TORCH_HOME=/tmp/torch \
-    CONTACTPLUG_CACHE=/tmp/contactplug
+    CONTACTPLUG_CACHE=/tmp/contactplug \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 CMD ["contactplug", "--help"]
