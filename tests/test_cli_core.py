@@ -147,3 +147,14 @@ def test_select_heads_on_structures(tmp_path, capsys, tiny_model_path, data_dir)
     from contactplug.heads import read_ranking
 
     assert len(read_ranking(tmp_path / "heads.json").heads) == 8
+
+
+def test_select_heads_reuse_copies_known_ranking(tmp_path, capsys, tiny_model, tiny_model_path):
+    from contactplug.heads import get_ranking, read_ranking
+
+    known = get_ranking(tiny_model)
+    code, out, _ = run(
+        capsys, "select-heads", "--model", tiny_model_path, "--reuse", "-o", tmp_path / "h.json"
+    )
+    assert code == 0 and "reused" in out
+    assert read_ranking(tmp_path / "h.json").heads == known.heads

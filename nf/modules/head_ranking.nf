@@ -15,7 +15,7 @@ process HEAD_RANKING {
 
     script:
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --device ${params.device} --no-cache -o heads/heads.json
+    OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --device ${params.device} --reuse --no-cache -o heads/heads.json
     """
 
     stub:

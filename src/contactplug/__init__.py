@@ -1,3 +1,4 @@
-"""contactplug: protein contacts from ESM-2 attention in one forward pass, against the Categorical Jacobian."""
+"""contactplug: protein contacts from ESM-2 attention in one forward pass, set against the
+Categorical Jacobian."""
 
 __version__ = "0.1.0"

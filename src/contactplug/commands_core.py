@@ -166,9 +166,17 @@ def run_gather(args: argparse.Namespace) -> int:
 
 def run_select_heads(args: argparse.Namespace) -> int:
     from contactplug import selection_set
-    from contactplug.heads import cached_path, rank_heads
+    from contactplug.heads import cached_path, rank_heads, read_ranking
 
     model = model_from(args)
+    if args.reuse and not args.structures:
+        from contactplug.heads import shipped_path
+
+        for known in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
+            if known.exists():
+                read_ranking(known).save(args.output)
+                print(f"{model.name}: reused the ranking for weights {model.fingerprint} ({known})")
+                return 0
     if args.structures:
         from contactplug.structure import is_structure_file
 
@@ -251,6 +259,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="ranking JSON to write")
     p.add_argument("--structures", help="folder of labelled structures (default: shipped set)")
     p.add_argument("--no-cache", action="store_true", help="do not install it in the cache")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="copy the shipped or cached ranking of these weights when there is one",
+    )
     add_model_options(p)
     p.set_defaults(func=run_select_heads)
 

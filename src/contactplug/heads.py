@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from contactplug import __version__
+from contactplug.atomic import write_text
 from contactplug.errors import ContactplugError
 from contactplug.models import Model, cache_dir
 from contactplug.selection_set import LabelledProtein, split
@@ -79,14 +79,7 @@ class Ranking:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.to_json(), handle, indent=1)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a ranking is shareable
-        os.replace(tmp, path)
-        return path
+        return write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
 
 def long_precision(maps: torch.Tensor, protein: LabelledProtein, divisor: int = 2) -> np.ndarray:

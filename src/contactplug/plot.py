@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from contactplug.atomic import atomic_path
 from contactplug.contactmap import ContactMap
 from contactplug.errors import ContactplugError
 from contactplug.evaluate import precision
@@ -23,17 +23,9 @@ TRUE_GREY = "#c8c8c8"
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Atomic PNG write without a timestamp or version in the metadata (byte-stable output)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def draw_map(

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from contactplug.atomic import write_text as write_text_atomic
 from contactplug.errors import ContactplugError
 
 log = logging.getLogger("contactplug")
@@ -30,28 +30,6 @@ class RR(NamedTuple):
 
     sequence: str | None
     pairs: list[tuple[int, int, float]]
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write a temporary file next to `path`, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def parse_rr(text: str, source: str = "<rr>") -> RR:
