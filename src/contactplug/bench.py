@@ -1,0 +1,330 @@
+"""`contactplug bench`: what the attention readout and the Categorical Jacobian cost here.
+
+Every ratio is measured in one run with its parts interleaved (A, B, A, B, ...; medians), so a
+busy machine slows both sides alike. Peak memory is read per path in a fresh subprocess:
+VmHWM of /proc/self/status after resetting it (clear_refs 5) once the model is built, so the
+number is the path's own peak resident set, weights included; `+MB` is above the idle model.
+The Jacobian is timed on a sample of positions and extrapolated unless `--jacobian full`;
+such numbers are marked `(est.)`. Its bound is (20L+1)/B x one batch-B fast forward.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from contactplug import attention, batching, fastforward, jacobian
+from contactplug.jacobian_store import SymmetricStore
+from contactplug.models import REGISTRY, Model, _finish, load_model
+
+AMINO = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
+    """Random weights of a registry architecture (no download): costs are the same."""
+    import esm
+    from esm.model.esm2 import ESM2
+
+    layers, dim, heads = REGISTRY[arch]
+    torch.manual_seed(seed)
+    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    module = ESM2(layers, dim, heads, alphabet=alphabet)
+    return _finish(module, alphabet, arch, f"random {arch}", True, True, device, "float32")
+
+
+def get_model(spec: str | None, arch: str | None, device: str = "auto") -> Model:
+    return random_model(arch, device) if arch else load_model(spec, device)
+
+
+def sequence(length: int, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(AMINO[k] for k in rng.integers(0, 20, length))
+
+
+def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
+    """The model's ranked top-K if one is shipped or cached; else K heads spread over the upper
+    half of the layers, the last one included (the costliest placement for the readout)."""
+    from contactplug.heads import cached_path, read_ranking, shipped_path
+
+    for path in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
+        if path.exists():
+            heads = read_ranking(path).top(top_k)
+            return heads, f"ranked top-{len(heads)}"
+    k = top_k or 10
+    layers = np.linspace(model.num_layers // 2, model.num_layers - 1, k).round().astype(int)
+    heads = [(int(layer), n % model.num_heads) for n, layer in enumerate(layers)]
+    return heads, f"synthetic {k} heads, layers {layers.min()}-{layers.max()}"
+
+
+def sync(model: Model) -> None:
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+
+
+def interleaved(fns: dict[str, Callable], repeats: int, model: Model) -> dict[str, float]:
+    """Median seconds of each function, run round-robin after one warm-up each."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync(model)
+            start = time.perf_counter()
+            fn()
+            sync(model)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def old_readout(model: Model, seq: str, heads) -> np.ndarray:
+    """The previous path: fair-esm's forward with hooks asking for head weights."""
+    with torch.no_grad(), attention.HeadCapture(model, heads) as capture:
+        model.esm(model.tokens([seq]))
+    return attention.process_heads(capture.stacked()[0], len(seq)).mean(0).cpu().numpy()
+
+
+def mutant_tokens(model: Model, seq: str, batch: int) -> torch.Tensor:
+    tokens = model.tokens([seq]).repeat(batch, 1)
+    aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
+    for n in range(batch):
+        tokens[n, 1 + n // 20] = aa[n % 20]
+    return tokens
+
+
+@contextmanager
+def forward_timer(model: Model):
+    """Sum the wall time spent inside fastforward.forward while active."""
+    spent = {"seconds": 0.0, "calls": []}
+    original = fastforward.forward
+
+    def timed(*args, **kwargs):
+        sync(model)
+        start = time.perf_counter()
+        out = original(*args, **kwargs)
+        sync(model)
+        took = time.perf_counter() - start
+        spent["seconds"] += took
+        spent["calls"].append((args[1].shape[0], took))
+        return out
+
+    fastforward.forward = timed
+    try:
+        yield spent
+    finally:
+        fastforward.forward = original
+
+
+def _in_run_bound(spent: dict, batch: int, passes: int) -> float:
+    """(20L+1)/B x the median full-batch forward timed inside the run itself."""
+    full = [took for size, took in spent["calls"] if size == batch]
+    return passes / batch * statistics.median(full) if full else math.nan
+
+
+def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild: float):
+    """(seconds, estimated?, share of the time inside forward passes, in-run bound) for the
+    logit CJ: whole (positions=None) or extrapolated from its first `positions` rows folded
+    into a full-size store; `wild` is one batch-1 forward, the wild-type pass counted once."""
+    length = len(seq)
+    passes = 20 * length + 1
+    with forward_timer(model) as spent:
+        start = time.perf_counter()
+        if positions is None or positions >= length:
+            jacobian.contact_map(model, _record(seq), batch_size=batch, progress=False)
+            total = time.perf_counter() - start
+            bound = _in_run_bound(spent, batch, passes)
+            return total, False, spent["seconds"] / total, bound
+        store = SymmetricStore(length)
+        for i, row in jacobian.row_stream(
+            model, seq, 0, positions, batch_size=batch, progress=False
+        ):
+            store.add(i, row)
+        sample = time.perf_counter() - start
+    share = spent["seconds"] / sample
+    store.seen[:] = True  # time the finishing step (the same work on a partly filled store)
+    begin = time.perf_counter()
+    jacobian._finish(store.scores(), True)
+    finish = time.perf_counter() - begin
+    total = wild + (sample - wild) * length / positions + finish
+    return total, True, share, _in_run_bound(spent, batch, passes)
+
+
+def _record(seq: str):
+    from contactplug.sequences import Record
+
+    return Record("bench", seq)
+
+
+def measure(model: Model, length: int, heads, batch: int | None, positions, repeats: int):
+    """Timings of one length: readout, forwards, batched forwards, the Jacobian and its bound."""
+    seq = sequence(length, seed=length)
+    tokens = model.tokens([seq])
+    size = batch or batching.auto_batch_size(model, length)
+    mutants = mutant_tokens(model, seq, size)
+    aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
+    with torch.no_grad():
+        single = interleaved(
+            {
+                "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
+                "fair_bare": lambda: model.esm(tokens),
+                "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
+                "fast_bare": lambda: fastforward.forward(model, tokens),
+                "old_readout": lambda: old_readout(model, seq, heads),
+            },
+            repeats,
+            model,
+        )
+        batched = interleaved(
+            {
+                "fair_batch": lambda: model.esm(mutants)["logits"],
+                "fast_batch": lambda: fastforward.forward(model, mutants, columns=aa),
+                "fast_one": lambda: fastforward.forward(model, tokens, columns=aa),
+            },
+            max(2, repeats // 2),
+            model,
+        )
+    passes = 20 * length + 1
+    bound = passes / size * batched["fast_batch"]
+    cj, estimated, share, in_run = jacobian_run(model, seq, size, positions, batched["fast_one"])
+    return {
+        "L": length,
+        **single,
+        **batched,
+        "batch": size,
+        "passes": passes,
+        "bound": bound,
+        "fair_bound": passes / size * batched["fair_batch"],
+        "jacobian": cj,
+        "estimated": estimated,
+        "forward_share": share,
+        "in_run_bound": in_run,
+    }
+
+
+def peak_rss(spec, arch, device, path: str, length: int, heads, positions: int = 2) -> dict:
+    """Run one path in a fresh interpreter; its peak resident set (MB) and the idle model's."""
+    args = {
+        "spec": spec,
+        "arch": arch,
+        "device": device,
+        "path": path,
+        "length": length,
+        "heads": heads,
+        "positions": positions,
+    }
+    cmd = [sys.executable, "-m", "contactplug.bench", json.dumps(args)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _status(key: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child(args: dict) -> None:
+    """One path, measured by VmHWM after the model is built (subprocess side of peak_rss)."""
+    import gc
+
+    model = get_model(args["spec"], args["arch"], args["device"])
+    seq = sequence(args["length"], seed=args["length"])
+    heads = [tuple(h) for h in args["heads"]]
+    tokens = model.tokens([seq])
+    paths = {
+        "fair_bare": lambda: model.esm(tokens),
+        "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
+        "fast_bare": lambda: fastforward.forward(model, tokens),
+        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
+        "esm_head": lambda: attention.batch_maps(model, [seq], "esm-head"),
+        "jacobian": lambda: list(
+            jacobian_run(model, seq, batching.auto_batch_size(model, len(seq)), 2, 0.0)
+        ),
+        "jacobian_fold": lambda: _fold_synthetic(len(seq)),
+    }
+    gc.collect()
+    base = _status("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # resets VmHWM to the current RSS
+        how = "VmHWM after clear_refs"
+    except OSError:
+        how = "VmHWM (not reset: includes model building)"
+    with torch.no_grad():
+        paths[args["path"]]()
+    peak = _status("VmHWM")
+    print(json.dumps({"peak_mb": peak / 2**20, "idle_mb": base / 2**20, "how": how}))
+
+
+def _fold_synthetic(length: int) -> None:
+    """Fold L random rows into the compact store and finish the map: the Jacobian's memory
+    beyond its forwards, without 20L+1 forwards."""
+    rng = np.random.default_rng(0)
+    row = rng.standard_normal((20, length, 20)).astype(np.float32)
+    store = SymmetricStore(length)
+    for i in range(length):
+        store.add(i, row)
+    jacobian._finish(store.scores(), True)
+
+
+def throughput(model: Model, count: int, heads, batch: int | None, seed: int = 0) -> dict:
+    """Sequences per second over `count` random sequences of 50-1000 residues: fair-esm hooks
+    one at a time (the old path), the fast readout one at a time, and length-sorted batches."""
+    from contactplug.sequences import Record
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(50, 1001, count)
+    records = [Record(f"s{n}", sequence(int(n_res), seed + n)) for n, n_res in enumerate(lengths)]
+    ranking = _Fixed(heads)
+    out: dict = {"count": count, "residues": int(lengths.sum())}
+    runs = {
+        "old": lambda: [old_readout(model, r.sequence, heads) for r in records],
+        "one": lambda: _drain(
+            attention.predict_unordered(model, records, ranking=ranking, batch_size=1)
+        ),
+        "batched": lambda: _drain(
+            attention.predict_unordered(model, records, ranking=ranking, batch_size=batch), rss=out
+        ),
+    }
+    for name, run in runs.items():
+        start = time.perf_counter()
+        run()
+        out[name] = count / (time.perf_counter() - start)
+    return out
+
+
+class _Fixed:
+    """A ranking stand-in holding the bench's heads."""
+
+    def __init__(self, heads):
+        self.heads, self.fingerprint = list(heads), "bench"
+
+    def top(self, k=None):
+        return self.heads[:k] if k else self.heads
+
+
+def _drain(stream, rss: dict | None = None) -> None:
+    samples = []
+    for _ in stream:
+        samples.append(_status("VmRSS") / 2**20)
+    if rss is not None and samples:
+        tenth = max(1, len(samples) // 10)
+        rss.update(rss_first=max(samples[:tenth]), rss_last=max(samples[-tenth:]))
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))
