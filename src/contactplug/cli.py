@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "contactplug.commands_core",
     "contactplug.commands_eval",
     "contactplug.commands_export",
+    "contactplug.commands_bench",
 ]
 
 
