@@ -118,7 +118,11 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.memory or args.only == "memory":
         print()
         rows = []
-        for path in PATHS:
+        paths = args.paths.split(",") if args.paths else PATHS
+        unknown = sorted(set(paths) - set(PATHS))
+        if unknown:
+            raise ContactplugError(f"unknown --paths {', '.join(unknown)}; from {', '.join(PATHS)}")
+        for path in paths:
             cells = []
             for n in lengths:
                 got = bench.peak_rss(args.model, args.arch, args.device, path, n, heads)
@@ -182,6 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
     p.add_argument("--memory", action="store_true", help="peak RSS per path (subprocesses)")
     p.add_argument("--only", choices=["memory"], help="skip the timings")
+    p.add_argument("--paths", help=f"memory paths to measure (default all: {','.join(PATHS)})")
     p.add_argument("--throughput", type=int, default=0, help="N random sequences for predict")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
