@@ -170,6 +170,14 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
     tokens = model.tokens([seq])
     size = batch or batching.auto_batch_size(model, length)
     mutants = mutant_tokens(model, seq, size)
+    # fair-esm's rotary attention keeps ~3 float32 copies of B x H x T x T: cap its batch so
+    # that stays inside the same memory share (its per-sequence time is what is compared)
+    per_seq = 3 * 4 * model.num_heads * (length + 2) ** 2 + batching.forward_bytes(
+        model, 1, length + 2
+    )
+    budget = batching.MEMORY_SHARE * batching.free_memory(model.device)
+    fair_size = max(1, min(size, int(budget // per_seq)))
+    fair_mutants = mutants[:fair_size]
     aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
     with torch.no_grad():
         single = interleaved(
@@ -185,7 +193,7 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
         )
         batched = interleaved(
             {
-                "fair_batch": lambda: model.esm(mutants)["logits"],
+                "fair_batch": lambda: model.esm(fair_mutants)["logits"],
                 "fast_batch": lambda: fastforward.forward(model, mutants, columns=aa),
                 "fast_one": lambda: fastforward.forward(model, tokens, columns=aa),
             },
@@ -202,7 +210,8 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
         "batch": size,
         "passes": passes,
         "bound": bound,
-        "fair_bound": passes / size * batched["fair_batch"],
+        "fair_bound": passes / fair_size * batched["fair_batch"],
+        "fair_batch_size": fair_size,
         "jacobian": cj,
         "estimated": estimated,
         "forward_share": share,
@@ -318,12 +327,13 @@ class _Fixed:
 
 
 def _drain(stream, rss: dict | None = None) -> None:
-    samples = []
-    for _ in stream:
-        samples.append(_status("VmRSS") / 2**20)
+    """Consume maps (dropping them, as the CLI does once saved); RSS by tenth of the run."""
+    before = _status("VmRSS") / 2**20
+    samples = [_status("VmRSS") / 2**20 for _ in stream]
     if rss is not None and samples:
         tenth = max(1, len(samples) // 10)
-        rss.update(rss_first=max(samples[:tenth]), rss_last=max(samples[-tenth:]))
+        rss["rss_before"] = before
+        rss["rss_tenths"] = [max(samples[k : k + tenth]) for k in range(0, len(samples), tenth)]
 
 
 if __name__ == "__main__":
