@@ -1,6 +1,6 @@
 """Export contact maps as restraints for modelling: pair selection, numbering, probabilities.
 
-Formats (see docs/README_export.md): casp-rr, rosetta, cns, boltz, chai, csv, tsv.
+Formats (see README.md, "Restraints for modelling"): casp-rr, rosetta, cns, boltz, chai, csv, tsv.
 Selection: pairs i < j with min_sep <= j - i (<= max_sep), optionally P >= min_prob, then the
 top N by score. Probabilities come from a calibration (contactplug.calibration); when a format
 needs them and none exists, the export stops with a message, except that casp-rr may use
