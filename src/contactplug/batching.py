@@ -18,6 +18,10 @@ from contactplug.models import Model
 log = logging.getLogger("contactplug")
 
 MAX_BATCH = {"cpu": 32, "cuda": 256}  # beyond these no gain was measured
+# On CPU a batch pays off only while it stays small: per sequence, the 8M forward at L = 300
+# took 48 ms alone, 39 ms in batches of 8 and 46 ms in batches of 32; at L = 1000, 173 ms
+# alone, 186 ms in 8s and 229 ms in 32s (docs/README_perf.md). Auto sizes stop near 3k tokens.
+MAX_TOKENS = {"cpu": 3072}
 MEMORY_SHARE = 0.25  # of the memory free now, for one batch's activations
 MAX_PADDING = 0.15  # share of padded tokens a batch may carry
 
@@ -57,8 +61,16 @@ def auto_batch_size(
     """The most sequences of `length` residues whose activations fit the memory budget."""
     budget = int(MEMORY_SHARE * free_memory(model.device)) if budget is None else budget
     one = forward_bytes(model, 1, length + 2, heads_per_layer)
-    cap = MAX_BATCH.get(model.device.type, 32)
+    cap = auto_cap(model, length + 2)
     return max(1, min(cap, budget // max(one, 1)))
+
+
+def auto_cap(model: Model, tokens: int) -> int:
+    """The most sequences of `tokens` tokens an automatic batch holds on this device."""
+    cap = MAX_BATCH.get(model.device.type, 32)
+    if model.device.type in MAX_TOKENS:
+        cap = min(cap, max(1, MAX_TOKENS[model.device.type] // tokens))
+    return cap
 
 
 def parse_batch_size(text: str | int | None) -> int | None:
@@ -84,9 +96,8 @@ def plan(
     budget: int | None = None,
 ) -> list[list[int]]:
     """Indices into `lengths`, grouped: sorted by length, each group within the memory
-    budget, at most `batch_size` long (None: as many as fit) and at most MAX_PADDING padded."""
+    budget, at most `batch_size` long (None: `auto_cap`) and at most MAX_PADDING padded."""
     budget = int(MEMORY_SHARE * free_memory(model.device)) if budget is None else budget
-    cap = batch_size or MAX_BATCH.get(model.device.type, 32)
     order = sorted(range(len(lengths)), key=lambda n: (lengths[n], n))
     groups: list[list[int]] = []
     current: list[int] = []
@@ -95,6 +106,7 @@ def plan(
         longest = lengths[n] + 2  # sorted, so the newcomer is the longest
         padded = sum(longest - lengths[m] - 2 for m in trial) / (len(trial) * longest)
         fits = forward_bytes(model, len(trial), longest, heads_per_layer) <= budget
+        cap = batch_size or auto_cap(model, longest)
         if current and (len(trial) > cap or not fits or padded > MAX_PADDING):
             groups.append(current)
             current = [n]
