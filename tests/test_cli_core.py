@@ -93,7 +93,7 @@ def test_jacobian_scatter_gather_cli(tmp_path, capsys, tiny_model_path, data_dir
         (["predict", "{data}/nope.fa"], "no such input file"),
         (["predict", "{bad}"], "not amino acids"),
         (["predict", "{data}/1GUU_A.pdb", "--chain", "Z"], "no protein chain 'Z'"),
-        (["predict", "{long}"], "1022-residue window"),
+        (["predict", "{long}", "--window", "0"], "1022-residue window"),
         (["predict", "{data}/1GUU_A.pdb", "--top-k", "99"], "--top-k must be between"),
         (["jacobian", "{data}/1GUU_A.pdb", "--positions", "60-70"], "only 50 residues"),
         (["predict", "{corrupt}"], "cannot read|not a FASTA|before any"),
@@ -115,6 +115,16 @@ def test_bad_input_exit_2_one_line(tmp_path, capsys, tiny_model_path, data_dir, 
 
     assert re.search(message, lines[0]), lines[0]
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_long_protein_is_windowed_by_default(tmp_path, capsys, tiny_model_path):
+    fasta = tmp_path / "long.fa"
+    fasta.write_text(">long\n" + "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ" * 34 + "\n")  # 1122
+    code, _, err = run(capsys, "predict", fasta, "-o", tmp_path / "o", "--model", tiny_model_path)
+    assert code == 0, err
+    cmap = load(tmp_path / "o" / "long.npz")
+    assert cmap.length == 1122 and np.allclose(cmap.contacts, cmap.contacts.T)
+    assert cmap.n_forward >= 2  # more than one window was read
 
 
 def test_model_info_and_corrupt_checkpoint(tmp_path, capsys, tiny_model_path):

@@ -345,7 +345,6 @@ def long_chain(pm, copies: int = 8) -> str:
         ("attncontacts ctf, top=L/x", "give a count or L, L/2, L/5"),
         ("attncontacts ctf, min_sep=far", "short / medium / long"),
         ("attncontacts ctf, color_by=rainbow", "choose truth or score"),
-        ("attncontacts long, model={tiny}", "exceed the model's 1022-residue window"),
         ("loadcontacts /no/such/file.rr", "no such file"),
     ],
 )
@@ -361,6 +360,16 @@ def test_errors_are_one_line(pm, tiny_model_path, capfd, command, message):
     assert len(errors) == 1 and message in errors[0], text
     assert "Traceback" not in text
     assert not pm.get_names_of_type("object:group")
+
+
+def test_chain_longer_than_the_window_is_read_in_windows(pm, tiny_model_path, capfd):
+    long_chain(pm)
+    capfd.readouterr()
+    pm.do(f"attncontacts long, L/5, model={tiny_model_path}")
+    out = capfd.readouterr().out
+    assert "Error" not in out and "216 drawn as attn_long_A" in out, out
+    drawn = [name for name in pm.get_names("all") if name.startswith("attn_long_A_")]
+    assert len(drawn) == 1080 // 5
 
 
 def test_qt_dialog_draws_and_clears(pm, tiny_model_path, monkeypatch):

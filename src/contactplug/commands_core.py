@@ -13,6 +13,7 @@ from tqdm import tqdm
 from contactplug.batching import parse_batch_size
 from contactplug.errors import ContactplugError
 from contactplug.models import DEFAULT_MODEL, REGISTRY, Model, load_model
+from contactplug.sequences import check_length
 
 log = logging.getLogger("contactplug")
 
@@ -68,6 +69,9 @@ def run_predict(args: argparse.Namespace) -> int:
     queries = read_inputs(args.inputs, args.chain)
     model = model_from(args)
     model.require(args.method)
+    if not args.window:  # windows off: refuse long proteins before any work
+        for query in queries:
+            check_length(query.record, model.max_length)
     ranking = None
     if args.method == "attention":
         from contactplug.heads import get_ranking

@@ -112,7 +112,7 @@ def rank_heads(
         raise ContactplugError("head ranking needs labelled proteins longer than 25 residues")
     heads = all_heads(model)
     per_head = []
-    for p in tqdm(proteins, desc="rank heads", unit="protein", leave=False):
+    for p in tqdm(proteins, desc="rank heads", unit="protein", leave=False, disable=None):
         per_head.append(long_precision(head_maps(model, p.sequence, heads), p))
     mean = np.nanmean(np.stack(per_head), axis=0)
     order = sorted(range(len(heads)), key=lambda n: (-mean[n], n))
@@ -120,7 +120,7 @@ def rank_heads(
 
     def k_curve(group: list[LabelledProtein]) -> np.ndarray:
         curves = []
-        for p in tqdm(group, desc="choose K", unit="protein", leave=False):
+        for p in tqdm(group, desc="choose K", unit="protein", leave=False, disable=None):
             maps = head_maps(model, p.sequence, ranked)
             means = maps.cumsum(0) / torch.arange(1, len(ranked) + 1).view(-1, 1, 1)
             curves.append(long_precision(means, p))
