@@ -125,9 +125,10 @@ def forward_timer(model: Model):
 
 
 def _in_run_bound(spent: dict, batch: int, passes: int) -> float:
-    """(20L+1)/B x the median full-batch forward timed inside the run itself."""
+    """(20L+1)/B x the mean full-batch forward timed inside the run itself: on a shared
+    machine the forwards and the run around them then see the same load."""
     full = [took for size, took in spent["calls"] if size == batch]
-    return passes / batch * statistics.median(full) if full else math.nan
+    return passes / batch * statistics.fmean(full) if full else math.nan
 
 
 def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild: float):
