@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from contactplug.errors import ContactplugError
+from contactplug.hf import hf_key_to_fair_esm
 from contactplug.models import (
-    hf_key_to_fair_esm,
     load_model,
     make_tiny_model,
     save_fair_esm_checkpoint,
