@@ -291,30 +291,48 @@ def _fold_synthetic(length: int) -> None:
     jacobian._finish(store.scores(), True)
 
 
-def throughput(model: Model, count: int, heads, batch: int | None, seed: int = 0) -> dict:
+def throughput(
+    model: Model, count: int, heads, batch: int | None, seed: int = 0, chunk: int = 100
+) -> dict:
     """Sequences per second over `count` random sequences of 50-1000 residues: fair-esm hooks
-    one at a time (the old path), the fast readout one at a time, and length-sorted batches."""
+    one at a time (the previous path), the fast readout one at a time, and length-sorted
+    batches. The three take turns on chunks of `chunk` sequences (rotating who goes first),
+    so load from elsewhere falls on all three; the batched path sorts within each chunk."""
     from contactplug.sequences import Record
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(50, 1001, count)
     records = [Record(f"s{n}", sequence(int(n_res), seed + n)) for n, n_res in enumerate(lengths)]
     ranking = _Fixed(heads)
-    out: dict = {"count": count, "residues": int(lengths.sum())}
-    runs = {
-        "old": lambda: [old_readout(model, r.sequence, heads) for r in records],
-        "one": lambda: _drain(
-            attention.predict_unordered(model, records, ranking=ranking, batch_size=1)
-        ),
-        "batched": lambda: _drain(
-            attention.predict_unordered(model, records, ranking=ranking, batch_size=batch), rss=out
-        ),
-    }
-    for name, run in runs.items():
-        start = time.perf_counter()
-        run()
-        out[name] = count / (time.perf_counter() - start)
+    out: dict = {"count": count, "residues": int(lengths.sum()), "rss_before": _rss_mb()}
+    spent = {"old": 0.0, "one": 0.0, "batched": 0.0}
+    rss = []
+
+    def run(name: str, part: list) -> None:
+        if name == "old":
+            for r in part:
+                old_readout(model, r.sequence, heads)
+            return
+        size = 1 if name == "one" else batch
+        peak = 0.0
+        for _ in attention.predict_unordered(model, part, ranking=ranking, batch_size=size):
+            peak = max(peak, _rss_mb())  # maps are dropped as the CLI drops them once saved
+        if name == "batched":
+            rss.append(peak)
+
+    names = list(spent)
+    for n, first in enumerate(range(0, count, chunk)):
+        part = records[first : first + chunk]
+        for name in names[n % 3 :] + names[: n % 3]:
+            begin = time.perf_counter()
+            run(name, part)
+            spent[name] += time.perf_counter() - begin
+    out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
     return out
+
+
+def _rss_mb() -> float:
+    return _status("VmRSS") / 2**20
 
 
 class _Fixed:
@@ -325,16 +343,6 @@ class _Fixed:
 
     def top(self, k=None):
         return self.heads[:k] if k else self.heads
-
-
-def _drain(stream, rss: dict | None = None) -> None:
-    """Consume maps (dropping them, as the CLI does once saved); RSS by tenth of the run."""
-    before = _status("VmRSS") / 2**20
-    samples = [_status("VmRSS") / 2**20 for _ in stream]
-    if rss is not None and samples:
-        tenth = max(1, len(samples) // 10)
-        rss["rss_before"] = before
-        rss["rss_tenths"] = [max(samples[k : k + tenth]) for k in range(0, len(samples), tenth)]
 
 
 if __name__ == "__main__":

@@ -174,10 +174,11 @@ def run_bench(args: argparse.Namespace) -> int:
                 ],
             )
         )
-        tenths = ", ".join(f"{v:.0f}" for v in got["rss_tenths"])
+        chunks = ", ".join(f"{v:.0f}" for v in got["rss_chunks"])
         print(
-            f"batched run RSS, MB: {got['rss_before']:.0f} before; highest in each tenth of the "
-            f"run (shortest sequences first): {tenths}"
+            f"(the three paths take turns on chunks of 100 sequences.) RSS, MB: "
+            f"{got['rss_before']:.0f} before; highest during each chunk of the batched path: "
+            f"{chunks}"
         )
     return 0
 
