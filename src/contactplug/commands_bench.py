@@ -112,7 +112,7 @@ def run_bench(args: argparse.Namespace) -> int:
     positions = None if args.jacobian == "full" else int(args.jacobian)
     results = [
         bench.measure(model, n, heads, args.batch_size, positions, args.repeats)
-        for n in ([] if args.only == "memory" else lengths)
+        for n in ([] if args.only in ("memory", "throughput") else lengths)
     ]
     print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
     print()
@@ -197,7 +197,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
     p.add_argument("--memory", action="store_true", help="peak RSS per path (subprocesses)")
-    p.add_argument("--only", choices=["memory"], help="skip the timings")
+    p.add_argument("--only", choices=["memory", "throughput"], help="skip the other parts")
     p.add_argument("--paths", help=f"memory paths to measure (default all: {','.join(PATHS)})")
     p.add_argument("--throughput", type=int, default=0, help="N random sequences for predict")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
