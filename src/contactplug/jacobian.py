@@ -233,7 +233,8 @@ def contact_map(
             meta["store"] = choose_precision(len(piece)) if precision == "auto" else precision
     if len(spans) > 1:
         scores, uncovered = windows.stitch(length, pieces, "min")
-        meta.update(windows.describe(length, window, overlap or windows.default_overlap(window)))
+        shared = windows.default_overlap(window) if overlap is None else overlap
+        meta.update(windows.describe(length, window, shared))
         meta["uncovered_pairs"] = uncovered
     else:
         scores = pieces[0][1]
