@@ -20,7 +20,7 @@ log = logging.getLogger("contactplug")
 MAX_BATCH = {"cpu": 32, "cuda": 256}  # beyond these no gain was measured
 # On CPU a batch pays off only while it stays small: per sequence, the 8M forward at L = 300
 # took 48 ms alone, 39 ms in batches of 8 and 46 ms in batches of 32; at L = 1000, 173 ms
-# alone, 186 ms in 8s and 229 ms in 32s (docs/README_perf.md). Auto sizes stop near 3k tokens.
+# alone, 186 ms in 8s and 229 ms in 32s (README.md, Performance). Auto sizes stop near 3k tokens.
 MAX_TOKENS = {"cpu": 3072}
 MEMORY_SHARE = 0.25  # of the memory free now, for one batch's activations
 MAX_PADDING = 0.15  # share of padded tokens a batch may carry
