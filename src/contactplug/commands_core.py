@@ -40,7 +40,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
-    """--batch-size, --window, --overlap (performance and long proteins; see README, Performance)."""
+    """--batch-size, --window, --overlap (speed and long proteins; see README, Performance)."""
     parser.add_argument("--batch-size", default="auto", help=batch_help + " (default: auto)")
     parser.add_argument(
         "--window",
