@@ -13,9 +13,11 @@ import argparse
 import sys
 import time
 
-from contactplug import attention, bench, jacobian, windows
-from contactplug.heads import Ranking
-from contactplug.sequences import Record
+from contactplug import bench
+from contactplug.files.sequences import Record
+from contactplug.jacobian import categorical as jacobian
+from contactplug.readout import prediction, windows
+from contactplug.readout.ranking import Ranking
 
 
 def main(argv=None) -> int:
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
             model, record, progress=False, window=args.window, overlap=args.overlap
         )
     else:
-        [cmap] = attention.predict(
+        [cmap] = prediction.predict(
             model, [record], args.method, ranking=ranking, window=args.window, overlap=args.overlap
         )
     seconds = time.perf_counter() - start

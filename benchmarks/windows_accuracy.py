@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from contactplug import attention, fastforward, windows
-from contactplug.evaluate import precision
-from contactplug.heads import get_ranking
-from contactplug.models import load_model
-from contactplug.structure import align, contacts_from_coords, query_coords, read_chain
+from contactplug.evaluation.precision import precision
+from contactplug.inputs.structure import align, contacts_from_coords, query_coords, read_chain
+from contactplug.models import esm2 as fastforward
+from contactplug.models.loading import load_model
+from contactplug.readout import attention, windows
+from contactplug.readout.ranking import get_ranking
 
 
 def truth(path: Path, sequence: str):

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Rebuild src/contactplug/data/selection_set.npz from single-chain PDB files.
 
-    python scripts/build_selection_set.py ../shared/structures/pfam40/*.pdb
+python scripts/build_selection_set.py ../shared/structures/pfam40/*.pdb
 """
 
 import sys
 from pathlib import Path
 
-from contactplug.selection_set import build, default_path
+from contactplug.readout.selection_set import build, default_path
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

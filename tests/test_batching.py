@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from contactplug import attention, batching
-from contactplug.errors import ContactplugError
-from contactplug.heads import Ranking
-from contactplug.sequences import Record
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record
+from contactplug.models import batching
+from contactplug.readout import attention, prediction
+from contactplug.readout.ranking import Ranking
 
 random.seed(7)
 LENGTHS = [17, 64, 23, 41, 40, 5, 90, 64]
@@ -47,14 +48,14 @@ def test_padded_esm_head_equals_fair_esm_single(tiny_model):
 def test_predict_batched_equals_unbatched_and_keeps_order(tiny_model):
     records = [Record(f"r{n}", s) for n, s in enumerate(SEQS)]
     ranking = ranking_for(tiny_model)
-    one = list(attention.predict(tiny_model, records, ranking=ranking, batch_size=1))
-    many = list(attention.predict(tiny_model, records, ranking=ranking, batch_size=8))
+    one = list(prediction.predict(tiny_model, records, ranking=ranking, batch_size=1))
+    many = list(prediction.predict(tiny_model, records, ranking=ranking, batch_size=8))
     assert [c.id for c in one] == [c.id for c in many] == [r.id for r in records]
     for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(a.contacts, b.contacts, atol=1e-5, rtol=0)
         assert a.n_forward == b.n_forward == 1
     assert max(c.meta["batch"] for c in many) > 1 and {c.meta["batch"] for c in one} == {1}
-    done = [n for n, _ in attention.predict_unordered(tiny_model, records, ranking=ranking)]
+    done = [n for n, _ in prediction.predict_unordered(tiny_model, records, ranking=ranking)]
     assert sorted(done) == list(range(len(records))) and done != list(range(len(records)))
 
 

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from contactplug import calibration as cal
-from contactplug import selection_set
 from contactplug.cli import main
-from contactplug.contactmap import ContactMap
-from contactplug.errors import ContactplugError
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.errors import ContactplugError
+from contactplug.readout import selection_set
+from contactplug.restraints import calibration as cal
 
 
 def synthetic(name: str, contacts: np.ndarray, seq: str, rng) -> ContactMap:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from contactplug.cli import main
-from contactplug.contactmap import load
+from contactplug.files.contactmap import load
 
 
 def run(capsys, *argv):
@@ -154,13 +154,13 @@ def test_select_heads_on_structures(tmp_path, capsys, tiny_model_path, data_dir)
     )
     assert code == 0, err
     assert "K=" in out
-    from contactplug.heads import read_ranking
+    from contactplug.readout.ranking import read_ranking
 
     assert len(read_ranking(tmp_path / "heads.json").heads) == 8
 
 
 def test_select_heads_reuse_copies_known_ranking(tmp_path, capsys, tiny_model, tiny_model_path):
-    from contactplug.heads import get_ranking, read_ranking
+    from contactplug.readout.ranking import get_ranking, read_ranking
 
     known = get_ranking(tiny_model)
     code, out, _ = run(

@@ -11,11 +11,11 @@ import pytest
 from scipy import stats
 
 from contactplug.cli import main
-from contactplug.compare import bootstrap_ci, compare, paired_test
-from contactplug.contactmap import ContactMap
-from contactplug.errors import ContactplugError
-from contactplug.evaluate import METRICS
-from contactplug.structure import read_chain, true_contacts
+from contactplug.evaluation.precision import METRICS
+from contactplug.evaluation.report import bootstrap_ci, compare, paired_test
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.errors import ContactplugError
+from contactplug.inputs.structure import read_chain, true_contacts
 
 DATA = Path(__file__).parent / "data"
 PROTEINS = ["1AQT_A", "1CTF_A", "1GUU_A", "1TEN_A", "2BWF_A", "2O9S_A"]

@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 
 from contactplug.cli import main
-from contactplug.contactmap import RANGES, ContactMap, load
-from contactplug.errors import ContactplugError
-from contactplug.evaluate import (
+from contactplug.evaluation.precision import (
     METRICS,
     evaluate_map,
     evaluate_maps,
@@ -22,7 +20,9 @@ from contactplug.evaluate import (
     match_structure,
     precision,
 )
-from contactplug.structure import read_chain, true_contacts
+from contactplug.files.contactmap import RANGES, ContactMap, load
+from contactplug.files.errors import ContactplugError
+from contactplug.inputs.structure import read_chain, true_contacts
 
 DATA = Path(__file__).parent / "data"
 

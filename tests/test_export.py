@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import yaml
 
-from contactplug.calibration import Calibration
 from contactplug.cli import main
-from contactplug.contactmap import ContactMap
-from contactplug.errors import ContactplugError
-from contactplug.export import Options, parse_sep, parse_top, render
-from contactplug.inputs import from_structure
-from contactplug.rr import read_rr
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.errors import ContactplugError
+from contactplug.files.rr import read_rr
+from contactplug.inputs.queries import from_structure
+from contactplug.restraints.calibration import Calibration
+from contactplug.restraints.export import Options, parse_sep, parse_top, render
 
 DATA = Path(__file__).parent / "data"
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ"  # 65, has Gly
@@ -147,7 +147,7 @@ def test_casp_rr_needs_probabilities_or_pseudo():
 
 
 def read_rr_text(text: str):
-    from contactplug.rr import parse_rr
+    from contactplug.files.rr import parse_rr
 
     return parse_rr(text).pairs
 

@@ -1,14 +1,13 @@
 """The fused-attention forward against fair-esm's own forward, on the tiny model and on random
 weights of the real esm2_t6_8M architecture (6 layers, 320 dim, 20 heads)."""
 
-import esm
 import numpy as np
 import pytest
 import torch
-from esm.model.esm2 import ESM2
 
-from contactplug import attention, fastforward
-from contactplug.models import REGISTRY, _finish
+from contactplug.models import esm2 as fastforward
+from contactplug.models.random_weights import random_model
+from contactplug.readout import attention
 
 SEQS = [
     "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ",
@@ -20,11 +19,7 @@ SEQS = [
 @pytest.fixture(scope="module")
 def esm8m():
     """Random weights of esm2_t6_8M_UR50D's architecture (no download)."""
-    layers, dim, heads = REGISTRY["esm2_t6_8M_UR50D"]
-    torch.manual_seed(1)
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    module = ESM2(layers, dim, heads, alphabet=alphabet)
-    return _finish(module, alphabet, "esm2_t6_8M_UR50D", "random", True, True, "cpu", "float32")
+    return random_model("esm2_t6_8M_UR50D", seed=1)
 
 
 @pytest.fixture(params=["tiny", "esm8m"])

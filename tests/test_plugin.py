@@ -1,7 +1,8 @@
 """The PyMOL plugin in real headless PyMOL (pymol2 instances): what is drawn, where, in what colour.
 
-Expected pairs come from the core (contactplug.api / contactplug.rr / ContactMap) and expected
-atoms and distances from the PDB file read by gemmi (contactplug.structure), never from PyMOL.
+Expected pairs come from the core (contactplug.api / contactplug.files.rr / ContactMap) and expected
+atoms and distances from the PDB file read by gemmi (contactplug.inputs.structure), never
+from PyMOL.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import contactplug_pymol  # noqa: E402
 from contactplug_pymol import commands, draw, files, render  # noqa: E402
 
 from contactplug import api  # noqa: E402
-from contactplug.contactmap import load as load_map  # noqa: E402
-from contactplug.rr import read_rr  # noqa: E402
-from contactplug.sequences import Record  # noqa: E402
-from contactplug.structure import read_chain  # noqa: E402
+from contactplug.files.contactmap import load as load_map  # noqa: E402
+from contactplug.files.rr import read_rr  # noqa: E402
+from contactplug.files.sequences import Record  # noqa: E402
+from contactplug.inputs.structure import read_chain  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 EXE = ROOT / "bin" / "contactplug"
@@ -54,7 +55,7 @@ class Truth:
         self.chain = read_chain(pdb, chain)
         self.labels = [self.chain.label(k) for k in range(len(self.chain.sequence))]
         st = gemmi.read_structure(str(pdb))
-        st.setup_entities()  # polymer spans need entities, as in contactplug.structure
+        st.setup_entities()  # polymer spans need entities, as in contactplug.inputs.structure
         model = st[0]
         polymer = [r for r in model[self.chain.name].get_polymer().first_conformer()]
         self.has_cb = [r.find_atom("CB", "*") is not None for r in polymer]

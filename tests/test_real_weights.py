@@ -4,12 +4,13 @@ structures the head ranking never saw (the selection set's held-out proteins).""
 import numpy as np
 import pytest
 
-from contactplug import attention, jacobian
-from contactplug.evaluate import evaluate_map
-from contactplug.heads import get_ranking, rank_heads
-from contactplug.inputs import from_structure
-from contactplug.selection_set import load as load_selection_set
-from contactplug.selection_set import split
+from contactplug.evaluation.precision import evaluate_map
+from contactplug.inputs.queries import from_structure
+from contactplug.jacobian import categorical as jacobian
+from contactplug.readout import prediction
+from contactplug.readout.ranking import get_ranking, rank_heads
+from contactplug.readout.selection_set import load as load_selection_set
+from contactplug.readout.selection_set import split
 
 pytestmark = pytest.mark.weights
 HELD_OUT = ["1GUU_A", "1PTF_A", "2ZXJ_A", "3MQI_A", "1CZP_A"]
@@ -19,7 +20,7 @@ def scores(model, data_dir, method):
     rows = []
     for pid in HELD_OUT:
         query = from_structure(data_dir / f"{pid}.pdb")
-        [cmap] = attention.predict(model, [query.record], method)
+        [cmap] = prediction.predict(model, [query.record], method)
         rows.append(evaluate_map(cmap, data_dir / f"{pid}.pdb"))
     return rows
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from contactplug.errors import ContactplugError
-from contactplug.rr import format_rr, parse_rr, read_rr, write_rr
-from contactplug.sequences import read_fasta
+from contactplug.files.errors import ContactplugError
+from contactplug.files.rr import format_rr, parse_rr, read_rr, write_rr
+from contactplug.files.sequences import read_fasta
 
 DATA = Path(__file__).parent / "data"
 

@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from contactplug.errors import ContactplugError
-from contactplug.sequences import Record, check_length, clean_sequence, parse_fasta
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record, check_length, clean_sequence, parse_fasta
 
 
 def test_parse_fasta_multiline_records():

@@ -10,8 +10,8 @@ import gemmi
 import numpy as np
 import pytest
 
-from contactplug.errors import ContactplugError
-from contactplug.structure import (
+from contactplug.files.errors import ContactplugError
+from contactplug.inputs.structure import (
     BLOSUM62,
     align,
     protein_chains,

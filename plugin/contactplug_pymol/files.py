@@ -61,7 +61,7 @@ def from_matrix(contacts: np.ndarray, **meta) -> Prediction:
 
 
 def read_npz(path: str | os.PathLike) -> Prediction:
-    """One contactplug npz (see contactplug.contactmap for the schema)."""
+    """One contactplug npz (see contactplug.files.contactmap for the schema)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             get = {k: data[k] for k in data.files}
@@ -123,8 +123,8 @@ def _parse_rr_minimal(path: str) -> tuple[str | None, list[tuple[int, int, float
 def read_rr(path: str | os.PathLike) -> Prediction:
     """A CASP RR file (1-based pairs) as 0-based candidate pairs."""
     try:
-        from contactplug.errors import ContactplugError
-        from contactplug.rr import read_rr as core_read_rr
+        from contactplug.files.errors import ContactplugError
+        from contactplug.files.rr import read_rr as core_read_rr
     except ImportError:
         sequence, pairs = _parse_rr_minimal(str(path))
     else:

@@ -35,7 +35,7 @@ def _core():
         return None
     try:
         from contactplug import api
-        from contactplug.errors import ContactplugError
+        from contactplug.files.errors import ContactplugError
     except (ImportError, OSError):  # no torch, or a torch that cannot load its libraries
         return None
     return api, ContactplugError
@@ -82,7 +82,7 @@ def predict(
     if core is None:
         return _predict_cli(records, model, method, top_k)
     api, error = core
-    from contactplug.sequences import Record
+    from contactplug.files.sequences import Record
 
     recs = [Record(record_id(rid), seq) for rid, seq in records]
     slow = method == "jacobian"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from contactplug import attention, jacobian
-from contactplug.contactmap import ContactMap
-from contactplug.models import DEFAULT_MODEL, Model, load_model
-from contactplug.sequences import Record, clean_sequence
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.sequences import Record, clean_sequence
+from contactplug.jacobian import categorical as jacobian
+from contactplug.models.base import Model
+from contactplug.models.loading import DEFAULT_MODEL, load_model
+from contactplug.readout import attention, prediction
 
 
 @lru_cache(maxsize=4)
@@ -49,7 +51,7 @@ def predict(
     loaded = model if isinstance(model, Model) else cached_model(model, device, dtype)
     records = _records(sequences)
     if method in attention.METHODS:
-        return list(attention.predict(loaded, records, method, top_k))
+        return list(prediction.predict(loaded, records, method, top_k))
     loaded.require(method)
     representation = method.startswith("repr-")
     fast = method.endswith("-fast")

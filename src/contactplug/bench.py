@@ -23,23 +23,16 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from contactplug import attention, batching, fastforward, jacobian
-from contactplug.jacobian_store import SymmetricStore
-from contactplug.models import REGISTRY, Model, _finish, load_model
+from contactplug.jacobian import categorical as jacobian
+from contactplug.jacobian.store import SymmetricStore
+from contactplug.models import batching
+from contactplug.models import esm2 as fastforward
+from contactplug.models.base import Model
+from contactplug.models.loading import load_model
+from contactplug.models.random_weights import random_model
+from contactplug.readout import attention, prediction
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
-
-
-def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
-    """Random weights of a registry architecture (no download): costs are the same."""
-    import esm
-    from esm.model.esm2 import ESM2
-
-    layers, dim, heads = REGISTRY[arch]
-    torch.manual_seed(seed)
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    module = ESM2(layers, dim, heads, alphabet=alphabet)
-    return _finish(module, alphabet, arch, f"random {arch}", True, True, device, "float32")
 
 
 def get_model(spec: str | None, arch: str | None, device: str = "auto") -> Model:
@@ -54,7 +47,7 @@ def sequence(length: int, seed: int = 0) -> str:
 def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
     """The model's ranked top-K if one is shipped or cached; else K heads spread over the upper
     half of the layers, the last one included (the costliest placement for the readout)."""
-    from contactplug.heads import cached_path, read_ranking, shipped_path
+    from contactplug.readout.ranking import cached_path, read_ranking, shipped_path
 
     for path in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
         if path.exists():
@@ -153,14 +146,14 @@ def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild
     share = spent["seconds"] / sample
     store.seen[:] = True  # time the finishing step (the same work on a partly filled store)
     begin = time.perf_counter()
-    jacobian._finish(store.scores(), True)
+    jacobian.finish_map(store.scores(), True)
     finish = time.perf_counter() - begin
     total = wild + (sample - wild) * length / positions + finish
     return total, True, share, _in_run_bound(spent, batch, passes)
 
 
 def _record(seq: str):
-    from contactplug.sequences import Record
+    from contactplug.files.sequences import Record
 
     return Record("bench", seq)
 
@@ -288,7 +281,7 @@ def _fold_synthetic(length: int) -> None:
     store = SymmetricStore(length)
     for i in range(length):
         store.add(i, row)
-    jacobian._finish(store.scores(), True)
+    jacobian.finish_map(store.scores(), True)
 
 
 def throughput(
@@ -298,7 +291,7 @@ def throughput(
     one at a time (the previous path), the fast readout one at a time, and length-sorted
     batches. The three take turns on chunks of `chunk` sequences (rotating who goes first),
     so load from elsewhere falls on all three; the batched path sorts within each chunk."""
-    from contactplug.sequences import Record
+    from contactplug.files.sequences import Record
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(50, 1001, count)
@@ -315,7 +308,7 @@ def throughput(
             return
         size = 1 if name == "one" else batch
         peak = 0.0
-        for _ in attention.predict_unordered(model, part, ranking=ranking, batch_size=size):
+        for _ in prediction.predict_unordered(model, part, ranking=ranking, batch_size=size):
             peak = max(peak, _rss_mb())  # maps are dropped as the CLI drops them once saved
         if name == "batched":
             rss.append(peak)

@@ -12,14 +12,14 @@ import logging
 import sys
 
 from contactplug import __version__
-from contactplug.errors import ContactplugError
+from contactplug.files.errors import ContactplugError
 
 # One line per subcommand module, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "contactplug.commands_core",
-    "contactplug.commands_eval",
-    "contactplug.commands_export",
-    "contactplug.commands_bench",
+    "contactplug.commands.predict",
+    "contactplug.commands.evaluate",
+    "contactplug.commands.export",
+    "contactplug.commands.bench",
 ]
 
 

@@ -1,0 +1,205 @@
+"""`contactplug bench`: the cost table of the readout and the Categorical Jacobian."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+import torch
+
+from contactplug.files.errors import ContactplugError
+from contactplug.models.loading import REGISTRY
+
+PATHS = ("fair_bare", "fast_bare", "readout", "fair_heads", "esm_head", "jacobian", "jacobian_fold")
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def describe_device(model) -> str:
+    if model.device.type == "cuda":
+        return torch.cuda.get_device_name(model.device)
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def timing_rows(results: list[dict], heads_note: str) -> list[list[str]]:
+    def row(label, fn):
+        return [label] + [fn(r) for r in results]
+
+    def est(r):
+        return " (est.)" if r["estimated"] else ""
+
+    return [
+        row(f"attention readout, ms ({heads_note})", lambda r: f"{1e3 * r['readout']:.1f}"),
+        row("fair-esm bare forward, ms", lambda r: f"{1e3 * r['fair_bare']:.1f}"),
+        row(
+            "**readout / fair-esm bare forward**", lambda r: f"{r['readout'] / r['fair_bare']:.2f}x"
+        ),
+        row("fair-esm forward + need_head_weights, ms", lambda r: f"{1e3 * r['fair_heads']:.1f}"),
+        row(
+            "readout via fair-esm hooks (previous path), ms",
+            lambda r: f"{1e3 * r['old_readout']:.1f}",
+        ),
+        row("fast bare forward (SDPA), ms", lambda r: f"{1e3 * r['fast_bare']:.1f}"),
+        row(
+            "fast forward speed-up over fair-esm, B=1",
+            lambda r: f"{r['fair_bare'] / r['fast_bare']:.2f}x",
+        ),
+        row("Jacobian batch size B (auto)", lambda r: str(r["batch"])),
+        row(
+            "fair-esm batch forward, ms per sequence (its batch)",
+            lambda r: (
+                f"{1e3 * r['fair_batch'] / r['fair_batch_size']:.1f} ({r['fair_batch_size']})"
+            ),
+        ),
+        row(
+            "fast batch-B forward, ms per sequence",
+            lambda r: f"{1e3 * r['fast_batch'] / r['batch']:.1f}",
+        ),
+        row(
+            "fast forward speed-up over fair-esm, batched",
+            lambda r: (
+                f"{r['fair_batch'] / r['fair_batch_size'] / (r['fast_batch'] / r['batch']):.2f}x"
+            ),
+        ),
+        row("Jacobian forwards (20L+1)", lambda r: str(r["passes"])),
+        row("Jacobian, s", lambda r: f"{r['jacobian']:.1f}{est(r)}"),
+        row("Jacobian bound (20L+1)/B x fast batch, s", lambda r: f"{r['bound']:.1f}"),
+        row(
+            "**Jacobian at % of its bound**",
+            lambda r: f"{100 * r['bound'] / r['jacobian']:.0f} %{est(r)}",
+        ),
+        row("time inside forward passes", lambda r: f"{100 * r['forward_share']:.0f} %"),
+        row(
+            "**Jacobian at % of the bound timed inside its own run**",
+            lambda r: f"{100 * r['in_run_bound'] / r['jacobian']:.0f} %{est(r)}",
+        ),
+        row("bound with fair-esm's forward, s", lambda r: f"{r['fair_bound']:.1f}"),
+        row(
+            "**Jacobian / readout cost**", lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}"
+        ),
+    ]
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from contactplug import bench
+
+    if not args.model and not args.arch:
+        raise ContactplugError("bench needs --model or --arch")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lengths = [int(x) for x in args.lengths.split(",")]
+    if any(n < 1 for n in lengths):
+        raise ContactplugError("--lengths wants positive numbers, e.g. 100,300")
+    load = os.getloadavg()
+    model = bench.get_model(args.model, args.arch, args.device)
+    heads, note = bench.heads_for(model, args.top_k)
+    positions = None if args.jacobian == "full" else int(args.jacobian)
+    results = [
+        bench.measure(model, n, heads, args.batch_size, positions, args.repeats)
+        for n in ([] if args.only in ("memory", "throughput") else lengths)
+    ]
+    print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
+    print()
+    print(
+        f"{model.num_layers} layers x {model.num_heads} heads, dim {model.esm.embed_dim}; "
+        f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; load average {load[0]:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end"
+    )
+    if results:
+        print()
+        print(table(["metric"] + [f"L = {n}" for n in lengths], timing_rows(results, note)))
+    if args.memory or args.only == "memory":
+        print()
+        rows = []
+        paths = args.paths.split(",") if args.paths else PATHS
+        unknown = sorted(set(paths) - set(PATHS))
+        if unknown:
+            raise ContactplugError(f"unknown --paths {', '.join(unknown)}; from {', '.join(PATHS)}")
+        for path in paths:
+            cells = []
+            for n in lengths:
+                got = bench.peak_rss(args.model, args.arch, args.device, path, n, heads)
+                if "error" in got:
+                    cells.append(f"failed: {got['error'][:60]}")
+                else:
+                    extra = got["peak_mb"] - got["idle_mb"]
+                    cells.append(f"{got['peak_mb']:.0f} (+{extra:.0f})")
+            rows.append([path] + cells)
+        print(table(["peak RSS, MB (+ above idle model)"] + [f"L = {n}" for n in lengths], rows))
+        print(
+            "(one subprocess per path; VmHWM reset after the model is built; jacobian: its first "
+            "2 positions; jacobian_fold: L random rows folded into the compact store, no forwards)"
+        )
+    if args.throughput:
+        got = bench.throughput(model, args.throughput, heads, args.batch_size)
+        print()
+        print(
+            f"throughput over {got['count']} random sequences of 50-1000 residues "
+            f"({got['residues']} residues), sequences/s:"
+        )
+        print(
+            table(
+                [
+                    "fair-esm hooks, one at a time",
+                    "fast, one at a time",
+                    "fast, batched",
+                    "batched / fair-esm",
+                    "batched / fast one",
+                ],
+                [
+                    [
+                        f"{got['old']:.2f}",
+                        f"{got['one']:.2f}",
+                        f"{got['batched']:.2f}",
+                        f"{got['batched'] / got['old']:.2f}x",
+                        f"{got['batched'] / got['one']:.2f}x",
+                    ]
+                ],
+            )
+        )
+        chunks = ", ".join(f"{v:.0f}" for v in got["rss_chunks"])
+        print(
+            f"(the three paths take turns on chunks of 100 sequences.) RSS, MB: "
+            f"{got['rss_before']:.0f} before; highest during each chunk of the batched path: "
+            f"{chunks}"
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="time the attention readout against the Jacobian")
+    p.add_argument("--model", help="ESM name, fair-esm .pt or HF folder")
+    p.add_argument("--arch", choices=list(REGISTRY), help="random weights of this architecture")
+    p.add_argument("--lengths", default="300", help="comma-separated lengths (default 300)")
+    p.add_argument("--top-k", type=int, help="heads for the readout (default: ranking's K or 10)")
+    p.add_argument("--batch-size", type=int, help="Jacobian / predict batch (default: auto)")
+    p.add_argument(
+        "--jacobian",
+        default="5",
+        help="positions to time and extrapolate from, or 'full' (default 5)",
+    )
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
+    p.add_argument("--memory", action="store_true", help="peak RSS per path (subprocesses)")
+    p.add_argument("--only", choices=["memory", "throughput"], help="skip the other parts")
+    p.add_argument("--paths", help=f"memory paths to measure (default all: {','.join(PATHS)})")
+    p.add_argument("--throughput", type=int, default=0, help="N random sequences for predict")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.set_defaults(func=run_bench)

@@ -1,0 +1,145 @@
+"""CLI subcommands `export` (restraints for modelling) and `calibrate` (fit P(contact))."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from contactplug.files.contactmap import load_dir
+from contactplug.files.errors import ContactplugError
+from contactplug.restraints import calibration as cal
+from contactplug.restraints.export import FORMATS, Options, check_format, export_map
+
+log = logging.getLogger("contactplug")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write contacts as CASP RR, Rosetta, CNS, Boltz, Chai-1, CSV or TSV",
+        description="Export a contact map (npz) or a folder of maps as restraints. "
+        "Probabilities (RR p, --min-prob, Rosetta --weight prob) come from a calibration "
+        "fitted on the shipped selection set (`contactplug calibrate`).",
+    )
+    p.add_argument("input", help="an npz contact map, or a folder of them")
+    p.add_argument("--format", "-f", required=True, help=" | ".join(FORMATS))
+    p.add_argument("-o", "--output", required=True, help="output file (a folder for a folder)")
+    sel = p.add_argument_group("selection")
+    sel.add_argument("--top", default=None, help="N, L, L/2, L/5, 2L or all (default L)")
+    sel.add_argument("--min-sep", default="6", help="N, or short (6-11), medium, long (>= 24)")
+    sel.add_argument("--max-sep", type=int, default=None)
+    sel.add_argument("--min-prob", type=float, default=None, help="keep pairs with P >= this")
+    num = p.add_argument_group("numbering")
+    num.add_argument("--chain", default=None, help="chain id to write (default: npz chain or A)")
+    num.add_argument("--numbering", choices=("index", "author"), default="index")
+    num.add_argument("--structure", default=None, help="PDB/mmCIF giving author numbering")
+    num.add_argument(
+        "--renumber-map",
+        default=None,
+        help="rosetta/cns with insertion codes: write 1..N, map here",
+    )
+    prob = p.add_argument_group("probabilities")
+    prob.add_argument("--calibration", default=None, help="calibration JSON (default: stored)")
+    prob.add_argument(
+        "--pseudo-prob", action="store_true", help="casp-rr: rank-based p = 1 - rank/n, labelled"
+    )
+    geo = p.add_argument_group("restraint geometry")
+    geo.add_argument("--lower", type=float, default=None, help="lower bound, A (default 3.5)")
+    geo.add_argument("--upper", type=float, default=8.0, help="upper bound / cutoff, A")
+    geo.add_argument("--rosetta-func", choices=("sigmoid", "bounded", "fade"), default="sigmoid")
+    geo.add_argument("--weight", choices=("none", "prob"), default="none")
+    geo.add_argument("--slope", type=float, default=1.0, help="Rosetta SIGMOID slope")
+    geo.add_argument("--sd", type=float, default=1.0, help="Rosetta BOUNDED sd")
+    geo.add_argument("--fade", type=float, default=2.0, help="Rosetta FADE zone width")
+    geo.add_argument("--segid", default=None, help="CNS segid")
+    geo.add_argument("--force", action="store_true", help="Boltz: enforce with a potential")
+    geo.add_argument("--merge", default=None, help="Boltz: input YAML to extend (copied)")
+    geo.add_argument("--target", default=None, help="casp-rr TARGET (default: map id)")
+    geo.add_argument("--author", default="contactplug", help="casp-rr AUTHOR")
+    p.set_defaults(func=run_export)
+
+    c = sub.add_parser(
+        "calibrate",
+        help="fit P(contact) for a model and method on the shipped selection set",
+        description="Predict the selection set, fit the calibration on 3/4 of it, report the "
+        "expected calibration error on the held-out 1/4, and store it next to the head "
+        "ranking (or at -o).",
+    )
+    from contactplug.commands.predict import add_model_options
+
+    add_model_options(c)
+    c.add_argument("--method", default="attention")
+    c.add_argument("--top-k", type=int, default=None)
+    c.add_argument("-o", "--output", default=None, help="calibration JSON (default: cache)")
+    c.set_defaults(func=run_calibrate)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(
+        format=check_format(args.format),
+        top=args.top if args.top is not None else (None if args.min_prob is not None else "L"),
+        min_sep=args.min_sep,
+        max_sep=args.max_sep,
+        min_prob=args.min_prob,
+        chain=args.chain,
+        numbering=args.numbering,
+        structure=args.structure,
+        renumber_map=args.renumber_map,
+        lower=args.lower,
+        upper=args.upper,
+        rosetta_func=args.rosetta_func,
+        weight=args.weight,
+        slope=args.slope,
+        sd=args.sd,
+        fade=args.fade,
+        segid=args.segid,
+        force=args.force,
+        merge=args.merge,
+        pseudo_prob=args.pseudo_prob,
+        target=args.target,
+        author=args.author,
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    opts = options_from(args)
+    if opts.min_prob is not None and not 0.0 <= opts.min_prob <= 1.0:
+        raise ContactplugError(f"--min-prob {opts.min_prob} is not in [0, 1]")
+    source = Path(args.input)
+    maps = load_dir(source)
+    many = source.is_dir()
+    if many and (opts.merge or opts.structure or opts.renumber_map or opts.target):
+        raise ContactplugError(
+            "--merge, --structure, --renumber-map and --target apply to one map, not a folder"
+        )
+    given = cal.load(args.calibration) if args.calibration else None
+    out = Path(args.output)
+    if many and out.exists() and not out.is_dir():
+        raise ContactplugError(f"{out}: a folder input needs an output folder")
+    total = 0
+    for cmap in maps:
+        calib = given or cal.find(cmap)
+        if calib is not None:
+            cal.check_match(calib, cmap, args.calibration or "the stored calibration")
+        target = out / f"{cmap.id}{FORMATS[opts.format]}" if many or out.is_dir() else out
+        total += export_map(cmap, opts, target, calib)
+        log.info("%s: %s", cmap.id, target)
+    log.info("wrote %d pairs in %d %s file(s)", total, len(maps), opts.format)
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from contactplug.commands.predict import model_from
+
+    model = model_from(args)
+    model.require(args.method)
+    calib = cal.fit_model(model, args.method, args.top_k)
+    path = calib.save(args.output or cal.cached_path(model.fingerprint, args.method))
+    held = calib.info["held_out"]
+    print(
+        f"{model.name} {args.method}: held-out ECE {held['top_L']['ece']:.3f} (top-L pairs, "
+        f"n={held['top_L']['n']}), {held['all_pairs']['ece']:.4f} (all pairs |i-j| >= 6, "
+        f"n={held['all_pairs']['n']}) over {held['n_proteins']} proteins -> {path}"
+    )
+    return 0

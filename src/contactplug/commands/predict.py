@@ -1,0 +1,286 @@
+"""CLI subcommands of the core engine: predict, jacobian, gather-jacobian, select-heads,
+model-info, tiny-model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import check_length
+from contactplug.models.base import Model
+from contactplug.models.batching import parse_batch_size
+from contactplug.models.loading import DEFAULT_MODEL, REGISTRY, load_model
+
+log = logging.getLogger("contactplug")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"ESM name ({', '.join(REGISTRY)}), a fair-esm .pt file or a HuggingFace folder "
+        f"(default {DEFAULT_MODEL}; offline, pass a local PATH)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+
+
+def model_from(args: argparse.Namespace) -> Model:
+    model = load_model(args.model, args.device, args.dtype)
+    log.info("model: %s", model.describe())
+    return model
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
+    """--batch-size, --window, --overlap (speed and long proteins; see README, Performance)."""
+    parser.add_argument("--batch-size", default="auto", help=batch_help + " (default: auto)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=1022,
+        help="proteins longer than this are read in overlapping windows and stitched "
+        "(default 1022; 0 refuses them)",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        help="residues shared by neighbouring windows (default: half the window)",
+    )
+
+
+def autocast_dtype(name: str | None):
+    import torch
+
+    return {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from contactplug.inputs.queries import read_inputs
+    from contactplug.readout import prediction
+
+    queries = read_inputs(args.inputs, args.chain)
+    model = model_from(args)
+    model.require(args.method)
+    if not args.window:  # windows off: refuse long proteins before any work
+        for query in queries:
+            check_length(query.record, model.max_length)
+    ranking = None
+    if args.method == "attention":
+        from contactplug.readout.ranking import get_ranking
+
+        ranking = get_ranking(model, args.heads)
+        ranking.top(args.top_k)  # refuse a bad --top-k before any work
+    out = Path(args.output)
+    bar = tqdm(
+        total=len(queries), desc=args.method, unit="protein", disable=not show_progress(args)
+    )
+    records = [q.record for q in queries]
+    stream = prediction.predict_unordered(  # length-sorted batches; each map saved as it is done
+        model,
+        records,
+        args.method,
+        args.top_k,
+        ranking,
+        parse_batch_size(args.batch_size),
+        args.window,
+        args.overlap,
+    )
+    for n, cmap in stream:
+        for key, value in queries[n].schema_fields().items():
+            setattr(cmap, key, value)
+        cmap.__post_init__()
+        cmap.save(out / f"{cmap.id}.npz")
+        bar.update(1)
+    bar.close()
+    log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
+    return 0
+
+
+def run_jacobian(args: argparse.Namespace) -> int:
+    from contactplug.inputs.queries import read_inputs
+    from contactplug.jacobian import categorical as jacobian
+    from contactplug.jacobian.parts import compute_part, parse_positions
+
+    queries = read_inputs(args.inputs, args.chain)
+    model = model_from(args)
+    model.require(jacobian.method_name(args.repr, args.fast))
+    out = Path(args.output)
+    for query in queries:
+        if args.positions:
+            start, end = parse_positions(args.positions, len(query.record.sequence))
+            path = compute_part(
+                model,
+                query.record,
+                start,
+                end,
+                out,
+                args.repr,
+                args.fast,
+                parse_batch_size(args.batch_size),
+                show_progress(args),
+                query.schema_fields(),
+            )
+            log.info("wrote %s", path)
+            continue
+        cmap = jacobian.contact_map(
+            model,
+            query.record,
+            args.repr,
+            args.fast,
+            parse_batch_size(args.batch_size),
+            show_progress(args),
+            args.window,
+            args.overlap,
+            autocast=autocast_dtype(args.autocast),
+        )
+        for key, value in query.schema_fields().items():
+            setattr(cmap, key, value)
+        cmap.__post_init__()
+        cmap.save(out / f"{cmap.id}.npz")
+        log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
+    return 0
+
+
+def run_gather(args: argparse.Namespace) -> int:
+    from contactplug.jacobian.parts import gather
+
+    groups: dict[str, list[str]] = {}
+    for part in args.parts:
+        import numpy as np
+
+        try:
+            with np.load(part, allow_pickle=False) as data:
+                groups.setdefault(str(data["id"]), []).append(part)
+        except (OSError, ValueError, KeyError, EOFError):
+            raise ContactplugError(f"{part}: not a readable Jacobian part") from None
+    for pid, parts in sorted(groups.items()):
+        cmap = gather(parts)
+        cmap.save(Path(args.output) / f"{pid}.npz")
+        log.info("%s: gathered %d parts", pid, len(parts))
+    return 0
+
+
+def run_select_heads(args: argparse.Namespace) -> int:
+    from contactplug.readout import selection_set
+    from contactplug.readout.ranking import cached_path, rank_heads, read_ranking
+
+    model = model_from(args)
+    if args.reuse and not args.structures:
+        from contactplug.readout.ranking import shipped_path
+
+        for known in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
+            if known.exists():
+                read_ranking(known).save(args.output)
+                print(f"{model.name}: reused the ranking for weights {model.fingerprint} ({known})")
+                return 0
+    if args.structures:
+        from contactplug.inputs.structure import is_structure_file
+
+        files = sorted(p for p in Path(args.structures).iterdir() if is_structure_file(p))
+        if not files:
+            raise ContactplugError(f"{args.structures}: no structure files")
+        tmp = Path(args.output).with_suffix(".selection.npz")
+        selection_set.build(files, tmp)
+        proteins = selection_set.load(tmp)
+        tmp.unlink()
+    else:
+        proteins = selection_set.load()
+    fit, held = selection_set.split(proteins)
+    ranking = rank_heads(model, fit, held)
+    ranking.save(args.output)
+    if not args.no_cache:
+        ranking.save(cached_path(model.fingerprint))
+    best = ranking.heads[0]
+    print(
+        f"{model.name}: K={ranking.k}, best head layer {best[0]} head {best[1]} "
+        f"(P@L/2 long {ranking.scores[0]:.3f}); top-K mean {ranking.k_curve[ranking.k - 1]:.3f} "
+        f"on {len(fit)} proteins"
+    )
+    if "held_out" in ranking.info:
+        h = ranking.info["held_out"]
+        print(
+            f"held out ({len(h['ids'])}): top-K {h['top_k']:.3f}, best head "
+            f"{h['best_head']:.3f}, all heads {h['all_heads']:.3f}"
+        )
+    return 0
+
+
+def run_model_info(args: argparse.Namespace) -> int:
+    model = model_from(args)
+    print(model.describe())
+    for method, why in model.methods().items():
+        print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
+    print(f"  fingerprint {model.fingerprint}")
+    return 0
+
+
+def run_tiny_model(args: argparse.Namespace) -> int:
+    from contactplug.models.fair_esm import save_fair_esm_checkpoint
+    from contactplug.models.random_weights import make_tiny_model
+
+    module = make_tiny_model(args.layers, args.dim, args.heads, args.seed)
+    print(save_fair_esm_checkpoint(module, args.output))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="contacts from attention in one forward pass")
+    p.add_argument("inputs", nargs="+", help="FASTA or structure files (PDB/mmCIF, .gz)")
+    p.add_argument("-o", "--output", required=True, help="output folder (one npz per record)")
+    p.add_argument("--method", default="attention", choices=["attention", "esm-head", "all-heads"])
+    p.add_argument("--top-k", type=int, help="heads to average (default: the ranking's K)")
+    p.add_argument("--heads", help="a head-ranking JSON from select-heads (default: automatic)")
+    p.add_argument("--chain", help="chain of structure inputs (default: first protein chain)")
+    add_scale_options(p, "sequences per padded forward, sorted by length")
+    add_model_options(p)
+    p.set_defaults(func=run_predict)
+
+    p = sub.add_parser("jacobian", help="the Categorical Jacobian (20*L+1 forward passes)")
+    p.add_argument("inputs", nargs="+", help="FASTA or structure files")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--repr", action="store_true", help="representation-CJ (no MLM head needed)")
+    p.add_argument("--fast", action="store_true", help="mask-token variant: L+1 passes")
+    add_scale_options(p, "mutant sequences per forward; auto sizes it from free memory")
+    p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")
+    p.add_argument("--positions", help="START-END (1-based): write a partial tensor to gather")
+    p.add_argument("--chain", help="chain of structure inputs")
+    add_model_options(p)
+    p.set_defaults(func=run_jacobian)
+
+    p = sub.add_parser("gather-jacobian", help="assemble partial Jacobians into maps")
+    p.add_argument("parts", nargs="+", help="*.partSTART-END.npz files (any proteins)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.set_defaults(func=run_gather)
+
+    p = sub.add_parser("select-heads", help="rank heads on labelled structures, choose K")
+    p.add_argument("-o", "--output", required=True, help="ranking JSON to write")
+    p.add_argument("--structures", help="folder of labelled structures (default: shipped set)")
+    p.add_argument("--no-cache", action="store_true", help="do not install it in the cache")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="copy the shipped or cached ranking of these weights when there is one",
+    )
+    add_model_options(p)
+    p.set_defaults(func=run_select_heads)
+
+    p = sub.add_parser("model-info", help="what a model is and which methods it can run")
+    add_model_options(p)
+    p.set_defaults(func=run_model_info)
+
+    p = sub.add_parser("tiny-model", help="write a tiny random ESM-2 (.pt) for tests")
+    p.add_argument("-o", "--output", required=True, help=".pt path")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--dim", type=int, default=32)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_tiny_model)

@@ -1,0 +1,3 @@
+"""Judging maps against structures: precision per range, the attention-versus-Jacobian report,
+and contact-map pictures.
+"""

@@ -1,0 +1,201 @@
+"""Precision of predicted contacts against a structure: P@L, P@L/2, P@L/5 per range."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from contactplug.files.contactmap import RANGES, ContactMap
+from contactplug.files.errors import ContactplugError
+from contactplug.files.rr import write_text_atomic
+from contactplug.inputs.structure import (
+    align,
+    contacts_from_coords,
+    is_structure_file,
+    query_coords,
+    read_chain,
+    structure_stem,
+)
+
+log = logging.getLogger("contactplug")
+
+DIVISORS = {"L": 1, "L/2": 2, "L/5": 5}
+METRICS = [f"{r}_P@{d}" for r in RANGES for d in DIVISORS]
+INFO_COLUMNS = ["id", "L", "model", "method", "n_forward", "seconds", "structure", "chain"]
+COUNT_COLUMNS = (
+    ["aligned"]
+    + [f"{k}_{r}" for r in RANGES for k in ("n_valid", "n_true")]
+    + [f"{r}_base_rate" for r in RANGES]
+)
+COLUMNS = INFO_COLUMNS + METRICS + COUNT_COLUMNS
+
+
+def range_mask(L: int, lo: int, hi: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i, j), i < j, with lo <= j - i <= hi."""
+    i, j = np.triu_indices(L, k=max(1, lo))
+    if hi is not None:
+        keep = (j - i) <= hi
+        i, j = i[keep], j[keep]
+    return i, j
+
+
+def precision(
+    scores: np.ndarray, contacts: np.ndarray, valid: np.ndarray, L: int | None = None
+) -> dict:
+    """Top-n precision per range among valid pairs; n = max(1, L // k); NaN with no valid pair.
+
+    Ties in score are broken by (i, j), so the result does not depend on sort stability.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    size = scores.shape[0]
+    L = size if L is None else int(L)
+    out: dict = {}
+    for name, (lo, hi) in RANGES.items():
+        i, j = range_mask(size, lo, hi)
+        keep = valid[i, j]
+        i, j = i[keep], j[keep]
+        truth = contacts[i, j]
+        order = np.lexsort((j, i, -scores[i, j]))
+        for label, k in DIVISORS.items():
+            n = min(max(1, L // k), len(order))
+            out[f"{name}_P@{label}"] = float(truth[order[:n]].mean()) if n else math.nan
+        out[f"n_valid_{name}"] = int(len(i))
+        out[f"n_true_{name}"] = int(truth.sum())
+        out[f"{name}_base_rate"] = float(truth.mean()) if len(i) else math.nan
+    return out
+
+
+def evaluate_map(
+    cmap: ContactMap,
+    structure_path: str | os.PathLike,
+    chain: str | None = None,
+    cutoff: float = 8.0,
+    atom: str = "CB",
+) -> dict:
+    """One row: the map's facts, the chain used, how many residues aligned, the precisions."""
+    if chain is None:
+        chain = cmap.chain
+    found = read_chain(structure_path, chain)
+    try:
+        mapping = align(cmap.sequence, found.sequence)
+    except ContactplugError as exc:
+        raise ContactplugError(f"{cmap.id} vs {Path(structure_path).name}: {exc}") from None
+    contacts, valid = contacts_from_coords(query_coords(found, mapping, atom), cutoff)
+    row = {
+        "id": cmap.id,
+        "L": cmap.length,
+        "model": cmap.model,
+        "method": cmap.method,
+        "n_forward": int(cmap.n_forward),
+        "seconds": float(cmap.seconds),
+        "structure": Path(structure_path).name,
+        "chain": found.name,
+        "aligned": int((mapping >= 0).sum()),
+    }
+    row.update(precision(cmap.contacts, contacts, valid, cmap.length))
+    return row
+
+
+def index_structures(folder: str | os.PathLike) -> dict[str, Path]:
+    """Lower-cased stem -> file, for the structure files in a folder (first by name wins)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ContactplugError(f"{folder}: no such folder of structures")
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_structure_file(path):
+            index.setdefault(structure_stem(path).lower(), path)
+    return index
+
+
+def match_structure(
+    map_id: str, index: dict[str, Path], map_chain: str | None = None
+) -> tuple[Path, str | None] | None:
+    """The structure file (and chain) for a map id: `1AQT_A` -> 1AQT_A.pdb, or 1AQT.pdb chain A."""
+    key = map_id.lower()
+    if key in index:
+        return index[key], map_chain
+    m = re.fullmatch(r"(.+)[_.:\-]([A-Za-z0-9]{1,4})", map_id)
+    if m and m.group(1).lower() in index:
+        return index[m.group(1).lower()], map_chain or m.group(2)
+    return None
+
+
+def evaluate_maps(
+    maps: list[ContactMap],
+    structure: str | os.PathLike,
+    chain: str | None = None,
+    cutoff: float = 8.0,
+    atom: str = "CB",
+) -> tuple[list[dict], list[dict]]:
+    """(rows, skipped). `structure` is one file (used for every map) or a folder to match in.
+
+    A single map is strict (its error is the error); with several, a map that fails is
+    skipped with a warning and listed, and it is an error only when none could be scored.
+    """
+    structure = Path(structure)
+    index = index_structures(structure) if structure.is_dir() else None
+    rows: list[dict] = []
+    skipped: list[dict] = []
+    for cmap in maps:
+        if index is None:
+            target: tuple[Path, str | None] | None = (structure, chain or cmap.chain)
+        else:
+            target = match_structure(cmap.id, index, chain or cmap.chain)
+        try:
+            if target is None:
+                raise ContactplugError(f"{cmap.id}: no structure file for it in {structure}")
+            rows.append(evaluate_map(cmap, target[0], target[1], cutoff, atom))
+        except ContactplugError as exc:
+            if len(maps) == 1:
+                raise
+            log.warning("skipped %s (%s): %s", cmap.id, cmap.method, exc)
+            skipped.append({"id": cmap.id, "method": cmap.method, "reason": str(exc)})
+    if not rows:
+        raise ContactplugError(f"no map could be evaluated ({len(skipped)} skipped)")
+    return rows, skipped
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
+    columns = columns or [c for c in COLUMNS if any(c in r for r in rows)]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c, "")) for c in columns])
+    return buf.getvalue()
+
+
+def write_csv(rows: list[dict], path: str | os.PathLike, columns: list[str] | None = None) -> Path:
+    return write_text_atomic(path, csv_text(rows, columns))
+
+
+def _jsonable(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_json(
+    rows: list[dict], path: str | os.PathLike, skipped: list[dict] | None = None, **settings
+) -> Path:
+    doc = {"settings": settings, "results": rows, "skipped": skipped or []}
+    return write_text_atomic(path, json.dumps(_jsonable(doc), indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,321 @@
+"""The pipeline's inputs, checked: a samplesheet, or a FASTA plus a folder of structures, becomes
+the protein table that the Nextflow pipeline fans out over.
+
+Every problem stops with one line naming the row at fault (`samplesheet row 3 (1TEN_A): ...`).
+Sequences are cleaned by contactplug's own rules (files.sequences), structure files are
+recognised, matched by id and their chains checked by the structure module, so the pipeline and
+the CLI accept exactly the same proteins. The pipeline's first task runs this through
+`contactplug samplesheet`; nf/assets/schema_input.json states the same columns for nf-schema.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from contactplug.evaluation.precision import index_structures, match_structure
+from contactplug.files.atomic import write_text
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import clean_sequence, read_fasta
+from contactplug.inputs.structure import is_structure_file, protein_chains
+
+COLUMNS = ("id", "sequence", "fasta", "structure", "chain")
+# An id names the output files of its protein, so it may only hold file-name-safe characters.
+ID_RULE = re.compile(r"[A-Za-z0-9_.\-]+")
+CHAIN_RULE = re.compile(r"[A-Za-z0-9]{1,4}")
+GLOB = re.compile(r"[*?\[\]{}]")
+# The validated table: what each pipeline task needs, one row per protein, sorted by id.
+PROTEIN_COLUMNS = ("id", "sequence", "length", "structure", "chain", "chunks", "fasta")
+JACOBIAN_COLUMNS = ("id", "length", "chain", "chunks", "first", "last", "fasta")
+
+
+@dataclass(frozen=True)
+class Protein:
+    id: str
+    sequence: str
+    structure: str  # an absolute local path or a remote URL; '' when none
+    chain: str  # '' when not given: the best-aligned chain is scored
+    where: str  # how error messages name its row
+
+
+def _is_remote(value: str) -> bool:
+    return "://" in value
+
+
+def sheet_path(sheet: Path, value: str) -> Path | None:
+    """A path written in a samplesheet: absolute, or relative to the samplesheet's own folder.
+    None for a glob pattern, which would name no single file."""
+    if GLOB.search(value):
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(sheet.parent / path))
+
+
+def check_id(pid: str, where: str) -> None:
+    if not pid:
+        raise ContactplugError(f"{where}: empty id")
+    if not ID_RULE.fullmatch(pid):
+        raise ContactplugError(
+            f"{where}: id '{pid}' may only hold letters, digits, '_', '.' and '-' (it names files)"
+        )
+
+
+def check_unique(proteins: list[Protein], source: str) -> None:
+    seen: dict[str, str] = {}
+    for p in proteins:
+        key = p.id.lower()
+        if key in seen:
+            raise ContactplugError(
+                f"{source}: id '{p.id}' appears twice ({seen[key]} and {p.where}); "
+                "ids must be unique, ignoring case"
+            )
+        seen[key] = p.where
+
+
+def check_chain(structure: str, chain: str, where: str) -> None:
+    """The structure must hold a protein chain (the named one, when a chain is given)."""
+    if _is_remote(structure):
+        return  # staged by Nextflow into the task that reads it; it checks it there
+    try:
+        chains = protein_chains(structure)
+    except ContactplugError as exc:
+        raise ContactplugError(f"{where}: {exc}") from None
+    if not chains:
+        raise ContactplugError(f"{where}: structure '{structure}' holds no protein chain")
+    if chain and chain not in chains:
+        raise ContactplugError(
+            f"{where}: chain '{chain}' is not a protein chain of '{structure}' "
+            f"(protein chains: {', '.join(chains)})"
+        )
+
+
+def _cells(line: str) -> list[str]:
+    [cells] = list(csv.reader([line], skipinitialspace=True))
+    return [cell.strip() for cell in cells] or [""]
+
+
+def _sequence_from_fasta(sheet: Path, value: str, pid: str, where: str) -> str:
+    path = None if _is_remote(value) else sheet_path(sheet, value)
+    if path is None or not path.is_file():
+        looked = "" if path is None else f" (looked at {path})"
+        raise ContactplugError(f"{where}: fasta file '{value}' does not exist{looked}")
+    try:
+        records = read_fasta(path)
+    except ContactplugError as exc:
+        raise ContactplugError(f"{where}: {exc}") from None
+    hits = [rec for rec in records if rec.id == pid]
+    if not hits and len(records) == 1:
+        hits = records  # a one-record file is that protein, whatever its header says
+    if not hits:
+        raise ContactplugError(
+            f"{where}: '{value}' holds {len(records)} records and none is named '{pid}'"
+        )
+    return hits[0].sequence
+
+
+def _structure_cell(sheet: Path, value: str, where: str) -> str:
+    if _is_remote(value):
+        if not is_structure_file(value):
+            raise ContactplugError(
+                f"{where}: structure '{value}' is not .pdb, .ent, .cif or .mmcif (optionally .gz)"
+            )
+        return value
+    path = sheet_path(sheet, value)
+    if path is None or not path.is_file():
+        looked = "" if path is None else f" (looked at {path})"
+        raise ContactplugError(f"{where}: structure file '{value}' does not exist{looked}")
+    if not is_structure_file(path):
+        raise ContactplugError(
+            f"{where}: structure '{value}' is not .pdb, .ent, .cif or .mmcif (optionally .gz)"
+        )
+    return str(path.resolve())
+
+
+def _find_structure(index: dict[str, Path] | None, pid: str) -> tuple[str, str]:
+    """[file, chain] for an id in the --structures folder, ('', '') when none: the rule
+    `contactplug evaluate` uses (1AQT_A -> 1AQT_A.pdb, else 1AQT.pdb chain A)."""
+    found = match_structure(pid, index) if index else None
+    if not found:
+        return "", ""
+    path, chain = found
+    return str(Path(path).resolve()), chain or ""
+
+
+def _sheet_lines(sheet: Path, label: str) -> list[tuple[int, str]]:
+    if not sheet.is_file():
+        raise ContactplugError(f"{label}: no such samplesheet file")
+    try:
+        text = sheet.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContactplugError(f"{label}: cannot read ({exc.__class__.__name__})") from None
+    return [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.strip().startswith("#")
+    ]
+
+
+def _read_header(lines: list[tuple[int, str]], label: str) -> list[str]:
+    if not lines:
+        raise ContactplugError(f"{label}: the samplesheet is empty")
+    header = [name.lower() for name in _cells(lines[0][1])]
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise ContactplugError(
+            f"{label}: unknown column(s) {', '.join(unknown)} (columns: {', '.join(COLUMNS)})"
+        )
+    if "id" not in header or not ({"sequence", "fasta"} & set(header)):
+        raise ContactplugError(
+            f"{label}: the header needs 'id' and 'sequence' or 'fasta' "
+            f"(got: {lines[0][1].strip()})"
+        )
+    if len(set(header)) != len(header):
+        raise ContactplugError(f"{label}: a column name is repeated in the header")
+    if len(lines) < 2:
+        raise ContactplugError(f"{label}: no rows below the header")
+    return header
+
+
+def read_samplesheet(
+    sheet: str | os.PathLike, structures: str | os.PathLike | None = None
+) -> list[Protein]:
+    """Samplesheet CSV -> proteins, in file order. Columns: id, sequence and/or fasta (one of
+    them filled per row), structure, chain. Rows without a structure are matched by id in the
+    structures folder, when one is given."""
+    label = f"--input {sheet}"
+    sheet = Path(sheet)
+    index = index_structures(structures) if structures else None
+    lines = _sheet_lines(sheet, label)
+    header = _read_header(lines, label)
+    proteins = []
+    for row, (number, line) in enumerate(lines[1:], 1):
+        where = f"samplesheet row {row}"
+        cells = _cells(line)
+        if len(cells) != len(header):
+            raise ContactplugError(
+                f"{where}: {len(cells)} fields, the header has {len(header)} "
+                f"(line {number} of {sheet})"
+            )
+        values = dict(zip(header, cells, strict=True))
+        pid = values["id"]
+        check_id(pid, where)
+        where = f"samplesheet row {row} ({pid})"
+        sequence, fasta = values.get("sequence", ""), values.get("fasta", "")
+        if sequence and fasta:
+            raise ContactplugError(f"{where}: give a sequence or a fasta file, not both")
+        if not sequence and not fasta:
+            raise ContactplugError(f"{where}: no sequence and no fasta file")
+        if fasta:
+            sequence = _sequence_from_fasta(sheet, fasta, pid, where)  # cleaned by read_fasta
+        else:
+            sequence = clean_sequence(sequence, where)
+        chain = values.get("chain", "")
+        structure = ""
+        if values.get("structure"):
+            structure = _structure_cell(sheet, values["structure"], where)
+        elif index is not None:
+            structure, found_chain = _find_structure(index, pid)
+            chain = chain or found_chain
+        if chain and not structure:
+            raise ContactplugError(f"{where}: a chain ('{chain}') is given but no structure")
+        if chain and not CHAIN_RULE.fullmatch(chain):
+            raise ContactplugError(
+                f"{where}: chain '{chain}' is not a chain name (1-4 letters or digits)"
+            )
+        if structure:
+            check_chain(structure, chain, where)
+        proteins.append(Protein(pid, sequence, structure, chain, where))
+    check_unique(proteins, label)
+    return proteins
+
+
+def read_fasta_input(
+    fasta: str | os.PathLike, structures: str | os.PathLike | None = None
+) -> list[Protein]:
+    """--fasta (and --structures DIR, matched by id) -> the same proteins as read_samplesheet."""
+    label = f"--fasta {fasta}"
+    if not Path(fasta).is_file():
+        raise ContactplugError(f"{label}: no such FASTA file")
+    index = index_structures(structures) if structures else None
+    try:
+        records = read_fasta(fasta)
+    except ContactplugError as exc:
+        raise ContactplugError(f"{label}: {exc}") from None
+    proteins = []
+    for rec in records:
+        where = f"{label}: record '{rec.id}'"
+        check_id(rec.id, where)
+        structure, chain = _find_structure(index, rec.id)
+        if structure:
+            check_chain(structure, chain, where)
+        proteins.append(Protein(rec.id, rec.sequence, structure, chain, where))
+    check_unique(proteins, label)
+    return proteins
+
+
+def read_proteins(
+    sheet: str | None = None, fasta: str | None = None, structures: str | None = None
+) -> list[Protein]:
+    """All proteins from a samplesheet or a FASTA, sorted by id (so tasks are reproducible)."""
+    if sheet and fasta:
+        raise ContactplugError("give --input (a samplesheet) or --fasta, not both")
+    if not sheet and not fasta:
+        raise ContactplugError(
+            "no proteins: give --input samplesheet.csv or --fasta proteins.fasta "
+            "(see nf/README.md)"
+        )
+    if structures and not Path(structures).is_dir():
+        raise ContactplugError(f"--structures {structures}: no such folder")
+    found = read_samplesheet(sheet, structures) if sheet else read_fasta_input(fasta, structures)
+    return sorted(found, key=lambda p: p.id)
+
+
+def jacobian_ranges(length: int, chunk: int) -> list[tuple[int, int]]:
+    """1-based inclusive (first, last) position ranges of one protein's Jacobian tasks."""
+    if chunk <= 0 or chunk >= length:
+        return [(1, length)]
+    return [(start, min(start + chunk - 1, length)) for start in range(1, length + 1, chunk)]
+
+
+def store_fasta(store: str | os.PathLike, protein: Protein) -> Path:
+    """The protein's FASTA in a content-addressed store: <id>.<digest>.fasta, written once.
+
+    An existing file already holds this very text, so it is never rewritten: a pipeline rerun
+    (-resume) sees the same path and timestamp for an unchanged protein and reuses its tasks,
+    while an edited sequence gets a new file and new tasks."""
+    text = f">{protein.id}\n{protein.sequence}\n"
+    digest = hashlib.md5(text.encode()).hexdigest()[:12]
+    path = Path(store) / f"{protein.id}.{digest}.fasta"
+    if not path.is_file():
+        write_text(path, text)
+    return path.resolve()
+
+
+def _csv_text(columns: tuple[str, ...], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def write_tables(
+    proteins: list[Protein], outdir: str | os.PathLike, store: str | os.PathLike, chunk: int
+) -> tuple[Path, Path]:
+    """proteins.csv (one row per protein) and jacobian.csv (one row per Jacobian task)."""
+    outdir = Path(outdir)
+    rows, tasks = [], []
+    for p in proteins:
+        ranges = jacobian_ranges(len(p.sequence), chunk)
+        fasta = store_fasta(store, p)
+        base = {"id": p.id, "length": len(p.sequence), "chain": p.chain, "chunks": len(ranges)}
+        rows.append(dict(base, sequence=p.sequence, structure=p.structure, fasta=fasta))
+        tasks += [dict(base, first=a, last=b, fasta=fasta) for a, b in ranges]
+    table = write_text(outdir / "proteins.csv", _csv_text(PROTEIN_COLUMNS, rows))
+    jacobian = write_text(outdir / "jacobian.csv", _csv_text(JACOBIAN_COLUMNS, tasks))
+    return table, jacobian

@@ -1,0 +1,253 @@
+"""The Categorical Jacobian (Zhang et al. 2024), as its authors compute it.
+
+For each position i and each of the 20 amino acids a (ESM token order, wild type included):
+J[i,a,j,b] = out_mut[j,b] - out_wt[j,b], from 20*L + 1 sequences. `out` is the 20
+amino-acid logits, or (representation-CJ, for checkpoints without an MLM head) the final
+hidden state. The map: symmetrize (J + J.transpose(2,3,0,1))/2, centre along each axis in
+turn, Frobenius norm per block, zero the diagonal, APC, zero the diagonal again.
+
+Two variants cannot symmetrize the tensor, because its block is not square: representation-CJ
+(20 x D blocks) and the mask-token `fast` variant (position i masked, 1 x 20 blocks, L + 1
+passes). For those the map is symmetrized instead, after APC; a singleton axis is not centred.
+
+The forwards run on the fused-attention path (`fastforward`), batch size chosen from free
+memory unless given. The logit CJ's map is folded row by row into a compact store
+(`jacobian_store`: upper-triangle blocks, at most ~23 % of the float32 tensor) instead of
+holding the tensor; `to_map` is the plain reference on a whole tensor. Rows can be computed
+in chunks of positions (`rows`) and gathered exactly (`map_from_rows` over the concatenation
+gives the unsplit map bit for bit), which is how the pipeline spreads one protein over GPUs.
+Proteins longer than the window are read in overlapping windows (`windows`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record, check_length
+from contactplug.jacobian.store import SymmetricStore, choose_precision
+from contactplug.models import batching
+from contactplug.models import esm2 as fastforward
+from contactplug.models.base import Model
+from contactplug.readout import windows
+
+AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order
+
+
+def method_name(representation: bool, fast: bool) -> str:
+    return ("repr-" if representation else "") + "jacobian" + ("-fast" if fast else "")
+
+
+def _outputs(
+    model: Model, tokens: torch.Tensor, representation: bool, autocast=None
+) -> torch.Tensor:
+    """B x L x C: amino-acid logits, or final hidden states, without BOS/EOS (float32)."""
+    length = tokens.shape[1] - 2
+    if representation:
+        out = fastforward.forward(
+            model, tokens, logits=False, representation=True, autocast=autocast
+        ).representation
+    else:
+        aa = [model.alphabet.get_idx(a) for a in AMINO_ACIDS]
+        out = fastforward.forward(model, tokens, columns=aa, autocast=autocast).logits
+    return out[:, 1 : length + 1].float()
+
+
+def resolve_batch_size(model: Model, length: int, batch_size: int | None) -> int:
+    if batch_size is None:
+        return batching.auto_batch_size(model, length)
+    if batch_size < 1:
+        raise ContactplugError("--batch-size must be at least 1")
+    return batch_size
+
+
+@torch.no_grad()
+def row_stream(
+    model: Model,
+    sequence: str,
+    start: int = 0,
+    end: int | None = None,
+    representation: bool = False,
+    fast: bool = False,
+    batch_size: int | None = 20,
+    progress: bool = True,
+    autocast: torch.dtype | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(i, J[i] as A x L x C float32) for i in start..end-1, in order, as batches finish."""
+    if not representation and not model.has_lm_head:
+        model.require("jacobian")
+    length = len(sequence)
+    end = length if end is None else end
+    if not 0 <= start < end <= length:
+        raise ContactplugError(f"positions {start + 1}-{end} are outside 1-{length}")
+    batch_size = resolve_batch_size(model, length, batch_size)
+    wt_tokens = model.tokens([sequence])
+    base = _outputs(model, wt_tokens, representation, autocast)[0]
+    width = 1 if fast else len(AMINO_ACIDS)
+    subs = [model.alphabet.mask_idx] if fast else [model.alphabet.get_idx(a) for a in AMINO_ACIDS]
+    mutants = [(i, k) for i in range(start, end) for k in range(width)]
+    row = np.empty((width, length, base.shape[-1]), dtype=np.float32)
+    bar = tqdm(
+        total=len(mutants),
+        desc=f"jacobian {start + 1}-{end}/{length}",
+        unit="seq",
+        disable=not progress,
+        leave=False,
+    )
+    for first in range(0, len(mutants), batch_size):
+        chunk = mutants[first : first + batch_size]
+        tokens = wt_tokens.repeat(len(chunk), 1)
+        for n, (i, k) in enumerate(chunk):
+            tokens[n, i + 1] = subs[k]
+        delta = (_outputs(model, tokens, representation, autocast) - base).cpu().numpy()
+        for n, (i, k) in enumerate(chunk):
+            row[k] = delta[n]
+            if k == width - 1:
+                yield i, row
+        bar.update(len(chunk))
+    bar.close()
+
+
+def rows(
+    model: Model,
+    sequence: str,
+    start: int = 0,
+    end: int | None = None,
+    representation: bool = False,
+    fast: bool = False,
+    batch_size: int | None = 20,
+    progress: bool = True,
+    autocast: torch.dtype | None = None,
+) -> tuple[np.ndarray, int]:
+    """J[start:end] as float32 (n x A x L x C) and the forward passes it took (mutants + 1)."""
+    end = len(sequence) if end is None else end
+    out = None
+    stream = row_stream(
+        model, sequence, start, end, representation, fast, batch_size, progress, autocast
+    )
+    for i, row in stream:
+        if out is None:
+            out = np.empty((end - start, *row.shape), dtype=np.float32)
+        out[i - start] = row
+    return out, (end - start) * out.shape[1] + 1
+
+
+def to_map(jac: np.ndarray) -> np.ndarray:
+    """L x A x L x C Jacobian -> L x L contact scores (float32). The plain reference."""
+    length, width, _, channels = jac.shape
+    square = width == channels == len(AMINO_ACIDS)
+    j = jac.astype(np.float32, copy=True)
+    if square:
+        j += j.transpose(2, 3, 0, 1)
+        j *= 0.5
+    for axis in range(4):
+        if j.shape[axis] > 1:
+            j -= j.mean(axis=axis, keepdims=True, dtype=np.float64).astype(np.float32)
+    scores = np.sqrt(np.einsum("iajb,iajb->ij", j, j, dtype=np.float64))
+    return finish_map(scores, square)
+
+
+def finish_map(scores: np.ndarray, square: bool) -> np.ndarray:
+    """Block norms to a contact map: zero diagonal, APC, symmetric (once more), float32."""
+    np.fill_diagonal(scores, 0)
+    scores = apc_inplace(scores)
+    if not square:
+        scores = 0.5 * (scores + scores.T)
+    np.fill_diagonal(scores, 0)
+    return scores.astype(np.float32)
+
+
+def apc_inplace(x: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """`contactmap.apc` of a square matrix, the same arithmetic, by row chunks in place."""
+    row, col, total = x.sum(-1), x.sum(-2), x.sum()
+    total = total if total != 0 else 1
+    for lo in range(0, len(x), chunk):
+        x[lo : lo + chunk] -= np.outer(row[lo : lo + chunk], col) / total
+    return x
+
+
+def map_from_rows(
+    stream: Iterable[tuple[int, np.ndarray]], length: int, precision: str = "auto"
+) -> np.ndarray:
+    """The map from whole rows (i, J[i]) of one protein. Square (logit) rows are folded into
+    a SymmetricStore (precision: auto | float32 | int16); other variants are stacked and
+    given to `to_map`."""
+    store = jac = None
+    for i, row in stream:
+        width, _, channels = row.shape
+        if store is None and jac is None:
+            if width == channels == len(AMINO_ACIDS):
+                store = SymmetricStore(length, width, precision)
+            else:
+                jac = np.empty((length, *row.shape), dtype=np.float32)
+        if store is not None:
+            store.add(i, row)
+        else:
+            jac[i] = row
+    if store is not None:
+        return finish_map(store.scores(), True)
+    return to_map(jac)
+
+
+def contact_map(
+    model: Model,
+    record: Record,
+    representation: bool = False,
+    fast: bool = False,
+    batch_size: int | None = 20,
+    progress: bool = True,
+    window: int | None = windows.DEFAULT_WINDOW,
+    overlap: int | None = None,
+    precision: str = "auto",
+    autocast: torch.dtype | None = None,
+) -> ContactMap:
+    """The whole Jacobian of one sequence, turned into a ContactMap. A protein longer than
+    `window` gets one Jacobian per overlapping window, stitched (None or 0: refuse it)."""
+    length = len(record.sequence)
+    if not window:
+        check_length(record, model.max_length)
+    elif window > model.max_length:
+        raise ContactplugError(f"--window {window} exceeds the model's {model.max_length}")
+    begin = time.perf_counter()
+    meta = {
+        "device": str(model.device),
+        "dtype": str(model.dtype).replace("torch.", ""),
+        "model_source": model.source,
+        "fingerprint": model.fingerprint,
+    }
+    if autocast is not None:
+        meta["autocast"] = str(autocast).replace("torch.", "")
+    spans = windows.spans(length, window, overlap) if window else [(0, length)]
+    pieces, n_forward = [], 0
+    for start, end in spans:
+        piece = record.sequence[start:end]
+        size = resolve_batch_size(model, len(piece), batch_size)
+        stream = row_stream(model, piece, 0, None, representation, fast, size, progress, autocast)
+        pieces.append(((start, end), map_from_rows(stream, len(piece), precision)))
+        n_forward += len(piece) * (1 if fast else len(AMINO_ACIDS)) + 1
+        meta["batch_size"] = size
+        if not (representation or fast):
+            meta["store"] = choose_precision(len(piece)) if precision == "auto" else precision
+    if len(spans) > 1:
+        scores, uncovered = windows.stitch(length, pieces, "min")
+        shared = windows.default_overlap(window) if overlap is None else overlap
+        meta.update(windows.describe(length, window, shared))
+        meta["uncovered_pairs"] = uncovered
+    else:
+        scores = pieces[0][1]
+    return ContactMap(
+        contacts=scores,
+        sequence=record.sequence,
+        id=record.id,
+        method=method_name(representation, fast),
+        model=model.name,
+        n_forward=n_forward,
+        seconds=time.perf_counter() - begin,
+        meta=meta,
+    )

@@ -1,0 +1,140 @@
+"""HuggingFace-format ESM-2 checkpoints mapped onto fair-esm's `ESM2` (there is one model
+implementation): `config.json` + `model.safetensors` or `pytorch_model.bin`, from a folder or
+the HF hub cache layout `models--facebook--esm2_*/snapshots/<rev>/`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import esm
+from esm.model.esm2 import ESM2
+
+from contactplug.files.errors import ContactplugError
+from contactplug.models.base import Model, build_model, check_state, safe_torch_load
+
+log = logging.getLogger("contactplug")
+
+
+def hf_hub_cache() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"
+    return Path(home) / "hub"
+
+
+def hf_key_to_fair_esm(key: str) -> str | None:
+    """Map one HF `EsmModel`/`EsmFor*` key onto fair-esm's ESM2 (None = not used)."""
+    key = key.removeprefix("esm.")
+    if key.startswith(("classifier.", "embeddings.position")) or key.endswith("position_ids"):
+        return None
+    # transformers >= 5 writes LayerNorm weights under their legacy names gamma/beta
+    key = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", key))
+    if key == "embeddings.word_embeddings.weight":
+        return "embed_tokens.weight"
+    if key.startswith("encoder.emb_layer_norm_after."):
+        return key.removeprefix("encoder.")
+    if key.startswith("contact_head.regression."):
+        return key
+    if key.startswith("lm_head."):
+        return None if key == "lm_head.decoder.weight" else key  # tied to the embeddings
+    if key.startswith("encoder.layer."):
+        _, _, idx, rest = key.split(".", 3)
+        table = {
+            "attention.self.query.": "self_attn.q_proj.",
+            "attention.self.key.": "self_attn.k_proj.",
+            "attention.self.value.": "self_attn.v_proj.",
+            "attention.self.rotary_embeddings.inv_freq": "self_attn.rot_emb.inv_freq",
+            "attention.output.dense.": "self_attn.out_proj.",
+            "attention.LayerNorm.": "self_attn_layer_norm.",
+            "intermediate.dense.": "fc1.",
+            "output.dense.": "fc2.",
+            "LayerNorm.": "final_layer_norm.",
+        }
+        for hf, fair in table.items():
+            if rest.startswith(hf):
+                return f"layers.{idx}.{fair}{rest[len(hf) :]}"
+    return None
+
+
+def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
+    config_path = folder / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ContactplugError(f"{config_path}: cannot read HF config ({exc})") from None
+    if config.get("model_type") != "esm":
+        raise ContactplugError(f"{folder}: model_type {config.get('model_type')!r} is not 'esm'")
+    if config.get("position_embedding_type", "rotary") != "rotary":
+        raise ContactplugError(
+            f"{folder}: only rotary (ESM-2) HF checkpoints map onto fair-esm's ESM2; "
+            "for ESM-1b use its fair-esm name or .pt"
+        )
+    if config.get("layer_norm_eps", 1e-5) != 1e-5:
+        log.warning(
+            "%s: layer_norm_eps=%s, but fair-esm's ESM2 uses 1e-5: outputs will differ slightly",
+            folder,
+            config["layer_norm_eps"],
+        )
+    if config.get("emb_layer_norm_before"):
+        raise ContactplugError(f"{folder}: emb_layer_norm_before=True is not an ESM-2 layout")
+    if folder.joinpath("model.safetensors").exists():
+        from safetensors.torch import load_file
+
+        try:
+            raw = load_file(str(folder / "model.safetensors"))
+        except Exception as exc:  # safetensors raises its own error types
+            raise ContactplugError(f"{folder}/model.safetensors: corrupt ({exc})") from None
+    elif folder.joinpath("pytorch_model.bin").exists():
+        raw = safe_torch_load(folder / "pytorch_model.bin")
+    else:
+        raise ContactplugError(f"{folder}: neither model.safetensors nor pytorch_model.bin")
+    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    if config.get("vocab_size", len(alphabet)) != len(alphabet):
+        raise ContactplugError(f"{folder}: vocab_size {config['vocab_size']} is not ESM's 33")
+    module = ESM2(
+        num_layers=config["num_hidden_layers"],
+        embed_dim=config["hidden_size"],
+        attention_heads=config["num_attention_heads"],
+        alphabet=alphabet,
+        token_dropout=config.get("token_dropout", True),
+    )
+    state = {}
+    for key, value in raw.items():
+        mapped = hf_key_to_fair_esm(key)
+        if mapped is None:
+            continue
+        if mapped.startswith("layers.*."):  # transformers >= 5 stores one shared buffer
+            for n in range(module.num_layers):
+                state[mapped.replace("*", str(n), 1)] = value
+        else:
+            state[mapped] = value
+    if "embed_tokens.weight" in state:
+        state["lm_head.weight"] = state["embed_tokens.weight"]
+    expected = set(module.state_dict())
+    unexpected = sorted(set(state) - expected)
+    if unexpected:
+        raise ContactplugError(f"{folder}: unexpected weights {', '.join(unexpected[:3])}")
+    has_lm, has_contact = check_state(expected, set(state), str(folder))
+    try:
+        module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise ContactplugError(f"{folder}: weights do not fit config.json ({first})") from None
+    name = config.get("_name_or_path", "").split("/")[-1] or folder.name
+    if not has_lm:
+        log.info("%s: no MLM head in this checkpoint; logit CJ unavailable, repr-CJ works", folder)
+    return build_model(module, alphabet, name, str(folder), has_lm, has_contact, device, dtype)
+
+
+def find_hf_snapshot(name: str) -> Path | None:
+    snapshots = hf_hub_cache() / f"models--facebook--{name}" / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    for snap in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+        if (snap / "config.json").exists():
+            return snap
+    return None

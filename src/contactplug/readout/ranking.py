@@ -1,0 +1,200 @@
+"""Head rankings: which attention heads carry contacts, made once per model.
+
+Every head is ranked by its mean long-range (|i-j| >= 24) precision at L/2 over labelled
+proteins; K is then chosen by the same criterion on the mean of the top-K maps (the smallest
+K reaching the best value). Rankings are keyed by the weights' fingerprint, not the name:
+a fine-tuned esm2_t6_8M is a different model. Lookup order: shipped with the package,
+the user cache, else computed now on the shipped selection set and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from contactplug import __version__
+from contactplug.files.atomic import write_text
+from contactplug.files.errors import ContactplugError
+from contactplug.models.base import Model, cache_dir
+from contactplug.readout.attention import all_heads, head_maps
+from contactplug.readout.selection_set import LabelledProtein, split
+from contactplug.readout.selection_set import load as load_selection_set
+
+log = logging.getLogger("contactplug")
+FORMAT = "contactplug-head-ranking/1"
+LONG_RANGE = 24
+
+
+@dataclass
+class Ranking:
+    model: str
+    fingerprint: str
+    heads: list[tuple[int, int]]  # best first
+    scores: list[float]  # mean long P@L/2 of each head, same order
+    k: int
+    k_curve: list[float] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def top(self, k: int | None = None) -> list[tuple[int, int]]:
+        k = self.k if k is None else k
+        if not 1 <= k <= len(self.heads):
+            raise ContactplugError(f"--top-k must be between 1 and {len(self.heads)}, not {k}")
+        return self.heads[:k]
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            "k": self.k,
+            "metric": "mean long-range (|i-j|>=24) precision at L/2",
+            "heads": [
+                [layer, head, round(s, 6)]
+                for (layer, head), s in zip(self.heads, self.scores, strict=True)
+            ],
+            "k_curve": [round(v, 6) for v in self.k_curve],
+            **self.info,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "ranking") -> Ranking:
+        if data.get("format") != FORMAT:
+            raise ContactplugError(f"{source}: not a contactplug head ranking")
+        known = {"format", "model", "fingerprint", "k", "metric", "heads", "k_curve"}
+        return cls(
+            model=data["model"],
+            fingerprint=data["fingerprint"],
+            heads=[(int(r[0]), int(r[1])) for r in data["heads"]],
+            scores=[float(r[2]) for r in data["heads"]],
+            k=int(data["k"]),
+            k_curve=list(data.get("k_curve", [])),
+            info={k: v for k, v in data.items() if k not in known},
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def long_precision(maps: torch.Tensor, protein: LabelledProtein, divisor: int = 2) -> np.ndarray:
+    """Long-range precision at L/divisor of each of H maps (H x L x L) -> H values."""
+    length = len(protein.sequence)
+    i, j = np.triu_indices(length, LONG_RANGE)
+    keep = protein.valid[i, j]
+    i, j = i[keep], j[keep]
+    if len(i) == 0:
+        return np.full(maps.shape[0], np.nan)
+    n = min(max(1, length // divisor), len(i))
+    scores = maps[:, torch.as_tensor(i), torch.as_tensor(j)]
+    top = scores.topk(n, dim=1).indices.cpu().numpy()
+    truth = protein.contacts[i, j]
+    return truth[top].mean(axis=1)
+
+
+def _usable(proteins: list[LabelledProtein]) -> list[LabelledProtein]:
+    return [p for p in proteins if len(p.sequence) > LONG_RANGE + 1]
+
+
+def rank_heads(
+    model: Model, proteins: list[LabelledProtein], held_out: list[LabelledProtein] | None = None
+) -> Ranking:
+    """Rank every head, then choose K; `held_out` proteins only get reported."""
+    proteins = _usable(proteins)
+    if not proteins:
+        raise ContactplugError("head ranking needs labelled proteins longer than 25 residues")
+    heads = all_heads(model)
+    per_head = []
+    for p in tqdm(proteins, desc="rank heads", unit="protein", leave=False, disable=None):
+        per_head.append(long_precision(head_maps(model, p.sequence, heads), p))
+    mean = np.nanmean(np.stack(per_head), axis=0)
+    order = sorted(range(len(heads)), key=lambda n: (-mean[n], n))
+    ranked = [heads[n] for n in order]
+
+    def k_curve(group: list[LabelledProtein]) -> np.ndarray:
+        curves = []
+        for p in tqdm(group, desc="choose K", unit="protein", leave=False, disable=None):
+            maps = head_maps(model, p.sequence, ranked)
+            means = maps.cumsum(0) / torch.arange(1, len(ranked) + 1).view(-1, 1, 1)
+            curves.append(long_precision(means, p))
+        return np.nanmean(np.stack(curves), axis=0)
+
+    curve = k_curve(proteins)
+    k = int(np.argmax(curve)) + 1  # argmax takes the first, i.e. the smallest K at the best
+    info = {
+        "n_proteins": len(proteins),
+        "fit_ids": [p.id for p in proteins],
+        "created_by": f"contactplug {__version__}",
+        "source": model.source,
+    }
+    held_out = _usable(held_out or [])
+    if held_out:
+        held_curve = k_curve(held_out)
+        info["held_out"] = {
+            "ids": [p.id for p in held_out],
+            "top_k": float(held_curve[k - 1]),
+            "best_head": float(held_curve[0]),
+            "all_heads": float(held_curve[-1]),
+        }
+    return Ranking(
+        model=model.name,
+        fingerprint=model.fingerprint,
+        heads=ranked,
+        scores=[float(mean[n]) for n in order],
+        k=k,
+        k_curve=[float(v) for v in curve],
+        info=info,
+    )
+
+
+def shipped_path(fingerprint: str) -> Path:
+    return Path(str(resources.files("contactplug") / "data" / "rankings" / f"{fingerprint}.json"))
+
+
+def cached_path(fingerprint: str) -> Path:
+    return cache_dir() / "rankings" / f"{fingerprint}.json"
+
+
+def read_ranking(path: str | os.PathLike) -> Ranking:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ContactplugError(f"{path}: cannot read head ranking ({exc})") from None
+    return Ranking.from_json(data, str(path))
+
+
+def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
+    """The model's ranking: an explicit file, shipped, cached, or computed now and cached."""
+    if path is not None:
+        ranking = read_ranking(path)
+        if ranking.fingerprint != model.fingerprint:
+            log.warning(
+                "%s was made for weights %s, not these (%s)",
+                path,
+                ranking.fingerprint,
+                model.fingerprint,
+            )
+        return ranking
+    for candidate in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
+        if candidate.exists():
+            return read_ranking(candidate)
+    fit, held = split(load_selection_set())
+    log.info(
+        "no head ranking for %s (weights %s) yet: ranking heads on %d labelled proteins, once",
+        model.name,
+        model.fingerprint,
+        len(fit),
+    )
+    ranking = rank_heads(model, fit, held)
+    try:
+        ranking.save(cached_path(model.fingerprint))
+    except OSError as exc:
+        log.warning("could not cache the head ranking (%s); it will be recomputed next time", exc)
+    return ranking
