@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from contactplug.files.contactmap import ContactMap
+from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.sequences import Record, clean_sequence
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.base import Model
 from contactplug.models.loading import DEFAULT_MODEL, load_model
-from contactplug.readout import attention, prediction
+from contactplug.readout import prediction
 
 
 @lru_cache(maxsize=4)
@@ -50,7 +51,7 @@ def predict(
     jacobian | jacobian-fast | repr-jacobian | repr-jacobian-fast."""
     loaded = model if isinstance(model, Model) else cached_model(model, device, dtype)
     records = _records(sequences)
-    if method in attention.METHODS:
+    if method in READOUT_METHODS:
         return list(prediction.predict(loaded, records, method, top_k))
     loaded.require(method)
     representation = method.startswith("repr-")

@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import READOUT_METHODS, jacobian_method
 from contactplug.files.sequences import check_length
 from contactplug.models.base import Model
 from contactplug.models.batching import parse_batch_size
@@ -112,7 +113,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
 
     queries = read_inputs(args.inputs, args.chain)
     model = model_from(args)
-    model.require(jacobian.method_name(args.repr, args.fast))
+    model.require(jacobian_method(args.repr, args.fast))
     out = Path(args.output)
     for query in queries:
         if args.positions:
@@ -236,7 +237,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="contacts from attention in one forward pass")
     p.add_argument("inputs", nargs="+", help="FASTA or structure files (PDB/mmCIF, .gz)")
     p.add_argument("-o", "--output", required=True, help="output folder (one npz per record)")
-    p.add_argument("--method", default="attention", choices=["attention", "esm-head", "all-heads"])
+    p.add_argument("--method", default="attention", choices=READOUT_METHODS)
     p.add_argument("--top-k", type=int, help="heads to average (default: the ranking's K)")
     p.add_argument("--heads", help="a head-ranking JSON from select-heads (default: automatic)")
     p.add_argument("--chain", help="chain of structure inputs (default: first protein chain)")

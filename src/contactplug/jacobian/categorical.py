@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import jacobian_method
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.store import SymmetricStore, choose_precision
 from contactplug.models import batching
@@ -38,10 +39,6 @@ from contactplug.models.base import Model
 from contactplug.readout import windows
 
 AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order
-
-
-def method_name(representation: bool, fast: bool) -> str:
-    return ("repr-" if representation else "") + "jacobian" + ("-fast" if fast else "")
 
 
 def _outputs(
@@ -245,7 +242,7 @@ def contact_map(
         contacts=scores,
         sequence=record.sequence,
         id=record.id,
-        method=method_name(representation, fast),
+        method=jacobian_method(representation, fast),
         model=model.name,
         n_forward=n_forward,
         seconds=time.perf_counter() - begin,

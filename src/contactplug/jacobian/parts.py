@@ -19,8 +19,9 @@ import numpy as np
 
 from contactplug.files.contactmap import ContactMap, atomic_write_npz
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import jacobian_method
 from contactplug.files.sequences import Record, check_length
-from contactplug.jacobian.categorical import map_from_rows, method_name, rows
+from contactplug.jacobian.categorical import map_from_rows, rows
 from contactplug.models.base import Model
 
 PART_NAME = re.compile(r"\.part(\d+)-(\d+)\.npz$")
@@ -62,7 +63,7 @@ def compute_part(
         "end": np.array(end),
         "sequence": np.array(record.sequence),
         "id": np.array(record.id),
-        "method": np.array(method_name(representation, fast)),
+        "method": np.array(jacobian_method(representation, fast)),
         "model": np.array(model.name),
         "fingerprint": np.array(model.fingerprint),
         "n_forward": np.array(n_forward),

@@ -19,6 +19,7 @@ import esm
 import torch
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import METHODS, why_unavailable
 
 log = logging.getLogger("contactplug")
 
@@ -53,17 +54,9 @@ class Model:
         return 1022
 
     def methods(self) -> dict[str, str | None]:
-        """Method name -> None when it can run, else the reason it cannot."""
-        no_lm = "the checkpoint has no MLM head (use --repr for representation-CJ)"
-        no_contact = "the checkpoint has no contact regression weights"
+        """Method name -> None when it can run, else the reason it cannot (`files.methods`)."""
         return {
-            "attention": None,
-            "all-heads": None,
-            "esm-head": None if self.has_contact_head else no_contact,
-            "jacobian": None if self.has_lm_head else no_lm,
-            "jacobian-fast": None if self.has_lm_head else no_lm,
-            "repr-jacobian": None,
-            "repr-jacobian-fast": None,
+            name: why_unavailable(name, self.has_lm_head, self.has_contact_head) for name in METHODS
         }
 
     def require(self, method: str) -> None:

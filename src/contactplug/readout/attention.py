@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import READOUT_METHODS
 from contactplug.models import batching
 from contactplug.models import esm2 as fastforward
 from contactplug.models.base import Model
@@ -29,7 +30,7 @@ from contactplug.readout import windows
 
 log = logging.getLogger("contactplug")
 Head = tuple[int, int]  # (layer, head), 0-based
-METHODS = ("attention", "all-heads", "esm-head")
+METHODS = READOUT_METHODS  # the readout rows of the method table
 
 
 class HeadCapture:

@@ -1,0 +1,57 @@
+"""The one table of contact methods: what each reads, how many forwards it costs, and what a
+checkpoint needs for it. The CLI, the library, the PyMOL plugin and the pipeline read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ContactplugError
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # "readout" (one forward) or "jacobian" (20L+1 forwards)
+    needs_mlm_head: bool
+    needs_contact_head: bool
+    summary: str
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("attention", "readout", False, False, "mean of the model's top-K ranked heads"),
+        Method("all-heads", "readout", False, False, "mean of every head"),
+        Method("esm-head", "readout", False, True, "ESM's logistic-regression contact head"),
+        Method("jacobian", "jacobian", True, False, "Categorical Jacobian of the MLM logits"),
+        Method("jacobian-fast", "jacobian", True, False, "logit Jacobian, one masked pass each"),
+        Method("repr-jacobian", "jacobian", False, False, "Jacobian of the final hidden states"),
+        Method("repr-jacobian-fast", "jacobian", False, False, "repr-CJ, one masked pass each"),
+    )
+}
+READOUT_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "readout")
+JACOBIAN_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "jacobian")
+
+NO_MLM_HEAD = "the checkpoint has no MLM head (use --repr for representation-CJ)"
+NO_CONTACT_HEAD = "the checkpoint has no contact regression weights"
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ContactplugError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def jacobian_method(representation: bool, fast: bool) -> str:
+    """The table's name of a Jacobian variant."""
+    return ("repr-" if representation else "") + "jacobian" + ("-fast" if fast else "")
+
+
+def why_unavailable(name: str, has_mlm_head: bool, has_contact_head: bool) -> str | None:
+    """None when a checkpoint with these heads can run the method, else the reason."""
+    method = get_method(name)
+    if method.needs_mlm_head and not has_mlm_head:
+        return NO_MLM_HEAD
+    if method.needs_contact_head and not has_contact_head:
+        return NO_CONTACT_HEAD
+    return None
