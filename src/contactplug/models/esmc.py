@@ -1,0 +1,395 @@
+"""ESM C (EvolutionaryScale) in plain torch: its checkpoint, its tokenizer, a forward that hands
+over the attention of chosen heads only.
+
+Written from the architecture, not from EvolutionaryScale's code (their package installs a
+module named `esm` and cannot sit beside fair-esm). Per block, pre-LayerNorm throughout and no
+biases in the attention or feed-forward matrices:
+  q, k, v = chunk(Linear(LayerNorm(x)))  (`attn.layernorm_qkv`, LayerNorm with bias)
+  q, k = q_ln(q), k_ln(k)                 (LayerNorm over all d_model, gain only), then rotary
+                                          (half-split, base 10000) per 64-dim head
+  x += out_proj(attention) / s;  x += SwiGLU feed-forward(LayerNorm(x)) / s
+with s = sqrt(layers / 36). The final norm has no bias; `sequence_head` is Linear, GELU,
+LayerNorm, Linear (with biases) onto 64 logits. Padding follows the official mask: a token
+attends to the tokens of its own kind (real or padding), so real tokens never see padding.
+Parity with the official modules is tested on a reduced config (tests/test_esmc.py, fixtures
+from scripts/make_esmc_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from contactplug.files.errors import ContactplugError
+
+# The official vocabulary; the embedding and the logits have 64 rows, 33..63 are never used.
+VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>") + tuple("LAGVSERTIDPKQNFYMHWCXBUZO.-|") + ("<mask>",)
+CLS, PAD, EOS, UNK, MASK = 0, 1, 2, 3, 32
+EMBED_ROWS = 64
+HEAD_DIM = 64  # every ESM C release: 300M 960/15, 600M 1152/18, 6B 2560/40
+_IDS = {token: i for i, token in enumerate(VOCAB)} | {"_": MASK}  # '_' is the official mask letter
+_TOKEN = re.compile(r"<(?:cls|pad|eos|unk|mask)>|.", re.DOTALL)
+
+# name -> (HF hub repository, weights file under data/weights/)
+RELEASES = {
+    "esmc_300m": ("EvolutionaryScale/esmc-300m-2024-12", "esmc_300m_2024_12_v0.pth"),
+    "esmc_600m": ("EvolutionaryScale/esmc-600m-2024-12", "esmc_600m_2024_12_v0.pth"),
+}
+
+# callback(layer, head indices, probabilities B x k x T x T); the tensor is freed afterwards
+HeadCallback = Callable[[int, list[int], torch.Tensor], None]
+
+
+def tokenize(sequence: str) -> list[int]:
+    """<cls> residues <eos>, as the official tokenizer: unknown letters (lowercase too) -> <unk>."""
+    return [CLS] + [_IDS.get(t, UNK) for t in _TOKEN.findall(sequence)] + [EOS]
+
+
+def batch_tokens(sequences: Sequence[str]) -> torch.Tensor:
+    """B x T int64 tokens, shorter sequences padded with <pad> at the end."""
+    rows = [tokenize(s) for s in sequences]
+    out = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row)
+    return out
+
+
+def letter_ids(letters: str) -> list[int]:
+    """Token ids of single letters, e.g. the 20 amino acids for the Jacobian's substitutions."""
+    return [_IDS[c] for c in letters]
+
+
+def _modules(**children: nn.Module) -> nn.Module:
+    holder = nn.Module()
+    for name, child in children.items():
+        holder.add_module(name, child)
+    return holder
+
+
+def _block(d: int, hidden: int) -> nn.Module:
+    """One transformer block under the official names (ffn.2 is the weightless SwiGLU gate)."""
+    qkv = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 3 * d, bias=False))
+    attn = _modules(
+        layernorm_qkv=qkv, out_proj=nn.Linear(d, d, bias=False),
+        q_ln=nn.LayerNorm(d, bias=False), k_ln=nn.LayerNorm(d, bias=False),
+    )  # fmt: skip
+    ffn = nn.Sequential(
+        nn.LayerNorm(d), nn.Linear(d, 2 * hidden, bias=False), nn.Identity(),
+        nn.Linear(hidden, d, bias=False),
+    )  # fmt: skip
+    return _modules(attn=attn, ffn=ffn)
+
+
+def ffn_width(d_model: int) -> int:
+    """The official SwiGLU width: 8/3 d_model rounded up to a multiple of 256."""
+    return int((8 / 3 * d_model + 255) // 256 * 256)
+
+
+class ESMC(nn.Module):
+    """ESM C weights under the official state-dict names; `forward` below runs them."""
+
+    def __init__(
+        self, d_model: int, n_heads: int, n_layers: int, hidden: int | None = None,
+        sequence_head: bool = True,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if d_model % n_heads or (d_model // n_heads) % 2:
+            raise ContactplugError(f"ESM C: d_model {d_model} does not split into {n_heads} heads")
+        self.d_model, self.n_heads, self.n_layers = d_model, n_heads, n_layers
+        self.embed = nn.Embedding(EMBED_ROWS, d_model)
+        hidden = hidden or ffn_width(d_model)
+        self.transformer = _modules(
+            blocks=nn.ModuleList(_block(d_model, hidden) for _ in range(n_layers)),
+            norm=nn.LayerNorm(d_model, bias=False),
+        )
+        self.sequence_head = None
+        if sequence_head:
+            self.sequence_head = nn.Sequential(
+                nn.Linear(d_model, d_model), nn.GELU(), nn.LayerNorm(d_model),
+                nn.Linear(d_model, EMBED_ROWS),
+            )  # fmt: skip
+        self.residue_scale = math.sqrt(n_layers / 36)  # divides every residual branch
+        self.name = f"esmc_{d_model}x{n_layers}"
+        self.source = ""
+
+    def forward(self, tokens: torch.Tensor, **kw) -> Output:
+        return forward(self, tokens, **kw)
+
+
+@dataclass
+class Output:
+    logits: torch.Tensor | None = None  # B x T x 64 (or the asked-for vocabulary columns)
+    representation: torch.Tensor | None = None  # B x T x D after the final norm ("embeddings")
+    hidden: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> before final norm
+    layers_run: int = 0
+
+
+def _rotary(length: int, head_dim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    # positions and frequencies in float32 whatever the model's dtype, then cast (as upstream)
+    inv_freq = 1.0 / 10000.0 ** (
+        torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim
+    )
+    angles = torch.outer(torch.arange(length, device=device, dtype=torch.float32), inv_freq)
+    angles = torch.cat((angles, angles), dim=-1)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+
+def _ln(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def _attention(
+    model: ESMC,
+    attn: nn.Module,
+    x: torch.Tensor,
+    keep: torch.Tensor | None,
+    rotary: tuple[torch.Tensor, torch.Tensor],
+    wanted: list[int] | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    batch, length, d = x.shape
+    heads = model.n_heads
+    q, k, v = F.linear(_ln(x, attn.layernorm_qkv[0]), attn.layernorm_qkv[1].weight).chunk(3, -1)
+    q, k = _ln(q, attn.q_ln), _ln(k, attn.k_ln)  # over the whole d_model, before the head split
+    q, k, v = (t.view(batch, length, heads, d // heads).transpose(1, 2) for t in (q, k, v))
+    q, k = _rotate(q, *rotary), _rotate(k, *rotary)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    probs = None
+    if wanted:
+        index = torch.tensor(wanted, device=x.device)
+        scores = q.index_select(1, index) @ k.index_select(1, index).transpose(-1, -2)
+        scores = scores.float() / math.sqrt(d // heads)
+        if keep is not None:
+            scores = scores.masked_fill(~keep, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+    out = out.transpose(1, 2).reshape(batch, length, d)
+    return F.linear(out, attn.out_proj.weight), probs
+
+
+@torch.no_grad()
+def forward(
+    model: ESMC,
+    tokens: torch.Tensor,
+    heads: Mapping[int, Sequence[int]] | None = None,
+    on_heads: HeadCallback | None = None,
+    logits: bool = True,
+    columns: Sequence[int] | None = None,
+    representation: bool = False,
+    hidden_layers: Sequence[int] = (),
+    autocast: torch.dtype | None = None,
+) -> Output:
+    """Run ESM C on B x T tokens (from `batch_tokens`).
+
+    heads: layer -> head indices (0-based) whose attention probabilities (float32, B x k x T x
+    T over all tokens, padded keys 0 for real queries) go to `on_heads`, one layer at a time.
+    logits / representation: whether the final outputs are needed; hidden_layers: layers whose
+    output (before the final norm, the official `hidden_states`) to keep. The forward stops
+    after the last layer anyone needs. columns: vocabulary ids of the logits to return.
+    autocast: e.g. torch.bfloat16 to run the matrix products in reduced precision.
+    """
+    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
+    if heads and on_heads is None:
+        raise ValueError("heads were asked for without an on_heads callback")
+    for layer, wanted in heads.items():
+        if not 0 <= layer < model.n_layers or not 0 <= wanted[0] <= wanted[-1] < model.n_heads:
+            raise ContactplugError(f"ESM C has no head {wanted} in layer {layer}")
+    if logits and model.sequence_head is None:
+        raise ContactplugError(f"{model.name}: the checkpoint has no sequence_head (no logits)")
+    keep_hidden = {int(i) for i in hidden_layers}
+    last = model.n_layers
+    if not (logits or representation):
+        last = max(set(heads) | keep_hidden, default=-1) + 1
+    ctx = (
+        torch.autocast(tokens.device.type, dtype=autocast) if autocast else contextlib.nullcontext()
+    )
+    out = Output(layers_run=last)
+    blocks, s = model.transformer.blocks, model.residue_scale
+    with ctx:
+        x = model.embed(tokens)
+        real = tokens.ne(PAD)
+        # the official mask: attend within one's kind; None (the fused path) when nothing pads
+        keep = None if bool(real.all()) else (real[:, None, :, None] == real[:, None, None, :])
+        dtype = autocast or x.dtype
+        rotary = _rotary(tokens.shape[1], model.d_model // model.n_heads, x.device, dtype)
+        for index in range(last):
+            block = blocks[index]
+            h, probs = _attention(model, block.attn, x, keep, rotary, heads.get(index))
+            if probs is not None:
+                on_heads(index, heads[index], probs)
+                del probs
+            x = x + h / s
+            gate, value = block.ffn[1](_ln(x, block.ffn[0])).chunk(2, dim=-1)
+            x = x + block.ffn[3](F.silu(gate) * value) / s
+            del h, gate, value
+            if index in keep_hidden:
+                out.hidden[index] = x
+        if logits or representation:
+            x = _ln(x, model.transformer.norm)
+            out.representation = x if representation else None
+            if logits:
+                head = model.sequence_head
+                y = _ln(F.gelu(head[0](x)), head[2])
+                weight, bias = head[3].weight, head[3].bias
+                if columns is not None:
+                    cols = torch.as_tensor(list(columns), device=y.device)
+                    weight, bias = weight[cols], bias[cols]
+                out.logits = F.linear(y, weight, bias)
+    return out
+
+
+def _fail(path: Path | str, why: str) -> ContactplugError:
+    return ContactplugError(f"{path}: {why}")
+
+
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors, loaded safely (weights_only); refused when not ESM C."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        if "Weights only load failed" in reason:  # pickled objects, e.g. a fair-esm .pt
+            reason = "it pickles Python objects; ESM C's is a plain state dict"
+        raise _fail(path, f"cannot read as a PyTorch checkpoint ({reason})") from None
+    if isinstance(state, Mapping) and "model" in state and ("args" in state or "cfg" in state):
+        raise _fail(path, "is a fair-esm checkpoint, not ESM C")
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise _fail(path, "not an ESM C checkpoint (not a flat dict of tensors)")
+    if "transformer.blocks.0.attn.layernorm_qkv.1.weight" not in state:
+        raise _fail(path, "not an ESM C checkpoint (no transformer.blocks.0.attn.layernorm_qkv)")
+    return dict(state)
+
+
+def from_state(
+    state: Mapping[str, torch.Tensor],
+    heads: int | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    source: str = "",
+) -> ESMC:
+    """An ESM C with its architecture read from the tensor shapes (heads: d_model / 64 unless
+    given; a reduced test config passes it). Every tensor must be there, in its shape, finite."""
+    where = source or "ESM C state"
+    embed = state.get("embed.weight")
+    if embed is None or embed.ndim != 2:
+        raise _fail(where, "not an ESM C checkpoint (no 2-D embed.weight)")
+    d_model = embed.shape[1]
+    if heads is None:
+        if d_model % HEAD_DIM:
+            raise _fail(where, f"d_model {d_model} is not a multiple of {HEAD_DIM}; give heads")
+        heads = d_model // HEAD_DIM
+    numbers = [re.match(r"transformer\.blocks\.(\d+)\.", k) for k in state]
+    layers = 1 + max((int(m[1]) for m in numbers if m), default=-1)
+    if not layers:
+        raise _fail(where, "not an ESM C checkpoint (no transformer.blocks)")
+    hidden_key = "transformer.blocks.0.ffn.3.weight"
+    hidden = state[hidden_key].shape[-1] if hidden_key in state else ffn_width(d_model)
+    with torch.device("meta"):
+        model = ESMC(
+            d_model, heads, layers, hidden, sequence_head="sequence_head.3.weight" in state
+        )
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        more = len(missing) + len(extra) - 1
+        raise _fail(where, f"not an ESM C checkpoint ({what}{f' and {more} more' if more else ''})")
+    for key, shape in expected.items():
+        tensor = state[key]
+        if tuple(tensor.shape) != shape:
+            raise _fail(where, f"{key} has shape {tuple(tensor.shape)}, ESM C needs {shape}")
+        if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
+            raise _fail(where, f"{key} is not finite floating point (damaged checkpoint?)")
+    model.load_state_dict({k: state[k].to(device, dtype) for k in expected}, assign=True)
+    model.requires_grad_(False).eval()
+    model.source = source
+    return model
+
+
+def hub_cache() -> Path:
+    """The HuggingFace hub cache, found the way huggingface_hub finds it."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "huggingface" / "hub"
+
+
+def _from_repo_cache(repo_dir: Path, filename: str | None) -> Path | None:
+    """The weights in a hub-cache repository folder: the snapshot refs/main names, else the
+    newest snapshot that has them."""
+    snapshots = repo_dir / "snapshots"
+    ref = repo_dir / "refs" / "main"
+    order = [snapshots / ref.read_text().strip()] if ref.is_file() else []
+    order += sorted(snapshots.glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for snap in order:
+        found = _weights_in(snap, filename)
+        if found is not None:
+            return found
+    return None
+
+
+def _weights_in(folder: Path, filename: str | None) -> Path | None:
+    weights = folder / "data" / "weights"
+    candidates = [weights / filename] if filename else sorted(weights.glob("*.pth"))
+    candidates = [p for p in candidates if p.is_file()]
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        raise _fail(folder, f"several checkpoints in data/weights ({names}); give the file")
+    return candidates[0] if candidates else None
+
+
+def resolve(spec: str | Path) -> Path:
+    """The .pth file a spec names: a file, an HF snapshot folder (or its hub-cache repository
+    folder), or esmc_300m / esmc_600m looked up offline in the hub cache."""
+    if str(spec) in RELEASES:
+        repo, filename = RELEASES[str(spec)]
+        repo_dir = hub_cache() / ("models--" + repo.replace("/", "--"))
+        found = _from_repo_cache(repo_dir, filename)
+        if found is None:
+            raise _fail(spec, f"not in the HuggingFace cache {hub_cache()} (download {repo})")
+        return found
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = (
+            _from_repo_cache(path, None)
+            if (path / "snapshots").is_dir()
+            else _weights_in(path, None)
+        )
+        if found is None:
+            raise _fail(path, "no data/weights/*.pth here (not an ESM C snapshot folder)")
+        return found
+    names = ", ".join(RELEASES)
+    raise _fail(spec, f"no such file or folder, and not a known ESM C name ({names})")
+
+
+def load(
+    spec: str | Path,
+    heads: int | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> ESMC:
+    """ESM C from a .pth, a snapshot folder or a release name (see `resolve`)."""
+    path = resolve(spec)
+    model = from_state(read_state(path), heads=heads, device=device, dtype=dtype, source=str(path))
+    if str(spec) in RELEASES:
+        model.name = str(spec)
+    return model
