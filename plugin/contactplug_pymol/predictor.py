@@ -20,8 +20,13 @@ from pymol import CmdException
 
 from .files import Prediction, from_matrix, read_npz
 
+try:
+    from contactplug.files.methods import READOUT_METHODS
+except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
+    from ._files.methods import READOUT_METHODS
+
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
-METHODS = ["attention", "esm-head", "all-heads", "jacobian"]
+METHODS = [*READOUT_METHODS, "jacobian"]  # rows of the core's method table
 
 
 def feedback(message: str) -> None:

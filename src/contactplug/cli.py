@@ -17,9 +17,12 @@ from contactplug.files.errors import ContactplugError
 # One line per subcommand module, in the order `--help` lists them.
 COMMAND_MODULES = [
     "contactplug.commands.predict",
+    "contactplug.commands.jacobian",
     "contactplug.commands.evaluate",
     "contactplug.commands.export",
     "contactplug.commands.bench",
+    "contactplug.commands.structure",
+    "contactplug.commands.samplesheet",
 ]
 
 

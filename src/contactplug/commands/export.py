@@ -6,8 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from contactplug.commands.common import add_model_options, model_from
 from contactplug.files.contactmap import load_dir
 from contactplug.files.errors import ContactplugError
+from contactplug.restraints import calibrate
 from contactplug.restraints import calibration as cal
 from contactplug.restraints.export import FORMATS, Options, check_format, export_map
 
@@ -66,7 +68,6 @@ def register(sub) -> None:
         "expected calibration error on the held-out 1/4, and store it next to the head "
         "ranking (or at -o).",
     )
-    from contactplug.commands.predict import add_model_options
 
     add_model_options(c)
     c.add_argument("--method", default="attention")
@@ -130,11 +131,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from contactplug.commands.predict import model_from
 
     model = model_from(args)
     model.require(args.method)
-    calib = cal.fit_model(model, args.method, args.top_k)
+    calib = calibrate.fit_model(model, args.method, args.top_k)
     path = calib.save(args.output or cal.cached_path(model.fingerprint, args.method))
     held = calib.info["held_out"]
     print(

@@ -1,67 +1,25 @@
-"""CLI subcommands of the core engine: predict, jacobian, gather-jacobian, select-heads,
-model-info, tiny-model."""
+"""CLI subcommands of the attention readout: predict, select-heads, model-info, tiny-model."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from contactplug.commands.common import (
+    add_model_options,
+    add_scale_options,
+    model_from,
+    show_progress,
+)
 from contactplug.files.errors import ContactplugError
-from contactplug.files.methods import READOUT_METHODS, jacobian_method
+from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.sequences import check_length
-from contactplug.models.base import Model
 from contactplug.models.batching import parse_batch_size
-from contactplug.models.loading import DEFAULT_MODEL, REGISTRY, load_model
 
 log = logging.getLogger("contactplug")
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"ESM name ({', '.join(REGISTRY)}), a fair-esm .pt file or a HuggingFace folder "
-        f"(default {DEFAULT_MODEL}; offline, pass a local PATH)",
-    )
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
-
-
-def model_from(args: argparse.Namespace) -> Model:
-    model = load_model(args.model, args.device, args.dtype)
-    log.info("model: %s", model.describe())
-    return model
-
-
-def show_progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
-
-
-def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
-    """--batch-size, --window, --overlap (speed and long proteins; see README, Performance)."""
-    parser.add_argument("--batch-size", default="auto", help=batch_help + " (default: auto)")
-    parser.add_argument(
-        "--window",
-        type=int,
-        default=1022,
-        help="proteins longer than this are read in overlapping windows and stitched "
-        "(default 1022; 0 refuses them)",
-    )
-    parser.add_argument(
-        "--overlap",
-        type=int,
-        help="residues shared by neighbouring windows (default: half the window)",
-    )
-
-
-def autocast_dtype(name: str | None):
-    import torch
-
-    return {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -106,83 +64,16 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_jacobian(args: argparse.Namespace) -> int:
-    from contactplug.inputs.queries import read_inputs
-    from contactplug.jacobian import categorical as jacobian
-    from contactplug.jacobian.parts import compute_part, parse_positions
-
-    queries = read_inputs(args.inputs, args.chain)
-    model = model_from(args)
-    model.require(jacobian_method(args.repr, args.fast))
-    out = Path(args.output)
-    for query in queries:
-        if args.positions:
-            start, end = parse_positions(args.positions, len(query.record.sequence))
-            path = compute_part(
-                model,
-                query.record,
-                start,
-                end,
-                out,
-                args.repr,
-                args.fast,
-                parse_batch_size(args.batch_size),
-                show_progress(args),
-                query.schema_fields(),
-            )
-            log.info("wrote %s", path)
-            continue
-        cmap = jacobian.contact_map(
-            model,
-            query.record,
-            args.repr,
-            args.fast,
-            parse_batch_size(args.batch_size),
-            show_progress(args),
-            args.window,
-            args.overlap,
-            autocast=autocast_dtype(args.autocast),
-        )
-        for key, value in query.schema_fields().items():
-            setattr(cmap, key, value)
-        cmap.__post_init__()
-        cmap.save(out / f"{cmap.id}.npz")
-        log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
-    return 0
-
-
-def run_gather(args: argparse.Namespace) -> int:
-    from contactplug.jacobian.parts import gather
-
-    groups: dict[str, list[str]] = {}
-    for part in args.parts:
-        import numpy as np
-
-        try:
-            with np.load(part, allow_pickle=False) as data:
-                groups.setdefault(str(data["id"]), []).append(part)
-        except (OSError, ValueError, KeyError, EOFError):
-            raise ContactplugError(f"{part}: not a readable Jacobian part") from None
-    for pid, parts in sorted(groups.items()):
-        cmap = gather(parts)
-        cmap.save(Path(args.output) / f"{pid}.npz")
-        log.info("%s: gathered %d parts", pid, len(parts))
-    return 0
-
-
 def run_select_heads(args: argparse.Namespace) -> int:
     from contactplug.readout import selection_set
-    from contactplug.readout.ranking import cached_path, rank_heads, read_ranking
+    from contactplug.readout.ranking import cached_path, rank_heads, read_ranking, stored_path
 
     model = model_from(args)
-    if args.reuse and not args.structures:
-        from contactplug.readout.ranking import shipped_path
-
-        for known in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
-            if known.exists():
-                read_ranking(known).save(args.output)
-                print(f"{model.name}: reused the ranking for weights {model.fingerprint} ({known})")
-                return 0
+    known = stored_path(model.fingerprint) if args.reuse and not args.structures else None
+    if known is not None:
+        read_ranking(known).save(args.output)
+        print(f"{model.name}: reused the ranking for weights {model.fingerprint} ({known})")
+        return 0
     if args.structures:
         from contactplug.inputs.structure import is_structure_file
 
@@ -244,23 +135,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scale_options(p, "sequences per padded forward, sorted by length")
     add_model_options(p)
     p.set_defaults(func=run_predict)
-
-    p = sub.add_parser("jacobian", help="the Categorical Jacobian (20*L+1 forward passes)")
-    p.add_argument("inputs", nargs="+", help="FASTA or structure files")
-    p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--repr", action="store_true", help="representation-CJ (no MLM head needed)")
-    p.add_argument("--fast", action="store_true", help="mask-token variant: L+1 passes")
-    add_scale_options(p, "mutant sequences per forward; auto sizes it from free memory")
-    p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")
-    p.add_argument("--positions", help="START-END (1-based): write a partial tensor to gather")
-    p.add_argument("--chain", help="chain of structure inputs")
-    add_model_options(p)
-    p.set_defaults(func=run_jacobian)
-
-    p = sub.add_parser("gather-jacobian", help="assemble partial Jacobians into maps")
-    p.add_argument("parts", nargs="+", help="*.partSTART-END.npz files (any proteins)")
-    p.add_argument("-o", "--output", required=True, help="output folder")
-    p.set_defaults(func=run_gather)
 
     p = sub.add_parser("select-heads", help="rank heads on labelled structures, choose K")
     p.add_argument("-o", "--output", required=True, help="ranking JSON to write")

@@ -8,21 +8,21 @@ import json
 import logging
 import math
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
-from contactplug.files.contactmap import RANGES, ContactMap
+from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import write_text_atomic
+from contactplug.files.specs import RANGES
 from contactplug.inputs.structure import (
     align,
     contacts_from_coords,
-    is_structure_file,
+    index_structures,
+    match_structure,
     query_coords,
     read_chain,
-    structure_stem,
 )
 
 log = logging.getLogger("contactplug")
@@ -102,31 +102,6 @@ def evaluate_map(
     }
     row.update(precision(cmap.contacts, contacts, valid, cmap.length))
     return row
-
-
-def index_structures(folder: str | os.PathLike) -> dict[str, Path]:
-    """Lower-cased stem -> file, for the structure files in a folder (first by name wins)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ContactplugError(f"{folder}: no such folder of structures")
-    index: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and is_structure_file(path):
-            index.setdefault(structure_stem(path).lower(), path)
-    return index
-
-
-def match_structure(
-    map_id: str, index: dict[str, Path], map_chain: str | None = None
-) -> tuple[Path, str | None] | None:
-    """The structure file (and chain) for a map id: `1AQT_A` -> 1AQT_A.pdb, or 1AQT.pdb chain A."""
-    key = map_id.lower()
-    if key in index:
-        return index[key], map_chain
-    m = re.fullmatch(r"(.+)[_.:\-]([A-Za-z0-9]{1,4})", map_id)
-    if m and m.group(1).lower() in index:
-        return index[m.group(1).lower()], map_chain or m.group(2)
-    return None
 
 
 def evaluate_maps(

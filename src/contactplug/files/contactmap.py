@@ -28,11 +28,6 @@ from .atomic import atomic_path
 from .errors import ContactplugError
 
 SCHEMA_VERSION = 1
-RANGES: dict[str, tuple[int, int | None]] = {
-    "short": (6, 11),
-    "medium": (12, 23),
-    "long": (24, None),
-}
 
 
 @dataclass

@@ -15,18 +15,23 @@ class Method:
     needs_mlm_head: bool
     needs_contact_head: bool
     summary: str
+    needs_mask_token: bool = False  # the `fast` variants mask each position once
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("attention", "readout", False, False, "mean of the model's top-K ranked heads"),
-        Method("all-heads", "readout", False, False, "mean of every head"),
         Method("esm-head", "readout", False, True, "ESM's logistic-regression contact head"),
+        Method("all-heads", "readout", False, False, "mean of every head"),
         Method("jacobian", "jacobian", True, False, "Categorical Jacobian of the MLM logits"),
-        Method("jacobian-fast", "jacobian", True, False, "logit Jacobian, one masked pass each"),
+        Method(
+            "jacobian-fast", "jacobian", True, False, "logit Jacobian, one masked pass each", True
+        ),
         Method("repr-jacobian", "jacobian", False, False, "Jacobian of the final hidden states"),
-        Method("repr-jacobian-fast", "jacobian", False, False, "repr-CJ, one masked pass each"),
+        Method(
+            "repr-jacobian-fast", "jacobian", False, False, "repr-CJ, one masked pass each", True
+        ),
     )
 }
 READOUT_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "readout")
@@ -34,6 +39,7 @@ JACOBIAN_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "jacob
 
 NO_MLM_HEAD = "the checkpoint has no MLM head (use --repr for representation-CJ)"
 NO_CONTACT_HEAD = "the checkpoint has no contact regression weights"
+NO_MASK_TOKEN = "the model has no mask token (use the full variant, without --fast)"
 
 
 def get_method(name: str) -> Method:
@@ -47,11 +53,15 @@ def jacobian_method(representation: bool, fast: bool) -> str:
     return ("repr-" if representation else "") + "jacobian" + ("-fast" if fast else "")
 
 
-def why_unavailable(name: str, has_mlm_head: bool, has_contact_head: bool) -> str | None:
-    """None when a checkpoint with these heads can run the method, else the reason."""
+def why_unavailable(
+    name: str, has_mlm_head: bool, has_contact_head: bool, has_mask_token: bool = True
+) -> str | None:
+    """None when a checkpoint with these heads (and tokens) can run the method, else why not."""
     method = get_method(name)
     if method.needs_mlm_head and not has_mlm_head:
         return NO_MLM_HEAD
     if method.needs_contact_head and not has_contact_head:
         return NO_CONTACT_HEAD
+    if method.needs_mask_token and not has_mask_token:
+        return NO_MASK_TOKEN
     return None

@@ -18,11 +18,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contactplug.evaluation.precision import index_structures, match_structure
 from contactplug.files.atomic import write_text
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import clean_sequence, read_fasta
-from contactplug.inputs.structure import is_structure_file, protein_chains
+from contactplug.inputs.structure import (
+    index_structures,
+    is_structure_file,
+    match_structure,
+    protein_chains,
+)
 
 COLUMNS = ("id", "sequence", "fasta", "structure", "chain")
 # An id names the output files of its protein, so it may only hold file-name-safe characters.
@@ -171,8 +175,7 @@ def _read_header(lines: list[tuple[int, str]], label: str) -> list[str]:
         )
     if "id" not in header or not ({"sequence", "fasta"} & set(header)):
         raise ContactplugError(
-            f"{label}: the header needs 'id' and 'sequence' or 'fasta' "
-            f"(got: {lines[0][1].strip()})"
+            f"{label}: the header needs 'id' and 'sequence' or 'fasta' (got: {lines[0][1].strip()})"
         )
     if len(set(header)) != len(header):
         raise ContactplugError(f"{label}: a column name is repeated in the header")
@@ -266,8 +269,7 @@ def read_proteins(
         raise ContactplugError("give --input (a samplesheet) or --fasta, not both")
     if not sheet and not fasta:
         raise ContactplugError(
-            "no proteins: give --input samplesheet.csv or --fasta proteins.fasta "
-            "(see nf/README.md)"
+            "no proteins: give --input samplesheet.csv or --fasta proteins.fasta (see nf/README.md)"
         )
     if structures and not Path(structures).is_dir():
         raise ContactplugError(f"--structures {structures}: no such folder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import gemmi
 import numpy as np
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.residues import virtual_cb
 
 log = logging.getLogger("contactplug")
 
@@ -101,14 +103,6 @@ def _positions(res: gemmi.Residue) -> dict[str, np.ndarray]:
         if atom.name not in pos:
             pos[atom.name] = np.array([atom.pos.x, atom.pos.y, atom.pos.z])
     return pos
-
-
-def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Ideal C-beta from the backbone (works on N x 3 arrays too)."""
-    b = ca - n
-    c_ = c - ca
-    a = np.cross(b, c_)
-    return -0.58273431 * a + 0.56802827 * b - 0.54067466 * c_ + ca
 
 
 def read_chain(path: str | os.PathLike, chain: str | None = None) -> Chain:
@@ -304,3 +298,28 @@ def true_contacts(
     """(contacts, valid), both L x L bool over query positions: distance < cutoff angstrom."""
     mapping = align(query, chain.sequence)
     return contacts_from_coords(query_coords(chain, mapping, atom), cutoff)
+
+
+def index_structures(folder: str | os.PathLike) -> dict[str, Path]:
+    """Lower-cased stem -> file, for the structure files in a folder (first by name wins)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ContactplugError(f"{folder}: no such folder of structures")
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_structure_file(path):
+            index.setdefault(structure_stem(path).lower(), path)
+    return index
+
+
+def match_structure(
+    map_id: str, index: dict[str, Path], map_chain: str | None = None
+) -> tuple[Path, str | None] | None:
+    """The structure file (and chain) for a map id: `1AQT_A` -> 1AQT_A.pdb, or 1AQT.pdb chain A."""
+    key = map_id.lower()
+    if key in index:
+        return index[key], map_chain
+    m = re.fullmatch(r"(.+)[_.:\-]([A-Za-z0-9]{1,4})", map_id)
+    if m and m.group(1).lower() in index:
+        return index[m.group(1).lower()], map_chain or m.group(2)
+    return None

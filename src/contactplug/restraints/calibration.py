@@ -32,6 +32,7 @@ import numpy as np
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import write_text_atomic
+from contactplug.readout import ranking
 
 log = logging.getLogger("contactplug")
 
@@ -371,19 +372,13 @@ def evaluate(
 
 
 # ---------------------------------------------------------------- where calibrations live
-def shipped_path(fingerprint: str, method: str) -> Path:
-    """Next to the shipped head ranking of the same weights."""
-    from importlib import resources
-
-    root = Path(str(resources.files("contactplug") / "data" / "rankings"))
-    return root / f"{fingerprint}.calibration.{method}.json"
+def suffix(method: str) -> str:
+    """Calibrations sit beside the head ranking of the same weights (`readout.ranking`)."""
+    return f".calibration.{method}.json"
 
 
 def cached_path(fingerprint: str, method: str) -> Path:
-    """Next to the cached head ranking of the same weights (`readout.ranking.cached_path`)."""
-    from contactplug.models.base import cache_dir
-
-    return cache_dir() / "rankings" / f"{fingerprint}.calibration.{method}.json"
+    return ranking.cached_path(fingerprint, suffix(method))
 
 
 def find(cmap: ContactMap) -> Calibration | None:
@@ -391,10 +386,8 @@ def find(cmap: ContactMap) -> Calibration | None:
     fp = str(cmap.meta.get("fingerprint", "")) if isinstance(cmap.meta, dict) else ""
     if not fp:
         return None
-    for path in (shipped_path(fp, cmap.method), cached_path(fp, cmap.method)):
-        if path.exists():
-            return load(path)
-    return None
+    path = ranking.stored_path(fp, suffix(cmap.method))
+    return load(path) if path is not None else None
 
 
 def check_match(calibration: Calibration, cmap: ContactMap, source: str) -> None:
@@ -419,52 +412,3 @@ def check_match(calibration: Calibration, cmap: ContactMap, source: str) -> None
             "%s was fitted for weights %s, but %s comes from %s: its probabilities may be off",
             source, calibration.fingerprint, cmap.id, fp,
         )  # fmt: skip
-
-
-def fit_model(model, method: str = "attention", top_k: int | None = None, proteins=None):
-    """Predict the selection set with `model`, fit on its fit part, judge on the held-out part
-    (selection_set.split: every 4th protein by id). Returns the Calibration (with ECE)."""
-    from contactplug import api
-    from contactplug.readout import selection_set
-
-    fit_set, held = selection_set.split(proteins or selection_set.load())
-    if not fit_set or not held:
-        raise ContactplugError("the selection set is too small to fit and judge a calibration")
-
-    def maps(group):
-        seqs = [p.sequence for p in group]
-        out = api.predict(seqs, model=model, method=method, top_k=top_k)
-        for cmap, p in zip(out, group, strict=True):
-            cmap.id = p.id
-        return out
-
-    fit_maps = maps(fit_set)
-    calib = fit(
-        fit_maps,
-        [p.contacts for p in fit_set],
-        [p.valid for p in fit_set],
-        model=model.name,
-        method=method,
-        fingerprint=model.fingerprint,
-    )
-    held_maps = maps(held)
-    calib.info["held_out"] = evaluate(
-        calib, held_maps, [p.contacts for p in held], [p.valid for p in held]
-    )
-    calib.info["fit_ids"] = [p.id for p in fit_set]
-    calib.info["held_out_ids"] = [p.id for p in held]
-    for key in ("k", "ranking"):
-        if key in fit_maps[0].meta:
-            calib.info[key] = fit_maps[0].meta[key]
-    return calib
-
-
-def for_model(model, method: str = "attention", top_k: int | None = None) -> Calibration:
-    """The stored calibration for these weights and method, or fit one now and cache it."""
-    for path in (shipped_path(model.fingerprint, method), cached_path(model.fingerprint, method)):
-        if path.exists():
-            return load(path)
-    log.info("no calibration for %s %s yet: fitting on the selection set, once", model.name, method)
-    calib = fit_model(model, method, top_k)
-    calib.save(cached_path(model.fingerprint, method))
-    return calib

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from contactplug.files.contactmap import RANGES, ContactMap
+from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import format_rr, write_text_atomic
+from contactplug.files.specs import parse_sep, parse_top
 from contactplug.restraints import writers as restraints
 from contactplug.restraints.calibration import Calibration
 from contactplug.restraints.writers import Row
@@ -69,37 +69,6 @@ def check_format(name: str) -> str:
     if name not in FORMATS:
         raise ContactplugError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}")
     return name
-
-
-def parse_top(text: str | None, length: int) -> int | None:
-    """'all'/None -> every pair; 'N' -> N; 'L', 'L/k', 'kL' -> in units of the length L."""
-    if text is None or str(text).lower() == "all":
-        return None
-    t = str(text).strip().replace(" ", "")
-    m = re.fullmatch(r"(\d*\.?\d*)\*?L(?:/(\d+))?", t, flags=re.IGNORECASE)
-    if m and (m.group(1) or m.group(2) or t.upper() == "L"):
-        factor = float(m.group(1)) if m.group(1) else 1.0
-        div = int(m.group(2)) if m.group(2) else 1
-        if div == 0:
-            raise ContactplugError(f"--top {text}: division by zero")
-        return max(1, int(factor * length // div))
-    if t.isdigit():
-        return int(t)
-    raise ContactplugError(f"--top {text!r}: expected N, L, L/2, L/5, 2L or all")
-
-
-def parse_sep(text: str | int, max_sep: int | None = None) -> tuple[int, int | None]:
-    """A number, or a range word: short (6-11), medium (12-23), long (>= 24)."""
-    word = str(text).strip().lower()
-    if word in RANGES:
-        lo, hi = RANGES[word]
-        return lo, hi if max_sep is None else max_sep
-    if word.isdigit() and int(word) >= 1:
-        lo = int(word)
-        if max_sep is not None and max_sep < lo:
-            raise ContactplugError(f"--max-sep {max_sep} is below --min-sep {lo}")
-        return lo, max_sep
-    raise ContactplugError(f"--min-sep {text!r}: expected N >= 1 or short, medium, long")
 
 
 def pseudo_probabilities(n: int) -> np.ndarray:

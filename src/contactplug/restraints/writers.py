@@ -14,12 +14,8 @@ from dataclasses import dataclass
 import yaml
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.residues import ONE_TO_THREE
 
-THREE = {
-    "A": "ALA", "C": "CYS", "D": "ASP", "E": "GLU", "F": "PHE", "G": "GLY", "H": "HIS",
-    "I": "ILE", "K": "LYS", "L": "LEU", "M": "MET", "N": "ASN", "P": "PRO", "Q": "GLN",
-    "R": "ARG", "S": "SER", "T": "THR", "V": "VAL", "W": "TRP", "Y": "TYR",
-}  # fmt: skip
 ROSETTA_FUNCS = ("sigmoid", "bounded", "fade")
 BOLTZ_RANGE = (4.0, 20.0)  # Boltz docs: contact max_distance supported between 4 and 20 A
 
@@ -247,8 +243,8 @@ def table(rows: list[Row], sequence: str, delimiter: str, with_author: bool) -> 
         line = [
             r.i + 1,
             r.j + 1,
-            THREE.get(sequence[r.i], "UNK"),
-            THREE.get(sequence[r.j], "UNK"),
+            ONE_TO_THREE.get(sequence[r.i], "UNK"),
+            ONE_TO_THREE.get(sequence[r.j], "UNK"),
             f"{r.score:.6g}",
             "" if r.p is None else f"{r.p:.4f}",
         ]

@@ -1,0 +1,56 @@
+"""Options and helpers shared by the subcommands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from contactplug.models.base import Model
+from contactplug.models.loading import DEFAULT_MODEL, REGISTRY, load_model
+
+log = logging.getLogger("contactplug")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"ESM name ({', '.join(REGISTRY)}), a fair-esm .pt file or a HuggingFace folder "
+        f"(default {DEFAULT_MODEL}; offline, pass a local PATH)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+
+
+def model_from(args: argparse.Namespace) -> Model:
+    model = load_model(args.model, args.device, args.dtype)
+    log.info("model: %s", model.describe())
+    return model
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
+    """--batch-size, --window, --overlap (speed and long proteins; see README, Performance)."""
+    parser.add_argument("--batch-size", default="auto", help=batch_help + " (default: auto)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=1022,
+        help="proteins longer than this are read in overlapping windows and stitched "
+        "(default 1022; 0 refuses them)",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=int,
+        help="residues shared by neighbouring windows (default: half the window)",
+    )
+
+
+def autocast_dtype(name: str | None):
+    import torch
+
+    return {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]

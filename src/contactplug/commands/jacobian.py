@@ -1,0 +1,104 @@
+"""CLI subcommands `jacobian` (the Categorical Jacobian, whole or a chunk of positions) and
+`gather-jacobian` (chunks assembled into maps)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from contactplug.commands.common import (
+    add_model_options,
+    add_scale_options,
+    autocast_dtype,
+    model_from,
+    show_progress,
+)
+from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import jacobian_method
+from contactplug.models.batching import parse_batch_size
+
+log = logging.getLogger("contactplug")
+
+
+def run_jacobian(args: argparse.Namespace) -> int:
+    from contactplug.inputs.queries import read_inputs
+    from contactplug.jacobian import categorical as jacobian
+    from contactplug.jacobian.parts import compute_part, parse_positions
+
+    queries = read_inputs(args.inputs, args.chain)
+    model = model_from(args)
+    model.require(jacobian_method(args.repr, args.fast))
+    out = Path(args.output)
+    for query in queries:
+        if args.positions:
+            start, end = parse_positions(args.positions, len(query.record.sequence))
+            path = compute_part(
+                model,
+                query.record,
+                start,
+                end,
+                out,
+                args.repr,
+                args.fast,
+                parse_batch_size(args.batch_size),
+                show_progress(args),
+                query.schema_fields(),
+            )
+            log.info("wrote %s", path)
+            continue
+        cmap = jacobian.contact_map(
+            model,
+            query.record,
+            args.repr,
+            args.fast,
+            parse_batch_size(args.batch_size),
+            show_progress(args),
+            args.window,
+            args.overlap,
+            autocast=autocast_dtype(args.autocast),
+        )
+        for key, value in query.schema_fields().items():
+            setattr(cmap, key, value)
+        cmap.__post_init__()
+        cmap.save(out / f"{cmap.id}.npz")
+        log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
+    return 0
+
+
+def run_gather(args: argparse.Namespace) -> int:
+    from contactplug.jacobian.parts import gather
+
+    groups: dict[str, list[str]] = {}
+    for part in args.parts:
+        import numpy as np
+
+        try:
+            with np.load(part, allow_pickle=False) as data:
+                groups.setdefault(str(data["id"]), []).append(part)
+        except (OSError, ValueError, KeyError, EOFError):
+            raise ContactplugError(f"{part}: not a readable Jacobian part") from None
+    for pid, parts in sorted(groups.items()):
+        cmap = gather(parts)
+        cmap.save(Path(args.output) / f"{pid}.npz")
+        log.info("%s: gathered %d parts", pid, len(parts))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("jacobian", help="the Categorical Jacobian (20*L+1 forward passes)")
+    p.add_argument("inputs", nargs="+", help="FASTA or structure files")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--repr", action="store_true", help="representation-CJ (no MLM head needed)")
+    p.add_argument("--fast", action="store_true", help="mask-token variant: L+1 passes")
+    add_scale_options(p, "mutant sequences per forward; auto sizes it from free memory")
+    p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")
+    p.add_argument("--positions", help="START-END (1-based): write a partial tensor to gather")
+    p.add_argument("--chain", help="chain of structure inputs")
+    add_model_options(p)
+    p.set_defaults(func=run_jacobian)
+
+    p = sub.add_parser("gather-jacobian", help="assemble partial Jacobians into maps")
+    p.add_argument("parts", nargs="+", help="*.partSTART-END.npz files (any proteins)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.set_defaults(func=run_gather)

@@ -1,0 +1,53 @@
+"""How users name a number of pairs (`top`) and a sequence separation (`min_sep`): one parser
+for the CLI, the library, the exporters and the PyMOL plugin. `option` names the argument as
+the caller's user typed it (`--top ` on the command line, `top=` in PyMOL) for messages."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ContactplugError
+
+# sequence separation j - i of each range, inclusive; None = no upper bound
+RANGES: dict[str, tuple[int, int | None]] = {
+    "short": (6, 11),
+    "medium": (12, 23),
+    "long": (24, None),
+}
+
+
+def parse_top(text: str | int | None, length: int, option: str = "--top ") -> int | None:
+    """'all'/None -> every pair (None); 'N' -> N; 'L', 'L/k', 'kL' -> in units of the length L."""
+    if text is None or str(text).strip().lower() == "all":
+        return None
+    t = str(text).strip().replace(" ", "")
+    m = re.fullmatch(r"(\d*\.?\d*)\*?L(?:/(\d+(?:\.\d+)?))?", t, flags=re.IGNORECASE)
+    if m and (m.group(1) or m.group(2) or t.upper() == "L"):
+        factor = float(m.group(1)) if m.group(1) else 1.0
+        div = float(m.group(2)) if m.group(2) else 1.0
+        if div == 0:
+            raise ContactplugError(f"{option}{text}: division by zero")
+        return max(1, int(factor * length // div))
+    if t.isdigit() and int(t) > 0:
+        return int(t)
+    raise ContactplugError(f"{option}{text!r}: give a count or L, L/2, L/5 (also 2L, all)")
+
+
+def parse_sep(
+    text: str | int, max_sep: int | None = None, option: str = "--min-sep "
+) -> tuple[int, int | None]:
+    """A minimum separation N, a range A-B, or a range word: short / medium / long."""
+    word = str(text).strip().lower()
+    if word in RANGES:
+        lo, hi = RANGES[word]
+        return lo, hi if max_sep is None else max_sep
+    lo_text, dash, hi_text = word.partition("-")
+    if lo_text.isdigit() and int(lo_text) >= 1 and (not dash or hi_text.isdigit()):
+        lo = int(lo_text)
+        hi = int(hi_text) if dash else max_sep
+        if hi is not None and hi < lo:
+            raise ContactplugError(f"{option}{text!r}: the upper bound {hi} is below {lo}")
+        return lo, hi
+    raise ContactplugError(
+        f"{option}{text!r}: give a number N >= 1, a range A-B, or short / medium / long"
+    )

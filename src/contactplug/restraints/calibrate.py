@@ -1,0 +1,66 @@
+"""A calibration for a model: the stored one for its weights and method, or one fitted now on
+the shipped selection set (fit on its fit part, judged on the held-out part) and cached."""
+
+from __future__ import annotations
+
+import logging
+
+from contactplug import api
+from contactplug.files.errors import ContactplugError
+from contactplug.readout import ranking, selection_set
+from contactplug.restraints.calibration import (
+    Calibration,
+    cached_path,
+    evaluate,
+    fit,
+    load,
+    suffix,
+)
+
+log = logging.getLogger("contactplug")
+
+
+def fit_model(model, method: str = "attention", top_k: int | None = None, proteins=None):
+    """Predict the selection set with `model`, fit on its fit part, judge on the held-out part
+    (selection_set.split: every 4th protein by id). Returns the Calibration (with ECE)."""
+    fit_set, held = selection_set.split(proteins or selection_set.load())
+    if not fit_set or not held:
+        raise ContactplugError("the selection set is too small to fit and judge a calibration")
+
+    def maps(group):
+        seqs = [p.sequence for p in group]
+        out = api.predict(seqs, model=model, method=method, top_k=top_k)
+        for cmap, p in zip(out, group, strict=True):
+            cmap.id = p.id
+        return out
+
+    fit_maps = maps(fit_set)
+    calib = fit(
+        fit_maps,
+        [p.contacts for p in fit_set],
+        [p.valid for p in fit_set],
+        model=model.name,
+        method=method,
+        fingerprint=model.fingerprint,
+    )
+    held_maps = maps(held)
+    calib.info["held_out"] = evaluate(
+        calib, held_maps, [p.contacts for p in held], [p.valid for p in held]
+    )
+    calib.info["fit_ids"] = [p.id for p in fit_set]
+    calib.info["held_out_ids"] = [p.id for p in held]
+    for key in ("k", "ranking"):
+        if key in fit_maps[0].meta:
+            calib.info[key] = fit_maps[0].meta[key]
+    return calib
+
+
+def for_model(model, method: str = "attention", top_k: int | None = None) -> Calibration:
+    """The stored calibration for these weights and method, or fit one now and cache it."""
+    path = ranking.stored_path(model.fingerprint, suffix(method))
+    if path is not None:
+        return load(path)
+    log.info("no calibration for %s %s yet: fitting on the selection set, once", model.name, method)
+    calib = fit_model(model, method, top_k)
+    calib.save(cached_path(model.fingerprint, method))
+    return calib
