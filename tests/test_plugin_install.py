@@ -76,6 +76,16 @@ def test_zip_holds_one_plugin_package(tmp_path):
     assert init.startswith("# Version: ")  # metadata the Plugin Manager shows
 
 
+def test_zip_carries_the_cores_file_readers(tmp_path):
+    """The CLI-fallback plugin reads files with a copy of the core's torch-free layer."""
+    path = build_zip.build(tmp_path / "contactplug_pymol.zip")
+    layer = ROOT / "src" / "contactplug" / "files"
+    with zipfile.ZipFile(path) as zf:
+        carried = {n.rsplit("/", 1)[1]: zf.read(n) for n in zf.namelist() if "/_files/" in n}
+    assert set(carried) == {p.name for p in layer.glob("*.py")}
+    assert all(carried[name] == (layer / name).read_bytes() for name in carried)
+
+
 def test_plugin_manager_install_from_zip(tmp_path):
     home = tmp_path / "home"
     plugdir = tmp_path / "plugins"
