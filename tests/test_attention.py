@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from contactplug.files.sequences import Record
+from contactplug.models.fair_esm_model import HeadCapture
 from contactplug.readout import attention, prediction
 from contactplug.readout.ranking import Ranking, get_ranking, rank_heads, read_ranking
 from contactplug.readout.selection_set import load as load_selection_set
@@ -36,7 +37,7 @@ def test_captured_heads_equal_fair_esm(tiny_model):
 
 
 def test_capture_keeps_only_wanted_layers_and_removes_hooks(tiny_model):
-    with attention.HeadCapture(tiny_model, [(1, 2)]) as capture:
+    with HeadCapture(tiny_model, [(1, 2)]) as capture:
         tiny_model.esm(tiny_model.tokens([SEQ]))
     assert set(capture.captured) == {1}
     assert capture.captured[1].shape[0] == 1  # one head kept, not all four

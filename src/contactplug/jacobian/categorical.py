@@ -10,8 +10,8 @@ Two variants cannot symmetrize the tensor, because its block is not square: repr
 (20 x D blocks) and the mask-token `fast` variant (position i masked, 1 x 20 blocks, L + 1
 passes). For those the map is symmetrized instead, after APC; a singleton axis is not centred.
 
-The forwards run on the fused-attention path (`fastforward`), batch size chosen from free
-memory unless given. The logit CJ's map is folded row by row into a compact store
+The forwards run on the model's own forward (`Model.forward`, any family), batch size chosen
+from free memory unless given. The logit CJ's map is folded row by row into a compact store
 (`jacobian_store`: upper-triangle blocks, at most ~23 % of the float32 tensor) instead of
 holding the tensor; `to_map` is the plain reference on a whole tensor. Rows can be computed
 in chunks of positions (`rows`) and gathered exactly (`map_from_rows` over the concatenation
@@ -34,26 +34,25 @@ from contactplug.files.methods import jacobian_method
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.store import SymmetricStore, choose_precision
 from contactplug.models import batching
-from contactplug.models import esm2 as fastforward
 from contactplug.models.base import Model
 from contactplug.readout import windows
 
-AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order
+AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order (any order does: one for both axes)
 
 
 def _outputs(
     model: Model, tokens: torch.Tensor, representation: bool, autocast=None
 ) -> torch.Tensor:
-    """B x L x C: amino-acid logits, or final hidden states, without BOS/EOS (float32)."""
-    length = tokens.shape[1] - 2
+    """B x L x C: amino-acid logits, or final hidden states, of the residues only (float32)."""
+    length = tokens.shape[1] - model.special_tokens
     if representation:
-        out = fastforward.forward(
-            model, tokens, logits=False, representation=True, autocast=autocast
+        out = model.forward(
+            tokens, logits=False, representation=True, autocast=autocast
         ).representation
     else:
-        aa = [model.alphabet.get_idx(a) for a in AMINO_ACIDS]
-        out = fastforward.forward(model, tokens, columns=aa, autocast=autocast).logits
-    return out[:, 1 : length + 1].float()
+        aa = model.token_ids(AMINO_ACIDS)
+        out = model.forward(tokens, columns=aa, autocast=autocast).logits
+    return out[:, model.residues(length)].float()
 
 
 def resolve_batch_size(model: Model, length: int, batch_size: int | None) -> int:
@@ -87,7 +86,9 @@ def row_stream(
     wt_tokens = model.tokens([sequence])
     base = _outputs(model, wt_tokens, representation, autocast)[0]
     width = 1 if fast else len(AMINO_ACIDS)
-    subs = [model.alphabet.mask_idx] if fast else [model.alphabet.get_idx(a) for a in AMINO_ACIDS]
+    if fast:
+        model.require(jacobian_method(representation, fast))  # it needs a mask token
+    subs = [model.mask_id] if fast else model.token_ids(AMINO_ACIDS)
     mutants = [(i, k) for i in range(start, end) for k in range(width)]
     row = np.empty((width, length, base.shape[-1]), dtype=np.float32)
     bar = tqdm(
@@ -101,7 +102,7 @@ def row_stream(
         chunk = mutants[first : first + batch_size]
         tokens = wt_tokens.repeat(len(chunk), 1)
         for n, (i, k) in enumerate(chunk):
-            tokens[n, i + 1] = subs[k]
+            tokens[n, i + model.first_residue] = subs[k]
         delta = (_outputs(model, tokens, representation, autocast) - base).cpu().numpy()
         for n, (i, k) in enumerate(chunk):
             row[k] = delta[n]

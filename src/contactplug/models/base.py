@@ -1,5 +1,14 @@
-"""What a loaded model is (`Model`), where it runs, and the rules every loader shares:
+"""The one model interface (`Model`), where a model runs, and the rules every loader shares:
 safe unpickling, the weights fingerprint, and which optional heads a checkpoint carries.
+
+Everything above `models/` (readout, ranking, windows, batching, Jacobian, calibration, the
+plugin, the pipeline, bench) talks to a `Model` and knows no family by name. A family is one
+module that subclasses it: ESM-2 (`esm2`), ESM-1b/ESM-1v (`esm1b`), ESM C (`esmc_model`),
+ProtT5 (`prot_t5`).
+
+A token row is [BOS] residues [EOS] padding: `first_residue` is the row index of residue 0
+(1 after a BOS, 0 without one) and `special_tokens` counts BOS and EOS, so a caller crops a
+row with `model.residues(length)` and never needs to know which family put what where.
 
 Official fair-esm checkpoints pickle an `argparse.Namespace`; torch >= 2.6 loads with
 `weights_only=True` and refuses it. We allow exactly that class for the one load
@@ -12,10 +21,11 @@ import argparse
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import esm
 import torch
 
 from contactplug.files.errors import ContactplugError
@@ -26,37 +36,121 @@ log = logging.getLogger("contactplug")
 CONTACT_KEYS = {"contact_head.regression.weight", "contact_head.regression.bias"}
 LM_HEAD_PREFIX = "lm_head."
 
+# callback(layer, head indices, probabilities B x k x T x T float32); freed afterwards
+HeadCallback = Callable[[int, list[int], torch.Tensor], None]
+Heads = Mapping[int, Sequence[int]]  # layer -> head indices, 0-based
+
 
 @dataclass
-class Model:
-    """A loaded fair-esm model and what it can do."""
+class Output:
+    logits: torch.Tensor | None = None  # B x T x V (or the asked-for vocabulary columns)
+    representation: torch.Tensor | None = None  # B x T x E, final hidden states (final norm)
+    layers_run: int = 0
+    extra: dict = field(default_factory=dict)
 
-    esm: torch.nn.Module
-    alphabet: esm.data.Alphabet
-    name: str
-    source: str
-    fingerprint: str
-    has_lm_head: bool
-    has_contact_head: bool
-    device: torch.device
-    dtype: torch.dtype
+
+class Model(ABC):
+    """A loaded protein language model: the one interface of every family.
+
+    forward(tokens, heads, on_heads, ...) runs B x T tokens from `tokens()`; the attention
+    probabilities of the wanted (layer, head) pairs only go to `on_heads` one layer at a time
+    (B x k x T x T over all T tokens; padded keys get 0), and the forward stops after the last
+    wanted layer when neither logits nor the final hidden states are asked for.
+    """
+
+    family: str = "?"  # set by each family: "ESM-2", "ESM-1b", "ESM-1v", "ESM C", "ProtT5"
+    first_residue: int = 1  # row index of residue 0 (1 after a BOS token)
+    special_tokens: int = 2  # tokens a row holds beyond its residues (BOS, EOS)
+    pair_floats: int = 0  # float32s per token pair one sequence's bare forward holds itself
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        name: str,
+        source: str,
+        fingerprint: str,
+        has_lm_head: bool,
+        has_contact_head: bool,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.module = module
+        self.name = name
+        self.source = source
+        self.fingerprint = fingerprint
+        self.has_lm_head = has_lm_head
+        self.has_contact_head = has_contact_head
+        self.device = device
+        self.dtype = dtype
+
+    # -- the network's shape -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def num_layers(self) -> int: ...
 
     @property
-    def num_layers(self) -> int:
-        return len(self.esm.layers)
+    @abstractmethod
+    def num_heads(self) -> int: ...
 
     @property
-    def num_heads(self) -> int:
-        return self.esm.layers[0].self_attn.num_heads
+    @abstractmethod
+    def embed_dim(self) -> int: ...
 
     @property
+    @abstractmethod
+    def vocab_size(self) -> int: ...
+
+    @property
+    @abstractmethod
     def max_length(self) -> int:
-        return 1022
+        """The most residues one forward reads (longer proteins are read in windows)."""
 
+    @property
+    @abstractmethod
+    def mask_id(self) -> int | None:
+        """The mask token (the Jacobian's `fast` variants), None when the family has none."""
+
+    # -- tokens ----------------------------------------------------------------------------
+    @abstractmethod
+    def tokens(self, sequences: Sequence[str]) -> torch.Tensor:
+        """B x T token ids ([BOS] residues [EOS], right-padded) on the model's device."""
+
+    @abstractmethod
+    def token_ids(self, letters: Iterable[str]) -> list[int]:
+        """The token id of each residue letter (substitutions, logit columns)."""
+
+    def residues(self, length: int) -> slice:
+        """Where a sequence of `length` residues sits in its token row."""
+        return slice(self.first_residue, self.first_residue + length)
+
+    # -- the forward -----------------------------------------------------------------------
+    @abstractmethod
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        heads: Heads | None = None,
+        on_heads: HeadCallback | None = None,
+        logits: bool = True,
+        columns: Sequence[int] | None = None,
+        representation: bool = False,
+        autocast: torch.dtype | None = None,
+    ) -> Output:
+        """Run B x T tokens. columns: vocabulary ids of the logits to return; autocast: e.g.
+        torch.bfloat16 for reduced-precision matrix products. Asking for logits of a model
+        without an MLM head is an error (`require` says so first)."""
+
+    def contact_regression(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """ESM's contact head: (weight over layers x heads features, bias), float32."""
+        raise ContactplugError(f"{self.name}: the checkpoint has no contact regression weights")
+
+    # -- what it can do --------------------------------------------------------------------
     def methods(self) -> dict[str, str | None]:
         """Method name -> None when it can run, else the reason it cannot (`files.methods`)."""
         return {
-            name: why_unavailable(name, self.has_lm_head, self.has_contact_head) for name in METHODS
+            name: why_unavailable(
+                name, self.has_lm_head, self.has_contact_head, self.mask_id is not None
+            )
+            for name in METHODS
         }
 
     def require(self, method: str) -> None:
@@ -66,23 +160,27 @@ class Model:
         if methods[method] is not None:
             raise ContactplugError(f"{self.name}: method {method!r} cannot run: {methods[method]}")
 
-    def tokens(self, sequences: list[str]) -> torch.Tensor:
-        """BOS + residues + EOS, right-padded, on the model's device."""
-        a = self.alphabet
-        width = max(len(s) for s in sequences) + 2
-        out = torch.full((len(sequences), width), a.padding_idx, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            out[row, 0] = a.cls_idx
-            out[row, 1 : len(seq) + 1] = torch.tensor([a.get_idx(c) for c in seq])
-            out[row, len(seq) + 1] = a.eos_idx
-        return out.to(self.device)
-
     def describe(self) -> str:
         ok = [m for m, why in self.methods().items() if why is None]
         return (
-            f"{self.name} ({self.num_layers} layers x {self.num_heads} heads, {self.device}, "
-            f"{str(self.dtype).replace('torch.', '')}); methods: {', '.join(ok)}"
+            f"{self.name} ({self.family}, {self.num_layers} layers x {self.num_heads} heads, "
+            f"{self.device}, {str(self.dtype).replace('torch.', '')}); methods: {', '.join(ok)}"
         )
+
+    def info(self) -> list[str]:
+        """The lines of `model-info`: family, shape, limits, and each method with why not."""
+        lines = [
+            f"{self.name}: {self.family}",
+            f"  layers x heads   {self.num_layers} x {self.num_heads} (dim {self.embed_dim})",
+            f"  max length       {self.max_length} residues (longer ones are read in windows)",
+            f"  device, dtype    {self.device}, {str(self.dtype).replace('torch.', '')}",
+            f"  source           {self.source}",
+            f"  fingerprint      {self.fingerprint}",
+            "  methods",
+        ]
+        for method, why in self.methods().items():
+            lines.append(f"    {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
+        return lines
 
 
 def cache_dir() -> Path:
@@ -112,6 +210,13 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return table[dtype]
 
 
+def place(device: str | torch.device, dtype: str | torch.dtype) -> tuple[torch.device, torch.dtype]:
+    """Resolve a device and dtype given as strings (CLI) or as torch objects (library)."""
+    device = resolve_device(device) if isinstance(device, str) else device
+    dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
+    return device, dtype
+
+
 def safe_torch_load(path: Path) -> dict:
     """torch.load with weights_only=True, admitting only argparse.Namespace (fair-esm's cfg)."""
     try:
@@ -126,37 +231,15 @@ def safe_torch_load(path: Path) -> dict:
         ) from None
 
 
-def fingerprint(module: torch.nn.Module) -> str:
-    """Identity of the weights (not the name: a fine-tuned model calls itself esm2_t6_8M too)."""
+def fingerprint_state(state: Mapping[str, torch.Tensor], picks: Iterable[str]) -> str:
+    """Identity of the weights (not the name: a fine-tuned model calls itself esm2_t6_8M too):
+    sha256 over the named tensors (each family picks its embedding, last layer, heads)."""
     h = hashlib.sha256()
-    state = module.state_dict()
-    picks = [k for k in state if k.startswith("embed_tokens")]
-    picks += [k for k in state if k.startswith(f"layers.{len(module.layers) - 1}.")]
-    picks += sorted(k for k in state if k.startswith("contact_head"))
     for key in picks:
         tensor = state[key].detach().to("cpu", torch.float32).contiguous()
         h.update(key.encode())
         h.update(tensor.numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def build_model(
-    module: torch.nn.Module,
-    alphabet: esm.data.Alphabet,
-    name: str,
-    source: str,
-    has_lm: bool,
-    has_contact: bool,
-    device: str | torch.device = "auto",
-    dtype: str | torch.dtype = "float32",
-) -> Model:
-    """Put loaded weights in eval mode on the device and dtype, fingerprinted before the cast."""
-    device = resolve_device(device) if isinstance(device, str) else device
-    dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
-    module.eval()
-    fp = fingerprint(module)
-    module.to(device=device, dtype=dtype)
-    return Model(module, alphabet, name, source, fp, has_lm, has_contact, device, dtype)
 
 
 def check_state(expected: set[str], found: set[str], source: str) -> tuple[bool, bool]:

@@ -46,12 +46,13 @@ def forward_bytes(model: Model, batch: int, tokens: int, heads_per_layer: int = 
 
     Per token: the residual stream, its layer norm, q, k, v and their rotated copies, the
     attention output and the 4E-wide feed-forward (~16 E floats). Per token pair: scores,
-    softmax and processed copies of the heads whose weights are asked for (~3 floats each).
+    softmax and processed copies of the heads whose weights are asked for (~3 floats each),
+    and what the family's forward holds itself (`Model.pair_floats`: T5's position bias).
     """
-    dim = model.esm.embed_dim
+    dim = model.embed_dim
     size = torch.finfo(model.dtype).bits // 8
-    per_token = 16 * dim * size + 4 * len(model.alphabet)
-    per_pair = 3 * 4 * heads_per_layer
+    per_token = 16 * dim * size + 4 * model.vocab_size
+    per_pair = 4 * (3 * heads_per_layer + model.pair_floats)
     return batch * (tokens * per_token + tokens * tokens * per_pair)
 
 
@@ -60,8 +61,9 @@ def auto_batch_size(
 ) -> int:
     """The most sequences of `length` residues whose activations fit the memory budget."""
     budget = int(MEMORY_SHARE * free_memory(model.device)) if budget is None else budget
-    one = forward_bytes(model, 1, length + 2, heads_per_layer)
-    cap = auto_cap(model, length + 2)
+    tokens = length + model.special_tokens
+    one = forward_bytes(model, 1, tokens, heads_per_layer)
+    cap = auto_cap(model, tokens)
     return max(1, min(cap, budget // max(one, 1)))
 
 
@@ -99,12 +101,13 @@ def plan(
     budget, at most `batch_size` long (None: `auto_cap`) and at most MAX_PADDING padded."""
     budget = int(MEMORY_SHARE * free_memory(model.device)) if budget is None else budget
     order = sorted(range(len(lengths)), key=lambda n: (lengths[n], n))
+    extra = model.special_tokens
     groups: list[list[int]] = []
     current: list[int] = []
     for n in order:
         trial = current + [n]
-        longest = lengths[n] + 2  # sorted, so the newcomer is the longest
-        padded = sum(longest - lengths[m] - 2 for m in trial) / (len(trial) * longest)
+        longest = lengths[n] + extra  # sorted, so the newcomer is the longest
+        padded = sum(longest - lengths[m] - extra for m in trial) / (len(trial) * longest)
         fits = forward_bytes(model, len(trial), longest, heads_per_layer) <= budget
         cap = batch_size or auto_cap(model, longest)
         if current and (len(trial) > cap or not fits or padded > MAX_PADDING):

@@ -1,4 +1,4 @@
-"""A second forward pass over fair-esm's own ESM2 weights: fused attention, no head weights.
+"""ESM-2: fair-esm's own ESM2 weights run by a fused forward (no head weights unless asked).
 
 fair-esm's rotary attention cannot use PyTorch's fused kernel, and asking it for head weights
 makes it keep layers x heads x T x T. Here the same weights run with
@@ -9,30 +9,41 @@ time; layers whose every head is wanted compute the weights once and reuse them.
 
 It is the same arithmetic in another order: logits match fair-esm's to ~1e-6 (tests hold it
 to 1e-4, attention maps to 1e-5). The forward stops after the last layer anyone needs.
+ESM-1b/ESM-1v (`esm1b`) run the same fair-esm TransformerLayer stack without rotary: the
+layer loop and the LM head here are theirs too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from contactplug.models.base import Model
+from contactplug.models.base import HeadCallback, Heads, Output
+from contactplug.models.fair_esm_model import FairEsmModel
 
-# callback(layer, head indices, probabilities B x k x T x T); the tensor is freed afterwards
-HeadCallback = Callable[[int, list[int], torch.Tensor], None]
+__all__ = ["Esm2Model", "HeadCallback", "Output", "forward", "logits"]
 
 
-@dataclass
-class Output:
-    logits: torch.Tensor | None = None  # B x T x V (or the asked-for vocabulary columns)
-    representation: torch.Tensor | None = None  # B x T x E after the final layer norm
-    layers_run: int = 0
-    extra: dict = field(default_factory=dict)
+class Esm2Model(FairEsmModel):
+    """ESM-2 (rotary positions, no embedding norm before the layers)."""
+
+    family = "ESM-2"
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        heads: Heads | None = None,
+        on_heads: HeadCallback | None = None,
+        logits: bool = True,
+        columns: Sequence[int] | None = None,
+        representation: bool = False,
+        autocast: torch.dtype | None = None,
+    ) -> Output:
+        return forward(self, tokens, heads, on_heads, logits, columns, representation, autocast)
 
 
 def _layer_norm(x: torch.Tensor, ln: torch.nn.Module) -> torch.Tensor:
@@ -52,7 +63,7 @@ def _rotary_tables(inv_freq: torch.Tensor, length: int, dtype: torch.dtype):
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
-def embed(model: Model, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def embed(model: FairEsmModel, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """B x T x E embeddings with fair-esm's token-dropout rescaling; the padding mask or None."""
     esm = model.esm
     padding = tokens.eq(esm.padding_idx)
@@ -74,7 +85,7 @@ def attention_layer(
     layer: torch.nn.Module,
     x: torch.Tensor,
     padding: torch.Tensor | None,
-    rotary: tuple[torch.Tensor, torch.Tensor],
+    rotary: tuple[torch.Tensor, torch.Tensor] | None,
     wanted: list[int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One self-attention block (without residual); probabilities of `wanted` heads if asked."""
@@ -88,9 +99,10 @@ def attention_layer(
     q = split(attn.q_proj(x) * attn.scaling)
     k = split(attn.k_proj(x))
     v = split(attn.v_proj(x))
-    cos, sin = rotary
-    q = q * cos + _rotate_half(q) * sin
-    k = k * cos + _rotate_half(k) * sin
+    if rotary is not None:
+        cos, sin = rotary
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
     keep = None if padding is None else ~padding[:, None, None, :]  # True = may attend
     probs = None
     if wanted is not None and len(wanted) == heads:
@@ -128,7 +140,7 @@ def _rotary_groups(esm: torch.nn.Module) -> list[int]:
     return _GROUPS[esm]
 
 
-def rotary_for(model: Model, length: int, dtype: torch.dtype) -> list[tuple]:
+def rotary_for(model: FairEsmModel, length: int, dtype: torch.dtype) -> list[tuple]:
     """One (cos, sin) per layer; layers with equal inv_freq buffers share one table."""
     groups = _rotary_groups(model.esm)
     tables: dict[int, tuple] = {}
@@ -138,9 +150,76 @@ def rotary_for(model: Model, length: int, dtype: torch.dtype) -> list[tuple]:
     return [tables[g] for g in groups]
 
 
+def wanted_heads(heads: Heads | None, on_heads: HeadCallback | None) -> dict[int, list[int]]:
+    """layer -> sorted head indices, empty layers dropped; heads without a callback refused."""
+    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
+    if heads and on_heads is None:
+        raise ValueError("heads were asked for without an on_heads callback")
+    return heads
+
+
+def autocast_context(tokens: torch.Tensor, autocast: torch.dtype | None):
+    if autocast is None:
+        return contextlib.nullcontext()
+    return torch.autocast(tokens.device.type, dtype=autocast)
+
+
+def run_layers(
+    esm: torch.nn.Module,
+    x: torch.Tensor,
+    padding: torch.Tensor | None,
+    tables: list[tuple] | None,
+    heads: dict[int, list[int]],
+    on_heads: HeadCallback | None,
+    last: int,
+) -> torch.Tensor:
+    """fair-esm TransformerLayers 0..last-1 (pre-LN attention and GELU feed-forward); the
+    wanted heads' probabilities go to `on_heads`. tables: rotary (cos, sin) per layer or None."""
+    for index in range(last):
+        layer = esm.layers[index]
+        wanted = heads.get(index)
+        rotary = None if tables is None else tables[index]
+        h, probs = attention_layer(
+            layer, _layer_norm(x, layer.self_attn_layer_norm), padding, rotary, wanted
+        )
+        if probs is not None:
+            on_heads(index, wanted, probs)
+            del probs
+        x = x + h
+        h = F.gelu(layer.fc1(_layer_norm(x, layer.final_layer_norm)))
+        x = x + layer.fc2(h)
+        del h
+    return x
+
+
+def final_outputs(
+    esm: torch.nn.Module,
+    x: torch.Tensor,
+    out: Output,
+    logits: bool,
+    columns: Sequence[int] | None,
+    representation: bool,
+) -> Output:
+    """The last layer norm (the final hidden states) and the RoBERTa LM head's logits."""
+    if not (logits or representation):
+        return out
+    x = _layer_norm(x, esm.emb_layer_norm_after)
+    if representation:
+        out.representation = x
+    if logits:
+        head = esm.lm_head
+        y = _layer_norm(F.gelu(head.dense(x)), head.layer_norm)
+        if columns is None:
+            out.logits = F.linear(y, head.weight) + head.bias
+        else:
+            cols = torch.as_tensor(list(columns), device=y.device)
+            out.logits = F.linear(y, head.weight[cols]) + head.bias[cols]
+    return out
+
+
 @torch.no_grad()
 def forward(
-    model: Model,
+    model: FairEsmModel,
     tokens: torch.Tensor,
     heads: Mapping[int, Sequence[int]] | None = None,
     on_heads: HeadCallback | None = None,
@@ -149,7 +228,7 @@ def forward(
     representation: bool = False,
     autocast: torch.dtype | None = None,
 ) -> Output:
-    """Run the model on B x T tokens.
+    """Run ESM-2 on B x T tokens.
 
     heads: layer -> head indices whose attention probabilities go to `on_heads` (B x k x T x T
     over all T tokens; padded keys get 0, rows of padded queries are left as they are).
@@ -159,50 +238,18 @@ def forward(
     autocast: e.g. torch.bfloat16 to run matrix products in reduced precision.
     """
     esm = model.esm
-    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
-    if heads and on_heads is None:
-        raise ValueError("heads were asked for without an on_heads callback")
+    heads = wanted_heads(heads, on_heads)
     last = len(esm.layers)
     if not (logits or representation):
         last = max(heads) + 1 if heads else 0
-    device_type = tokens.device.type
-    ctx = (
-        torch.autocast(device_type, dtype=autocast)
-        if autocast is not None
-        else contextlib.nullcontext()
-    )
     out = Output(layers_run=last)
-    with ctx:
+    with autocast_context(tokens, autocast):
         x, padding = embed(model, tokens)
         tables = rotary_for(model, tokens.shape[1], x.dtype if autocast is None else autocast)
-        for index in range(last):
-            layer = esm.layers[index]
-            wanted = heads.get(index)
-            h, probs = attention_layer(
-                layer, _layer_norm(x, layer.self_attn_layer_norm), padding, tables[index], wanted
-            )
-            if probs is not None:
-                on_heads(index, wanted, probs)
-                del probs
-            x = x + h
-            h = F.gelu(layer.fc1(_layer_norm(x, layer.final_layer_norm)))
-            x = x + layer.fc2(h)
-            del h
-        if logits or representation:
-            x = _layer_norm(x, esm.emb_layer_norm_after)
-            if representation:
-                out.representation = x
-            if logits:
-                head = esm.lm_head
-                y = _layer_norm(F.gelu(head.dense(x)), head.layer_norm)
-                if columns is None:
-                    out.logits = F.linear(y, head.weight) + head.bias
-                else:
-                    cols = torch.as_tensor(list(columns), device=y.device)
-                    out.logits = F.linear(y, head.weight[cols]) + head.bias[cols]
-    return out
+        x = run_layers(esm, x, padding, tables, heads, on_heads, last)
+        return final_outputs(esm, x, out, logits, columns, representation)
 
 
-def logits(model: Model, tokens: torch.Tensor, columns: Sequence[int] | None = None, **kw):
+def logits(model: FairEsmModel, tokens: torch.Tensor, columns: Sequence[int] | None = None, **kw):
     """B x T x V logits (float32) of the fast forward."""
     return forward(model, tokens, columns=columns, **kw).logits.float()

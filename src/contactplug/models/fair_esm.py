@@ -1,6 +1,6 @@
-"""fair-esm checkpoints: the official `.pt` layout (with its `-contact-regression.pt`
-beside it), the torch-hub cache, the download when the network is there, and the writer
-tests use to make checkpoints in that layout."""
+"""fair-esm checkpoints: the official `.pt` layouts (ESM-2's `cfg`, ESM-1b/ESM-1v's `args`,
+with the `-contact-regression.pt` beside it), the torch-hub cache, the download when the
+network is there, and the writer tests use to make checkpoints in those layouts."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from pathlib import Path
 
 import esm
 import torch
+from esm.model.esm1 import ProteinBertModel
 from esm.model.esm2 import ESM2
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models.base import (
-    CONTACT_KEYS,
-    Model,
-    build_model,
-    check_state,
-    safe_torch_load,
-)
+from contactplug.models.base import CONTACT_KEYS, check_state, safe_torch_load
+from contactplug.models.esm2 import Esm2Model
+from contactplug.models.fair_esm_model import FairEsmModel
+from contactplug.models.unsupported import refuse
 
 log = logging.getLogger("contactplug")
 FAIR_ESM_URL = "https://dl.fbaipublicfiles.com/fair-esm"
@@ -31,10 +29,35 @@ def torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def load_fair_esm_checkpoint(path: Path, device="auto", dtype="float32") -> Model:
-    data = safe_torch_load(path)
+def wrap_fair_esm(
+    module: torch.nn.Module,
+    alphabet: esm.data.Alphabet,
+    name: str,
+    source: str,
+    has_lm: bool,
+    has_contact: bool,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "float32",
+) -> FairEsmModel:
+    """The family of a fair-esm module: ESM-2; anything else is refused."""
+    if isinstance(module, ESM2):
+        family = Esm2Model
+    else:
+        kind = getattr(module, "model_version", type(module).__name__)
+        raise refuse(source, f"a fair-esm {kind} checkpoint")
+    return family(module, alphabet, name, source, has_lm, has_contact, device, dtype)
+
+
+def load_fair_esm_checkpoint(
+    path: Path, device="auto", dtype="float32", data: dict | None = None
+) -> FairEsmModel:
+    """A fair-esm .pt (`data`: its contents when the caller has read them already)."""
+    data = safe_torch_load(path) if data is None else data
     if not isinstance(data, dict) or "model" not in data:
-        raise ContactplugError(f"{path}: not a fair-esm checkpoint (no 'model' entry)")
+        raise refuse(path, "not a fair-esm checkpoint (no 'model' entry)")
+    arch = getattr(data.get("args"), "arch", "roberta_large")
+    if "cfg" not in data and arch != "roberta_large":
+        raise refuse(path, f"a fair-esm {arch} checkpoint (ESM-1, MSA Transformer, ESM-IF)")
     regression = path.with_name(path.stem + "-contact-regression.pt")
     if regression.exists():
         data["model"].update(safe_torch_load(regression)["model"])
@@ -49,7 +72,7 @@ def load_fair_esm_checkpoint(path: Path, device="auto", dtype="float32") -> Mode
     module.load_state_dict(state, strict=False)
     if not has_contact:
         log.warning("%s: no contact regression weights beside it; esm-head is unavailable", path)
-    return build_model(module, alphabet, path.stem, str(path), has_lm, has_contact, device, dtype)
+    return wrap_fair_esm(module, alphabet, path.stem, str(path), has_lm, has_contact, device, dtype)
 
 
 def network_reachable(host: str = "dl.fbaipublicfiles.com", timeout: float = 3.0) -> bool:
@@ -79,20 +102,46 @@ def download(name: str) -> Path:
     return target / f"{name}.pt"
 
 
-def save_fair_esm_checkpoint(module: ESM2, path: str | os.PathLike) -> Path:
-    """Write `module` in the official ESM-2 layout (cfg Namespace + prefixed keys), with the
-    contact regression in the `-contact-regression.pt` file beside it, as fair-esm ships them."""
+def save_fair_esm_checkpoint(module: torch.nn.Module, path: str | os.PathLike) -> Path:
+    """Write `module` in its official layout, with the contact regression in the
+    `-contact-regression.pt` file beside it, as fair-esm ships them: ESM-2 as a cfg Namespace
+    and `encoder.sentence_encoder.` keys; ESM-1b/ESM-1v as fairseq's `args` Namespace
+    (arch roberta_large, `encoder_*` names) and its keys (the LM head under `encoder.`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cfg = argparse.Namespace(
-        encoder_layers=module.num_layers,
-        encoder_embed_dim=module.embed_dim,
-        encoder_attention_heads=module.attention_heads,
-        token_dropout=module.token_dropout,
-    )
     state = module.state_dict()
-    body = {f"encoder.sentence_encoder.{k}": v for k, v in state.items() if k not in CONTACT_KEYS}
-    torch.save({"cfg": {"model": cfg}, "model": body}, path)
+    if isinstance(module, ESM2):
+        cfg = argparse.Namespace(
+            encoder_layers=module.num_layers,
+            encoder_embed_dim=module.embed_dim,
+            encoder_attention_heads=module.attention_heads,
+            token_dropout=module.token_dropout,
+        )
+        header = {"cfg": {"model": cfg}}
+    else:
+        a = module.args
+        args = argparse.Namespace(
+            arch="roberta_large",
+            encoder_layers=a.layers,
+            encoder_embed_dim=a.embed_dim,
+            encoder_ffn_embed_dim=a.ffn_embed_dim,
+            encoder_attention_heads=a.attention_heads,
+            max_positions=a.max_positions,
+            token_dropout=getattr(a, "token_dropout", False),
+            logit_bias=True,
+        )
+        header = {"args": args}
+
+    def official(key: str) -> str:
+        if isinstance(module, ProteinBertModel) and key.startswith(LM_HEAD):
+            return f"encoder.{key}"
+        return f"encoder.sentence_encoder.{key}"
+
+    body = {official(k): v for k, v in state.items() if k not in CONTACT_KEYS}
+    torch.save({**header, "model": body}, path)
     head = {k: v for k, v in state.items() if k in CONTACT_KEYS}
     torch.save({"model": head}, path.with_name(path.stem + "-contact-regression.pt"))
     return path
+
+
+LM_HEAD = "lm_head."

@@ -1,6 +1,7 @@
-"""HuggingFace-format ESM-2 checkpoints mapped onto fair-esm's `ESM2` (there is one model
+"""HuggingFace-format ESM-2 checkpoints mapped onto fair-esm's `ESM2` (there is one ESM-2
 implementation): `config.json` + `model.safetensors` or `pytorch_model.bin`, from a folder or
-the HF hub cache layout `models--facebook--esm2_*/snapshots/<rev>/`."""
+the HF hub cache layout `models--facebook--esm2_*/snapshots/<rev>/`; and the config and weight
+readers the other HF families (`prot_t5`) share."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import esm
 from esm.model.esm2 import ESM2
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models.base import Model, build_model, check_state, safe_torch_load
+from contactplug.models.base import check_state, safe_torch_load
+from contactplug.models.esm2 import Esm2Model
+from contactplug.models.unsupported import known_family, refuse
 
 log = logging.getLogger("contactplug")
 
@@ -60,14 +63,37 @@ def hf_key_to_fair_esm(key: str) -> str | None:
     return None
 
 
-def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
+def read_config(folder: Path) -> dict:
     config_path = folder / "config.json"
     try:
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ContactplugError(f"{config_path}: cannot read HF config ({exc})") from None
-    if config.get("model_type") != "esm":
-        raise ContactplugError(f"{folder}: model_type {config.get('model_type')!r} is not 'esm'")
+    if not isinstance(config, dict):
+        raise ContactplugError(f"{config_path}: not an HF config (no JSON object)")
+    return config
+
+
+def read_weights(folder: Path) -> dict:
+    """The tensors of model.safetensors or pytorch_model.bin (weights_only)."""
+    if folder.joinpath("model.safetensors").exists():
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(folder / "model.safetensors"))
+        except Exception as exc:  # safetensors raises its own error types
+            raise ContactplugError(f"{folder}/model.safetensors: corrupt ({exc})") from None
+    if folder.joinpath("pytorch_model.bin").exists():
+        return safe_torch_load(folder / "pytorch_model.bin")
+    raise ContactplugError(f"{folder}: neither model.safetensors nor pytorch_model.bin")
+
+
+def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Esm2Model:
+    """An HF ESM-2 folder (model_type esm) as fair-esm's ESM2."""
+    config = read_config(folder)
+    other = known_family(config)
+    if other or config.get("model_type") != "esm":
+        raise refuse(folder, f"{other or 'model_type ' + repr(config.get('model_type'))}")
     if config.get("position_embedding_type", "rotary") != "rotary":
         raise ContactplugError(
             f"{folder}: only rotary (ESM-2) HF checkpoints map onto fair-esm's ESM2; "
@@ -81,17 +107,7 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
         )
     if config.get("emb_layer_norm_before"):
         raise ContactplugError(f"{folder}: emb_layer_norm_before=True is not an ESM-2 layout")
-    if folder.joinpath("model.safetensors").exists():
-        from safetensors.torch import load_file
-
-        try:
-            raw = load_file(str(folder / "model.safetensors"))
-        except Exception as exc:  # safetensors raises its own error types
-            raise ContactplugError(f"{folder}/model.safetensors: corrupt ({exc})") from None
-    elif folder.joinpath("pytorch_model.bin").exists():
-        raw = safe_torch_load(folder / "pytorch_model.bin")
-    else:
-        raise ContactplugError(f"{folder}: neither model.safetensors nor pytorch_model.bin")
+    raw = read_weights(folder)
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
     if config.get("vocab_size", len(alphabet)) != len(alphabet):
         raise ContactplugError(f"{folder}: vocab_size {config['vocab_size']} is not ESM's 33")
@@ -127,11 +143,11 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Model:
     name = config.get("_name_or_path", "").split("/")[-1] or folder.name
     if not has_lm:
         log.info("%s: no MLM head in this checkpoint; logit CJ unavailable, repr-CJ works", folder)
-    return build_model(module, alphabet, name, str(folder), has_lm, has_contact, device, dtype)
+    return Esm2Model(module, alphabet, name, str(folder), has_lm, has_contact, device, dtype)
 
 
-def find_hf_snapshot(name: str) -> Path | None:
-    snapshots = hf_hub_cache() / f"models--facebook--{name}" / "snapshots"
+def find_hf_snapshot(name: str, owner: str = "facebook") -> Path | None:
+    snapshots = hf_hub_cache() / f"models--{owner}--{name}" / "snapshots"
     if not snapshots.is_dir():
         return None
     for snap in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):

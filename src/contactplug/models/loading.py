@@ -1,30 +1,47 @@
-"""`load_model(spec)`: one entry for every way a user names a model: a registry name
-(torch-hub cache, HF hub cache, or a download), a fair-esm `.pt`, or an HF folder."""
+"""`load_model(spec)`: one entry for every way a user names a model, whatever its family.
+
+A spec is a registry name (torch-hub cache, HF hub cache, or a fair-esm download), a file
+(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 or T5 folder, an ESM C snapshot
+with data/weights/*.pth, or the hub-cache folder `models--owner--name` holding snapshots).
+The family is told by what the files hold, not by their names; anything else is refused in
+one line that names the families read (`unsupported`).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models.base import Model
+from contactplug.models.base import Model, safe_torch_load
 from contactplug.models.fair_esm import (
     download,
     load_fair_esm_checkpoint,
     network_reachable,
     torch_hub_checkpoints,
 )
-from contactplug.models.hf import find_hf_snapshot, hf_hub_cache, load_hf_folder
+from contactplug.models.hf import find_hf_snapshot, hf_hub_cache, load_hf_folder, read_config
+from contactplug.models.unsupported import SUPPORTED, known_family, refuse
 
-# name -> (layers, embed_dim, heads); one registry, as in fair-esm.
-REGISTRY: dict[str, tuple[int, int, int]] = {
-    "esm2_t6_8M_UR50D": (6, 320, 20),
-    "esm2_t12_35M_UR50D": (12, 480, 20),
-    "esm2_t30_150M_UR50D": (30, 640, 20),
-    "esm2_t33_650M_UR50D": (33, 1280, 20),
-    "esm2_t36_3B_UR50D": (36, 2560, 40),
-    "esm2_t48_15B_UR50D": (48, 5120, 40),
-    "esm1b_t33_650M_UR50S": (33, 1280, 20),
+
+class Arch(NamedTuple):
+    family: str
+    layers: int
+    embed_dim: int
+    heads: int
+    hub: str = ""  # the HF hub owner the name is looked up under, offline
+
+
+# name -> architecture; one registry of every name a user may give (and bench --arch takes)
+REGISTRY: dict[str, Arch] = {
+    "esm2_t6_8M_UR50D": Arch("ESM-2", 6, 320, 20, "facebook"),
+    "esm2_t12_35M_UR50D": Arch("ESM-2", 12, 480, 20, "facebook"),
+    "esm2_t30_150M_UR50D": Arch("ESM-2", 30, 640, 20, "facebook"),
+    "esm2_t33_650M_UR50D": Arch("ESM-2", 33, 1280, 20, "facebook"),
+    "esm2_t36_3B_UR50D": Arch("ESM-2", 36, 2560, 40, "facebook"),
+    "esm2_t48_15B_UR50D": Arch("ESM-2", 48, 5120, 40, "facebook"),
+    "esm1b_t33_650M_UR50S": Arch("ESM-1b", 33, 1280, 20),
 }
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 
@@ -49,22 +66,49 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
         ) from None
 
 
+def load_file(path: Path, device="auto", dtype="float32") -> Model:
+    """A checkpoint file, read once: fair-esm's (a `model` entry)."""
+    data = safe_torch_load(path)
+    if isinstance(data, dict) and "model" in data:
+        return load_fair_esm_checkpoint(path, device, dtype, data)
+    raise refuse(path, "not a fair-esm checkpoint (no 'model' entry)")
+
+
+def _snapshot(folder: Path) -> Path:
+    """A hub-cache repository folder (`models--owner--name`) -> its newest usable snapshot."""
+    if (folder / "config.json").exists() or not (folder / "snapshots").is_dir():
+        return folder
+    snaps = [p for p in (folder / "snapshots").iterdir() if (p / "config.json").exists()]
+    return max(snaps, key=lambda p: p.stat().st_mtime) if snaps else folder
+
+
+def load_folder(folder: Path, device="auto", dtype="float32", name: str | None = None) -> Model:
+    """An HF folder by its config's model_type, or an ESM C snapshot by its data/weights."""
+    folder = _snapshot(folder)
+    if not (folder / "config.json").exists():
+        raise refuse(folder, "no config.json (not an HF model folder)")
+    config = read_config(folder)
+    model_type = config.get("model_type")
+    other = known_family(config)
+    if other:
+        raise refuse(folder, f"{other} is not supported")
+    if model_type == "esm":
+        return load_hf_folder(folder, device, dtype)
+    raise refuse(folder, f"model_type {model_type!r} is not supported")
+
+
 def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "float32") -> Model:
-    """A registry name, a fair-esm .pt file, or an HF folder (or its hub-cache root)."""
+    """A registry name, a checkpoint file, or a model folder (or its hub-cache root)."""
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
-        if not (path / "config.json").exists() and (path / "snapshots").is_dir():
-            snaps = [p for p in (path / "snapshots").iterdir() if (p / "config.json").exists()]
-            if snaps:
-                path = max(snaps, key=lambda p: p.stat().st_mtime)
-        return load_hf_folder(path, device, dtype)
-    if path.suffix == ".pt" or path.is_file():
+        return load_folder(path, device, dtype)
+    if path.suffix in (".pt", ".pth") or path.is_file():
         if not path.exists():
             raise ContactplugError(f"{path}: no such checkpoint file")
-        return load_fair_esm_checkpoint(path, device, dtype)
+        return load_file(path, device, dtype)
     if spec in REGISTRY:
         return load_by_name(spec, device, dtype)
     raise ContactplugError(
-        f"unknown model {spec!r}: give a name ({', '.join(REGISTRY)}), a fair-esm .pt file "
-        "or a HuggingFace folder"
+        f"unknown model {spec!r}: give a name ({', '.join(REGISTRY)}), a checkpoint file or a "
+        f"model folder ({SUPPORTED})"
     )

@@ -1,5 +1,6 @@
 """Random weights of a model architecture, for tests and `bench` (no download): the one
-random-model factory. Costs are those of real weights; contacts are meaningless."""
+random-model factory, for every family of the registry. Costs are those of real weights;
+contacts are meaningless."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import esm
 import torch
 from esm.model.esm2 import ESM2
 
-from contactplug.models.base import Model, build_model
+from contactplug.models.base import Model
+from contactplug.models.esm2 import Esm2Model
 from contactplug.models.loading import REGISTRY
 
 
@@ -20,8 +22,11 @@ def make_tiny_model(layers: int = 2, embed_dim: int = 32, heads: int = 4, seed: 
 
 def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
     """Random weights of a registry architecture, loaded as a `Model` with both heads."""
-    layers, dim, heads = REGISTRY[arch]
+    spec = REGISTRY[arch]
     torch.manual_seed(seed)
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    module = ESM2(layers, dim, heads, alphabet=alphabet)
-    return build_model(module, alphabet, arch, f"random {arch}", True, True, device, "float32")
+    source = f"random {arch}"
+    if spec.family == "ESM-2":
+        alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+        module = ESM2(spec.layers, spec.embed_dim, spec.heads, alphabet=alphabet)
+        return Esm2Model(module, alphabet, arch, source, True, True, device, "float32")
+    raise ValueError(f"no random weights for family {spec.family}")

@@ -4,13 +4,13 @@ Per head: drop BOS/EOS, symmetrize 0.5(A+A^T), APC, zero the diagonal. The `atte
 method averages the top-K heads of the model's ranking (see `heads`); `all-heads` averages
 every head; `esm-head` is ESM's own logistic-regression contact head.
 
-The readout runs the fused-attention forward (`fastforward`): the K wanted heads' weights are
-recomputed from q and k in their layers and folded into one L x L sum per sequence at once,
-so layers x heads x T x T is never held, and the forward stops after the last wanted layer.
-The ESM head is folded the same way, one layer at a time (its regression is linear in the
-per-head APC'd maps). Many sequences run in length-sorted padded batches (`batching`);
-proteins longer than the window are read in overlapping windows and stitched (`windows`).
-`HeadCapture` is the fair-esm hook path the fast path is tested against.
+The readout runs the model's forward (`Model.forward`, any family): the K wanted heads'
+weights are recomputed from q and k in their layers and folded into one L x L sum per
+sequence at once, so layers x heads x T x T is never held, and the forward stops after the
+last wanted layer. The ESM head is folded the same way, one layer at a time (its regression
+is linear in the per-head APC'd maps). Many sequences run in length-sorted padded batches
+(`batching`); proteins longer than the window are read in overlapping windows and stitched
+(`windows`). Where the residues sit in a token row (after a BOS or not) is the model's say.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ import torch
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.models import batching
-from contactplug.models import esm2 as fastforward
 from contactplug.models.base import Model
+
+# fair-esm's hook path, the reference bench compares with; it lives with the fair-esm families
+# now (bench should import it from there: then this line goes)
+from contactplug.models.fair_esm_model import HeadCapture  # noqa: F401
 from contactplug.readout import windows
 
 log = logging.getLogger("contactplug")
@@ -33,51 +36,12 @@ Head = tuple[int, int]  # (layer, head), 0-based
 METHODS = READOUT_METHODS  # the readout rows of the method table
 
 
-class HeadCapture:
-    """Context manager (fair-esm's own forward): keep per-head attention of `heads` only."""
-
-    def __init__(self, model: Model, heads: Sequence[Head]):
-        self.model = model
-        self.heads = list(heads)
-        self.by_layer: dict[int, list[int]] = {}
-        for layer, head in self.heads:
-            self.by_layer.setdefault(layer, []).append(head)
-        self.captured: dict[int, torch.Tensor] = {}
-        self._handles: list = []
-
-    def __enter__(self) -> HeadCapture:
-        for layer, wanted in self.by_layer.items():
-            attn = self.model.esm.layers[layer].self_attn
-            index = torch.tensor(wanted, device=self.model.device)
-
-            def pre_hook(module, args, kwargs):
-                kwargs["need_head_weights"] = True
-                return args, kwargs
-
-            def post_hook(module, args, kwargs, output, layer=layer, index=index):
-                out, weights = output  # weights: heads x batch x T x T
-                self.captured[layer] = weights.index_select(0, index).float()
-                return out, None
-
-            self._handles.append(attn.register_forward_pre_hook(pre_hook, with_kwargs=True))
-            self._handles.append(attn.register_forward_hook(post_hook, with_kwargs=True))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def stacked(self) -> torch.Tensor:
-        """batch x K x T x T, in the order the heads were given."""
-        position = {layer: {h: n for n, h in enumerate(hs)} for layer, hs in self.by_layer.items()}
-        maps = [self.captured[layer][position[layer][head]] for layer, head in self.heads]
-        return torch.stack(maps, dim=1)
-
-
-def process_heads(attn: torch.Tensor, length: int, apc: bool = True) -> torch.Tensor:
-    """K x T x T raw attention of one sequence -> K x L x L symmetrized, APC'd, zero diagonal."""
-    a = attn[..., 1 : length + 1, 1 : length + 1].float()
+def process_heads(
+    attn: torch.Tensor, length: int, apc: bool = True, first: int = 1
+) -> torch.Tensor:
+    """K x T x T raw attention of one sequence -> K x L x L symmetrized, APC'd, zero diagonal
+    (first: the row index of residue 0, `Model.first_residue`)."""
+    a = attn[..., first : first + length, first : first + length].float()
     a = a + a.transpose(-1, -2)
     a.mul_(0.5)
     if apc:
@@ -120,26 +84,25 @@ def batch_maps(
         heads = all_heads(model)
     elif method == "esm-head":
         heads = all_heads(model)
-        weight = model.esm.contact_head.regression.weight[0].float()
-        bias = model.esm.contact_head.regression.bias.float()
+        weight, bias = model.contact_regression()
     elif method != "attention":
         raise ContactplugError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not heads:
         raise ContactplugError("the attention method needs a head ranking (see select-heads)")
     lengths = [len(s) for s in sequences]
     acc = [torch.zeros(n, n, device=model.device) for n in lengths]
-    n_heads = model.num_heads
+    n_heads, first = model.num_heads, model.first_residue
 
     def fold(layer: int, wanted: list[int], probs: torch.Tensor) -> None:
         for b, length in enumerate(lengths):
             if method == "esm-head":
-                crop = probs[b, :, 1 : length + 1, 1 : length + 1]
+                crop = probs[b, :, first : first + length, first : first + length]
                 w = weight[layer * n_heads : (layer + 1) * n_heads][wanted]
                 acc[b] += torch.tensordot(w, _apc_fair_esm(crop), dims=1)
             else:
-                acc[b] += process_heads(probs[b], length).sum(0)
+                acc[b] += process_heads(probs[b], length, first=first).sum(0)
 
-    fastforward.forward(model, model.tokens(list(sequences)), by_layer(heads), fold, logits=False)
+    model.forward(model.tokens(list(sequences)), by_layer(heads), fold, logits=False)
     out = []
     for b, a in enumerate(acc):
         if method == "esm-head":
@@ -160,11 +123,11 @@ def head_maps(model: Model, sequence: str, heads: Sequence[Head]) -> torch.Tenso
     kept: dict[Head, torch.Tensor] = {}
 
     def keep(layer: int, wanted: list[int], probs: torch.Tensor) -> None:
-        maps = process_heads(probs[0], length)
+        maps = process_heads(probs[0], length, first=model.first_residue)
         for n, head in enumerate(wanted):
             kept[(layer, head)] = maps[n]
 
-    fastforward.forward(model, model.tokens([sequence]), by_layer(heads), keep, logits=False)
+    model.forward(model.tokens([sequence]), by_layer(heads), keep, logits=False)
     return torch.stack([kept[tuple(h)] for h in heads]).cpu()
 
 
