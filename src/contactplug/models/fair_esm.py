@@ -17,6 +17,7 @@ from esm.model.esm2 import ESM2
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models.base import CONTACT_KEYS, check_state, safe_torch_load
+from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
 from contactplug.models.fair_esm_model import FairEsmModel
 from contactplug.models.unsupported import refuse
@@ -39,9 +40,11 @@ def wrap_fair_esm(
     device: str | torch.device = "auto",
     dtype: str | torch.dtype = "float32",
 ) -> FairEsmModel:
-    """The family of a fair-esm module: ESM-2; anything else is refused."""
+    """The family of a fair-esm module: ESM-2, ESM-1b/ESM-1v; anything else is refused."""
     if isinstance(module, ESM2):
         family = Esm2Model
+    elif isinstance(module, ProteinBertModel) and module.model_version == "ESM-1b":
+        family = Esm1bModel
     else:
         kind = getattr(module, "model_version", type(module).__name__)
         raise refuse(source, f"a fair-esm {kind} checkpoint")

@@ -42,6 +42,7 @@ REGISTRY: dict[str, Arch] = {
     "esm2_t36_3B_UR50D": Arch("ESM-2", 36, 2560, 40, "facebook"),
     "esm2_t48_15B_UR50D": Arch("ESM-2", 48, 5120, 40, "facebook"),
     "esm1b_t33_650M_UR50S": Arch("ESM-1b", 33, 1280, 20),
+    **{f"esm1v_t33_650M_UR90S_{n}": Arch("ESM-1v", 33, 1280, 20) for n in range(1, 6)},
 }
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 

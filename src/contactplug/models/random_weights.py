@@ -4,11 +4,15 @@ contacts are meaningless."""
 
 from __future__ import annotations
 
+import argparse
+
 import esm
 import torch
+from esm.model.esm1 import ProteinBertModel
 from esm.model.esm2 import ESM2
 
 from contactplug.models.base import Model
+from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
 from contactplug.models.loading import REGISTRY
 
@@ -20,8 +24,34 @@ def make_tiny_model(layers: int = 2, embed_dim: int = 32, heads: int = 4, seed: 
     return module.eval()
 
 
+def make_esm1b(
+    layers: int = 2, embed_dim: int = 32, heads: int = 4, seed: int = 0, max_positions: int = 1024
+) -> ProteinBertModel:
+    """A randomly initialised ESM-1b/ESM-1v network in fair-esm's own class: learned positions,
+    emb_layer_norm_before, token dropout, as the official args build it (any size)."""
+    torch.manual_seed(seed)
+    args = argparse.Namespace(
+        arch="roberta_large",
+        layers=layers,
+        embed_dim=embed_dim,
+        ffn_embed_dim=4 * embed_dim,
+        attention_heads=heads,
+        max_positions=max_positions,
+        emb_layer_norm_before=True,
+        token_dropout=True,
+        logit_bias=True,
+    )
+    module = ProteinBertModel(args, esm.data.Alphabet.from_architecture("ESM-1b"))
+    with torch.no_grad():  # off the default init, so no layer norm is an identity
+        for name, p in module.named_parameters():
+            if "layer_norm" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    return module.eval()
+
+
 def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
-    """Random weights of a registry architecture, loaded as a `Model` with both heads."""
+    """Random weights of a registry architecture, loaded as a `Model` with the heads the
+    family has (ESM-2, ESM-1b: both; ESM-1v: no contact regression)."""
     spec = REGISTRY[arch]
     torch.manual_seed(seed)
     source = f"random {arch}"
@@ -29,4 +59,9 @@ def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
         alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
         module = ESM2(spec.layers, spec.embed_dim, spec.heads, alphabet=alphabet)
         return Esm2Model(module, alphabet, arch, source, True, True, device, "float32")
+    if spec.family in ("ESM-1b", "ESM-1v"):
+        module = make_esm1b(spec.layers, spec.embed_dim, spec.heads, seed)
+        alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+        has_contact = spec.family == "ESM-1b"
+        return Esm1bModel(module, alphabet, arch, source, True, has_contact, device, "float32")
     raise ValueError(f"no random weights for family {spec.family}")

@@ -10,7 +10,7 @@ import os
 
 from contactplug.files.errors import ContactplugError
 
-SUPPORTED = "ESM-2"
+SUPPORTED = "ESM-2, ESM-1b, ESM-1v"
 WHAT_IS_READ = f"contactplug reads {SUPPORTED} (a fair-esm .pt, an HF folder, or a model name)"
 
 
