@@ -1,6 +1,13 @@
-"""`contactplug bench` smoke test on the tiny model: it runs and prints the expected table.
-No timing assertions: the numbers depend on the machine."""
+"""`contactplug bench` on the tiny model: it runs and prints the expected table, and the
+machine facts it prints are read from the machine. No timing assertions: the numbers
+depend on the machine."""
 
+import math
+
+import pytest
+import torch
+
+from contactplug import hardware
 from contactplug.cli import main
 
 
@@ -39,11 +46,56 @@ def test_bench_prints_the_cost_table(tiny_model_path, capsys):
         "fast, batched",
         "threads",
         "device cpu",
+        "load average",
+        "CPU matmul features:",
+        "measured matmul peak",
+        "kernel path, fp32 forward:",
+        "forward GFLOP",
+        "% of fp32 peak",
+        "all-heads readout / fast bare",
+        "esm-head readout / fast bare",
     ):
         assert label in out, label
     assert "failed" not in out
+    if hardware.has_bf16_matmul(torch.device("cpu")):
+        assert "kernel path, bf16 autocast forward:" in out
+        assert "bf16 speed-up (bare)" in out
 
 
 def test_bench_needs_a_model(capsys):
     assert main(["bench"]) == 2
     assert "--model or --arch" in capsys.readouterr().err
+
+
+def test_matmul_features_come_from_the_flags():
+    flags = {"fpu", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "sse2"}
+    assert hardware.matmul_features(flags) == ["avx512f", "avx512_bf16", "amx_tile", "amx_bf16"]
+    assert hardware.has_bf16_matmul(torch.device("cpu"), flags)
+    assert not hardware.has_bf16_matmul(torch.device("cpu"), {"avx2", "fma", "avx512f"})
+    # the real /proc/cpuinfo: every flag reported is one the kernel lists
+    assert set(hardware.matmul_features()) <= hardware.cpu_flags()
+
+
+def test_forward_flops_formula(tiny_model):
+    params = hardware.linear_params(tiny_model.esm)
+    # 2 layers of dim 32: q, k, v, out (32 x 32 each), fc1 and fc2 (32 x 128), LM dense 32 x 32
+    assert params == 2 * (4 * 32 * 32 + 2 * 32 * 128) + 32 * 32
+    assert hardware.forward_flops(params, 2, 32, 10) == 2 * params * 10 + 4 * 2 * 100 * 32
+
+
+def test_matmul_peaks_are_measured():
+    peaks = hardware.matmul_peaks(torch.device("cpu"), size=128, rounds=2)
+    assert set(peaks) == {torch.float32, torch.bfloat16}
+    assert all(math.isfinite(g) and g > 0 for g in peaks.values())
+
+
+@pytest.mark.skipif(
+    not hardware.has_bf16_matmul(torch.device("cpu")), reason="no bf16 matmul unit on this CPU"
+)
+def test_onednn_reports_the_bf16_matmul_kernel():
+    a = torch.randn(64, 64).bfloat16()
+    kernels = hardware.onednn_kernels(lambda: a @ a)
+    assert any(k.startswith("matmul ") and k.endswith(" bf16") for k in kernels), kernels
+    # fp32 matmuls go to MKL: no oneDNN matmul is logged for them
+    b = torch.randn(64, 64)
+    assert not any(k.startswith("matmul ") for k in hardware.onednn_kernels(lambda: b @ b))

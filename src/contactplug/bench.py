@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from contactplug import hardware
 from contactplug.jacobian import categorical as jacobian
 from contactplug.jacobian.store import SymmetricStore
 from contactplug.models import batching
@@ -173,18 +174,22 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
     fair_size = max(1, min(size, int(budget // per_seq)))
     fair_mutants = mutants[:fair_size]
     aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
-    with torch.no_grad():
-        single = interleaved(
-            {
-                "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
-                "fair_bare": lambda: model.esm(tokens),
-                "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
-                "fast_bare": lambda: fastforward.forward(model, tokens),
-                "old_readout": lambda: old_readout(model, seq, heads),
-            },
-            repeats,
-            model,
+    paths = {
+        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
+        "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads"),
+        "fair_bare": lambda: model.esm(tokens),
+        "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
+        "fast_bare": lambda: fastforward.forward(model, tokens),
+        "old_readout": lambda: old_readout(model, seq, heads),
+    }
+    if model.has_contact_head:
+        paths["esm_head"] = lambda: attention.batch_maps(model, [seq], "esm-head")
+    if hardware.has_bf16_matmul(model.device):
+        paths["fast_bare_bf16"] = lambda: fastforward.forward(
+            model, tokens, autocast=torch.bfloat16
         )
+    with torch.no_grad():
+        single = interleaved(paths, repeats, model)
         batched = interleaved(
             {
                 "fair_batch": lambda: model.esm(fair_mutants)["logits"],
@@ -197,8 +202,12 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
     passes = 20 * length + 1
     bound = passes / size * batched["fast_batch"]
     cj, estimated, share, in_run = jacobian_run(model, seq, size, positions, batched["fast_one"])
+    flops = hardware.forward_flops(
+        hardware.linear_params(model.esm), model.num_layers, model.esm.embed_dim, length + 2
+    )
     return {
         "L": length,
+        "flops": flops,
         **single,
         **batched,
         "batch": size,

@@ -4,31 +4,52 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 
 import torch
 
+from contactplug import hardware
 from contactplug.files.errors import ContactplugError
 from contactplug.models.loading import REGISTRY
 
 PATHS = ("fair_bare", "fast_bare", "readout", "fair_heads", "esm_head", "jacobian", "jacobian_fold")
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def describe_device(model) -> str:
     if model.device.type == "cuda":
         return torch.cuda.get_device_name(model.device)
-    return f"{cpu_name()}, {os.cpu_count()} logical CPUs"
+    return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
+
+
+def machine_lines(model) -> tuple[list[str], dict]:
+    """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
+    lines to print, and the peaks (dtype -> GFLOP/s)."""
+    from contactplug.models import esm2
+
+    device = model.device
+    bf16 = hardware.has_bf16_matmul(device)
+    dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
+    peaks = hardware.matmul_peaks(device, dtypes=dtypes)
+    tokens = model.tokens(["ACDEFGHIKLMNPQRSTVWY"])
+    lines = []
+    if device.type == "cpu":
+        features = " ".join(hardware.matmul_features()) or "none found in /proc/cpuinfo"
+        lines.append(
+            f"CPU matmul features: {features}; bf16 matmul unit: {'yes' if bf16 else 'no'}"
+        )
+    lines.append(
+        "measured matmul peak (1024^3, best of 8, interleaved): "
+        + ", ".join(f"{str(d).replace('torch.', '')} {g:.0f} GFLOP/s" for d, g in peaks.items())
+    )
+    for dtype in dtypes:
+        autocast = None if dtype == torch.float32 else dtype
+        kernels = hardware.onednn_kernels(
+            lambda a=autocast: esm2.forward(model, tokens, autocast=a)
+        )
+        name = "fp32" if autocast is None else "bf16 autocast"
+        lines.append(
+            f"kernel path, {name} forward: {hardware.kernel_path(device, bool(autocast), kernels)}"
+        )
+    return lines, peaks
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -37,15 +58,51 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def timing_rows(results: list[dict], heads_note: str) -> list[list[str]]:
+def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
     def row(label, fn):
         return [label] + [fn(r) for r in results]
 
     def est(r):
         return " (est.)" if r["estimated"] else ""
 
-    return [
+    def share(key, dtype=torch.float32):
+        def cell(r):
+            rate = r["flops"] / r[key] / 1e9
+            return f"{rate:.0f} ({100 * rate / peaks[dtype]:.0f} %)"
+
+        return cell
+
+    def ratio(key):
+        return lambda r: f"{r[key] / r['fast_bare']:.2f}x"
+
+    rows = [
+        row("forward GFLOP (2 params T + 4 layers T^2 dim)", lambda r: f"{r['flops'] / 1e9:.2f}"),
+        row("fast bare forward, fp32, ms", lambda r: f"{1e3 * r['fast_bare']:.1f}"),
+        row("fast bare fp32: GFLOP/s (% of fp32 peak)", share("fast_bare")),
+    ]
+    if "fast_bare_bf16" in results[0]:
+        rows += [
+            row(
+                "fast bare forward, bf16 matmuls, ms", lambda r: f"{1e3 * r['fast_bare_bf16']:.1f}"
+            ),
+            row(
+                "fast bare bf16: GFLOP/s (% of bf16 peak)", share("fast_bare_bf16", torch.bfloat16)
+            ),
+            row("bf16 speed-up (bare)", lambda r: f"{r['fast_bare'] / r['fast_bare_bf16']:.2f}x"),
+        ]
+    rows += [
         row(f"attention readout, ms ({heads_note})", lambda r: f"{1e3 * r['readout']:.1f}"),
+        row("**attention readout / fast bare** (target <= 1.10)", ratio("readout")),
+        row("all-heads readout, ms", lambda r: f"{1e3 * r['all_heads']:.1f}"),
+        row("**all-heads readout / fast bare** (target <= 1.10)", ratio("all_heads")),
+    ]
+    if "esm_head" in results[0]:
+        rows += [
+            row("esm-head readout, ms", lambda r: f"{1e3 * r['esm_head']:.1f}"),
+            row("**esm-head readout / fast bare** (target <= 1.25)", ratio("esm_head")),
+        ]
+    rows += [
+        row("attention readout: GFLOP/s (% of fp32 peak)", share("readout")),
         row("fair-esm bare forward, ms", lambda r: f"{1e3 * r['fair_bare']:.1f}"),
         row(
             "**readout / fair-esm bare forward**", lambda r: f"{r['readout'] / r['fair_bare']:.2f}x"
@@ -55,7 +112,6 @@ def timing_rows(results: list[dict], heads_note: str) -> list[list[str]]:
             "readout via fair-esm hooks (previous path), ms",
             lambda r: f"{1e3 * r['old_readout']:.1f}",
         ),
-        row("fast bare forward (SDPA), ms", lambda r: f"{1e3 * r['fast_bare']:.1f}"),
         row(
             "fast forward speed-up over fair-esm, B=1",
             lambda r: f"{r['fair_bare'] / r['fast_bare']:.2f}x",
@@ -94,6 +150,7 @@ def timing_rows(results: list[dict], heads_note: str) -> list[list[str]]:
             "**Jacobian / readout cost**", lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}"
         ),
     ]
+    return rows
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -109,6 +166,7 @@ def run_bench(args: argparse.Namespace) -> int:
     load = os.getloadavg()
     model = bench.get_model(args.model, args.arch, args.device)
     heads, note = bench.heads_for(model, args.top_k)
+    machine, peaks = machine_lines(model)
     positions = None if args.jacobian == "full" else int(args.jacobian)
     results = [
         bench.measure(model, n, heads, args.batch_size, positions, args.repeats)
@@ -120,11 +178,18 @@ def run_bench(args: argparse.Namespace) -> int:
         f"{model.num_layers} layers x {model.num_heads} heads, dim {model.esm.embed_dim}; "
         f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average {load[0]:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end"
+        f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} logical CPUs)"
     )
+    for line in machine:
+        print(f"- {line}")
     if results:
         print()
-        print(table(["metric"] + [f"L = {n}" for n in lengths], timing_rows(results, note)))
+        rows = timing_rows(results, note, peaks)
+        print(table(["metric"] + [f"L = {n}" for n in lengths], rows))
+        print(
+            "(interleaved medians; T = L + 2 tokens; params = every nn.Linear weight; "
+            "another CPU gives other absolute figures)"
+        )
     if args.memory or args.only == "memory":
         print()
         rows = []
