@@ -1,7 +1,7 @@
 """`load_model(spec)`: one entry for every way a user names a model, whatever its family.
 
 A spec is a registry name (torch-hub cache, HF hub cache, or a fair-esm download), a file
-(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 or T5 folder, an ESM C snapshot
+(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 folder, an ESM C snapshot
 with data/weights/*.pth, or the hub-cache folder `models--owner--name` holding snapshots).
 The family is told by what the files hold, not by their names; anything else is refused in
 one line that names the families read (`unsupported`).
@@ -13,7 +13,10 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+import torch
+
 from contactplug.files.errors import ContactplugError
+from contactplug.models import esmc_model
 from contactplug.models.base import Model, safe_torch_load
 from contactplug.models.fair_esm import (
     download,
@@ -43,11 +46,16 @@ REGISTRY: dict[str, Arch] = {
     "esm2_t48_15B_UR50D": Arch("ESM-2", 48, 5120, 40, "facebook"),
     "esm1b_t33_650M_UR50S": Arch("ESM-1b", 33, 1280, 20),
     **{f"esm1v_t33_650M_UR90S_{n}": Arch("ESM-1v", 33, 1280, 20) for n in range(1, 6)},
+    "esmc_300m": Arch("ESM C", 30, 960, 15),
+    "esmc_600m": Arch("ESM C", 36, 1152, 18),
 }
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 
 
 def load_by_name(name: str, device="auto", dtype="float32") -> Model:
+    arch = REGISTRY[name]
+    if arch.family == "ESM C":
+        return esmc_model.load(name, device, dtype)
     cached = torch_hub_checkpoints() / f"{name}.pt"
     if cached.exists():
         return load_fair_esm_checkpoint(cached, device, dtype)
@@ -68,26 +76,38 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
 
 
 def load_file(path: Path, device="auto", dtype="float32") -> Model:
-    """A checkpoint file, read once: fair-esm's (a `model` entry)."""
+    """A checkpoint file, read once: fair-esm's (a `model` entry) or ESM C's (flat tensors)."""
     data = safe_torch_load(path)
     if isinstance(data, dict) and "model" in data:
         return load_fair_esm_checkpoint(path, device, dtype, data)
-    raise refuse(path, "not a fair-esm checkpoint (no 'model' entry)")
+    if isinstance(data, dict) and "transformer.blocks.0.attn.layernorm_qkv.1.weight" in data:
+        if not all(isinstance(v, torch.Tensor) for v in data.values()):
+            raise refuse(path, "not an ESM C checkpoint (not a flat dict of tensors)")
+        return esmc_model.from_state(data, path.stem, str(path), device, dtype)
+    raise refuse(path, "neither a fair-esm checkpoint (no 'model' entry) nor ESM C's")
 
 
 def _snapshot(folder: Path) -> Path:
     """A hub-cache repository folder (`models--owner--name`) -> its newest usable snapshot."""
     if (folder / "config.json").exists() or not (folder / "snapshots").is_dir():
         return folder
-    snaps = [p for p in (folder / "snapshots").iterdir() if (p / "config.json").exists()]
+    snaps = [
+        p
+        for p in (folder / "snapshots").iterdir()
+        if (p / "config.json").exists() or any((p / "data" / "weights").glob("*.pth"))
+    ]
     return max(snaps, key=lambda p: p.stat().st_mtime) if snaps else folder
 
 
 def load_folder(folder: Path, device="auto", dtype="float32", name: str | None = None) -> Model:
     """An HF folder by its config's model_type, or an ESM C snapshot by its data/weights."""
     folder = _snapshot(folder)
+    if any((folder / "data" / "weights").glob("*.pth")):
+        model = esmc_model.load(str(folder), device, dtype)
+        model.name = name or model.name
+        return model
     if not (folder / "config.json").exists():
-        raise refuse(folder, "no config.json (not an HF model folder)")
+        raise refuse(folder, "no config.json (not an HF model folder) and no data/weights/*.pth")
     config = read_config(folder)
     model_type = config.get("model_type")
     other = known_family(config)

@@ -11,6 +11,7 @@ import torch
 from esm.model.esm1 import ProteinBertModel
 from esm.model.esm2 import ESM2
 
+from contactplug.models import esmc, esmc_model
 from contactplug.models.base import Model
 from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
@@ -51,7 +52,7 @@ def make_esm1b(
 
 def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
     """Random weights of a registry architecture, loaded as a `Model` with the heads the
-    family has (ESM-2, ESM-1b: both; ESM-1v: no contact regression)."""
+    family has (ESM: both; ESM-1v: no contact regression; ESM C: the sequence head)."""
     spec = REGISTRY[arch]
     torch.manual_seed(seed)
     source = f"random {arch}"
@@ -64,4 +65,7 @@ def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
         alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
         has_contact = spec.family == "ESM-1b"
         return Esm1bModel(module, alphabet, arch, source, True, has_contact, device, "float32")
+    if spec.family == "ESM C":
+        net = esmc.ESMC(spec.embed_dim, spec.heads, spec.layers).eval()
+        return esmc_model.from_state(net.state_dict(), arch, source, device, "float32")
     raise ValueError(f"no random weights for family {spec.family}")

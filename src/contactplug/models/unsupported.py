@@ -10,8 +10,11 @@ import os
 
 from contactplug.files.errors import ContactplugError
 
-SUPPORTED = "ESM-2, ESM-1b, ESM-1v"
-WHAT_IS_READ = f"contactplug reads {SUPPORTED} (a fair-esm .pt, an HF folder, or a model name)"
+SUPPORTED = "ESM-2, ESM-1b, ESM-1v, ESM C"
+WHAT_IS_READ = (
+    f"contactplug reads {SUPPORTED} (a fair-esm .pt, an HF folder of ESM-2, "
+    "an ESM C .pth or snapshot, or a model name)"
+)
 
 
 def refuse(where: str | os.PathLike, what: str) -> ContactplugError:
