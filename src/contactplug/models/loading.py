@@ -1,7 +1,7 @@
 """`load_model(spec)`: one entry for every way a user names a model, whatever its family.
 
 A spec is a registry name (torch-hub cache, HF hub cache, or a fair-esm download), a file
-(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 folder, an ESM C snapshot
+(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 or T5 folder, an ESM C snapshot
 with data/weights/*.pth, or the hub-cache folder `models--owner--name` holding snapshots).
 The family is told by what the files hold, not by their names; anything else is refused in
 one line that names the families read (`unsupported`).
@@ -48,6 +48,8 @@ REGISTRY: dict[str, Arch] = {
     **{f"esm1v_t33_650M_UR90S_{n}": Arch("ESM-1v", 33, 1280, 20) for n in range(1, 6)},
     "esmc_300m": Arch("ESM C", 30, 960, 15),
     "esmc_600m": Arch("ESM C", 36, 1152, 18),
+    "prot_t5_xl_uniref50": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
+    "prot_t5_xl_half_uniref50-enc": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
 }
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 
@@ -56,6 +58,14 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
     arch = REGISTRY[name]
     if arch.family == "ESM C":
         return esmc_model.load(name, device, dtype)
+    if arch.family == "ProtT5":
+        snapshot = find_hf_snapshot(name, arch.hub)
+        if snapshot is None:
+            raise ContactplugError(
+                f"model {name} is not in the HF cache ({hf_hub_cache()}/models--{arch.hub}--"
+                f"{name}); download {arch.hub}/{name} or pass --model PATH to its folder"
+            )
+        return load_folder(snapshot, device, dtype, name)
     cached = torch_hub_checkpoints() / f"{name}.pt"
     if cached.exists():
         return load_fair_esm_checkpoint(cached, device, dtype)
@@ -115,6 +125,10 @@ def load_folder(folder: Path, device="auto", dtype="float32", name: str | None =
         raise refuse(folder, f"{other} is not supported")
     if model_type == "esm":
         return load_hf_folder(folder, device, dtype)
+    if model_type in ("t5", "mt5"):
+        from contactplug.models.prot_t5 import load_prot_t5
+
+        return load_prot_t5(folder, config, device, dtype, name)
     raise refuse(folder, f"model_type {model_type!r} is not supported")
 
 

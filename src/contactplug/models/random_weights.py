@@ -17,6 +17,9 @@ from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
 from contactplug.models.loading import REGISTRY
 
+# ProtT5's letters get ids 3.. here (after <pad>, </s>, <unk>); real folders bring their own
+T5_LETTERS = "ALGVSREDTIPKFQNYMHWCXBOUZ"
+
 
 def make_tiny_model(layers: int = 2, embed_dim: int = 32, heads: int = 4, seed: int = 0) -> ESM2:
     """A randomly initialised fair-esm ESM2 for tests (deterministic for a seed)."""
@@ -50,9 +53,35 @@ def make_esm1b(
     return module.eval()
 
 
+def make_t5_encoder(
+    layers: int = 2, d_model: int = 32, heads: int = 4, d_kv: int = 8, d_ff: int = 64, seed: int = 0
+):
+    """A randomly initialised transformers T5EncoderModel of ProtT5's layout (ReLU FF, 32
+    relative buckets, 128-entry vocabulary)."""
+    import transformers
+
+    config = transformers.T5Config(
+        vocab_size=128,
+        d_model=d_model,
+        d_kv=d_kv,
+        d_ff=d_ff,
+        num_layers=layers,
+        num_heads=heads,
+        relative_attention_num_buckets=32,
+        relative_attention_max_distance=128,
+        feed_forward_proj="relu",
+        dropout_rate=0.0,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    torch.manual_seed(seed)
+    return transformers.T5EncoderModel(config).eval()
+
+
 def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
     """Random weights of a registry architecture, loaded as a `Model` with the heads the
-    family has (ESM: both; ESM-1v: no contact regression; ESM C: the sequence head)."""
+    family has (ESM: both; ESM C: the sequence head; ProtT5: none)."""
     spec = REGISTRY[arch]
     torch.manual_seed(seed)
     source = f"random {arch}"
@@ -68,4 +97,11 @@ def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
     if spec.family == "ESM C":
         net = esmc.ESMC(spec.embed_dim, spec.heads, spec.layers).eval()
         return esmc_model.from_state(net.state_dict(), arch, source, device, "float32")
+    if spec.family == "ProtT5":
+        from contactplug.models.prot_t5 import ProtT5Model
+
+        # ProtT5-XL: heads of 128 (32 x 128 = 4096 wide attention on a 1024 stream), d_ff 16384
+        encoder = make_t5_encoder(spec.layers, spec.embed_dim, spec.heads, 128, 16384, seed)
+        letters = {c: 3 + n for n, c in enumerate(T5_LETTERS)}
+        return ProtT5Model(encoder, letters, 1, 0, arch, source, device, "float32")
     raise ValueError(f"no random weights for family {spec.family}")

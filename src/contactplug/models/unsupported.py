@@ -10,9 +10,9 @@ import os
 
 from contactplug.files.errors import ContactplugError
 
-SUPPORTED = "ESM-2, ESM-1b, ESM-1v, ESM C"
+SUPPORTED = "ESM-2, ESM-1b, ESM-1v, ESM C, ProtT5"
 WHAT_IS_READ = (
-    f"contactplug reads {SUPPORTED} (a fair-esm .pt, an HF folder of ESM-2, "
+    f"contactplug reads {SUPPORTED} (a fair-esm .pt, an HF folder of ESM-2 or T5, "
     "an ESM C .pth or snapshot, or a model name)"
 )
 

@@ -1,0 +1,248 @@
+"""ProtT5 behind the model interface: a random tiny T5 in the layout of
+Rostlab/prot_t5_xl_uniref50 (a whole T5 in HF format whose encoder is read, a sentencepiece
+`spiece.model` trained here on spaced residues as ProtT5's vocabulary is: one piece per letter,
+</s> = 1, <pad> = 0, 100 extra ids), held to transformers' own T5EncoderModel and tokenizer;
+the methods that apply run (attention, all-heads, repr-CJ), the others say why not."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import Record
+from contactplug.jacobian import categorical as jacobian
+from contactplug.models.loading import load_model
+from contactplug.readout import attention, prediction, ranking
+
+transformers = pytest.importorskip("transformers", reason="ProtT5 runs on transformers' T5")
+spm = pytest.importorskip("sentencepiece", reason="ProtT5's tokenizer is sentencepiece")
+pytest.importorskip("google.protobuf", reason="transformers reads spiece.model with protobuf")
+
+SEQS = [
+    "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ"
+    "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",  # > 128
+    "GSHMSLFDFFKNKGSAA",
+    "MAXUZOBWC" * 3,  # the rare residues U Z O B are read as X
+]
+
+
+def spiece_model() -> bytes:
+    """A sentencepiece model of ProtT5's shape: a word model over spaced letters."""
+    rng = random.Random(0)
+    letters = "ALGVSREDTIPKFQNYMHWCXBOUZ"
+    lines = [" ".join(rng.choice(letters) for _ in range(60)) for _ in range(300)]
+    out = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=out,
+        vocab_size=28,
+        model_type="word",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
+    return out.getvalue()
+
+
+def peaky(model):
+    with torch.no_grad():  # sharper attention than the init gives, so a wrong head shows
+        for block in model.encoder.block:
+            block.layer[0].SelfAttention.q.weight.mul_(6)
+    return model
+
+
+@pytest.fixture(scope="module")
+def t5_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("prot_t5") / "prot_t5_tiny"
+    folder.mkdir()
+    (folder / "spiece.model").write_bytes(spiece_model())
+    config = {"do_lower_case": False, "extra_ids": 100, "tokenizer_class": "T5Tokenizer"}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    t5 = transformers.T5Config(
+        vocab_size=128,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=1,
+        num_heads=4,
+        relative_attention_num_buckets=32,
+        relative_attention_max_distance=128,
+        feed_forward_proj="relu",
+        dropout_rate=0.0,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    torch.manual_seed(0)
+    peaky(transformers.T5ForConditionalGeneration(t5)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(t5_folder):
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(t5_folder))
+    encoder = transformers.T5EncoderModel.from_pretrained(
+        str(t5_folder), attn_implementation="eager"
+    ).eval()
+    return tokenizer, encoder
+
+
+@pytest.fixture(scope="module")
+def model(t5_folder):
+    return load_model(str(t5_folder), device="cpu")
+
+
+def spaced(seq: str) -> str:
+    return " ".join(seq.translate(str.maketrans("UZOB", "XXXX")))
+
+
+def test_tokens_are_the_tokenizers(model, reference):
+    tokenizer, _ = reference
+    want = tokenizer([spaced(s) for s in SEQS], padding=True, return_tensors="pt")
+    assert torch.equal(model.tokens(SEQS), want.input_ids)
+    assert want.input_ids[1, len(SEQS[1])] == tokenizer.eos_token_id == 1
+    assert model.first_residue == 0 and model.special_tokens == 1
+    assert model.token_ids("UZOBX") == [tokenizer.convert_tokens_to_ids("▁X")] * 5
+
+
+def test_hidden_states_and_every_head_equal_transformers(model, reference):
+    tokenizer, encoder = reference
+    batch = tokenizer([spaced(s) for s in SEQS], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        want = encoder(**batch, output_attentions=True)
+    maps = {}
+    every = {layer: range(model.num_heads) for layer in range(model.num_layers)}
+    got = model.forward(
+        batch.input_ids, every, lambda n, h, p: maps.update({n: p}), logits=False,
+        representation=True,
+    )  # fmt: skip
+    for b, seq in enumerate(SEQS):
+        t = len(seq) + 1
+        np.testing.assert_allclose(
+            got.representation[b, :t], want.last_hidden_state[b, :t], atol=1e-5, rtol=0
+        )
+        for layer in range(model.num_layers):
+            ref = want.attentions[layer][b, :, :t, :t]
+            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, atol=1e-5, rtol=0)
+            assert maps[layer][b, :, :t, t:].sum() == 0  # padded keys get no attention
+    assert want.attentions[0].amax(-1).mean() > 0.2  # peaky enough to catch a wrong order
+
+
+def test_only_the_wanted_heads_and_an_early_stop(model, reference):
+    tokenizer, encoder = reference
+    batch = tokenizer([spaced(SEQS[0])], return_tensors="pt")
+    with torch.no_grad():
+        want = encoder(**batch, output_attentions=True).attentions
+    seen = {}
+    out = model.forward(batch.input_ids, {0: [3, 1]}, lambda n, h, p: seen.update({n: (h, p)}),
+                        logits=False)  # fmt: skip
+    assert out.layers_run == 1 and out.representation is None and list(seen) == [0]
+    heads, probs = seen[0]
+    assert heads == [1, 3]
+    np.testing.assert_allclose(probs[0], want[0][0, [1, 3]], atol=1e-5, rtol=0)
+
+
+def test_what_prot_t5_is_and_can_run(model):
+    assert model.family == "ProtT5" and (model.num_layers, model.num_heads) == (2, 4)
+    assert not model.has_lm_head and not model.has_contact_head and model.mask_id is None
+    methods = model.methods()
+    assert [m for m, why in methods.items() if why is None] == [
+        "attention",
+        "all-heads",
+        "repr-jacobian",
+    ]
+    assert "MLM head" in methods["jacobian"] and "mask token" in methods["repr-jacobian-fast"]
+    assert "contact regression" in methods["esm-head"]
+    with pytest.raises(ContactplugError, match="no MLM head"):
+        model.forward(model.tokens(["MKT"]))
+
+
+def test_representation_jacobian_rows_are_transformers_mutants(model, reference):
+    """Row i of repr-CJ: the encoder on the sequence with residue i substituted (no BOS, so
+    residue i is token i), minus the wild type."""
+    tokenizer, encoder = reference
+    seq = SEQS[1]
+    rows, n = jacobian.rows(model, seq, 3, 5, representation=True, progress=False)
+    assert rows.shape == (2, 20, len(seq), 32) and n == 2 * 20 + 1
+
+    def hidden(s):
+        with torch.no_grad():
+            batch = tokenizer([spaced(s)], return_tensors="pt")
+            return encoder(**batch).last_hidden_state[0, : len(s)].numpy()
+
+    base = hidden(seq)
+    for i in (3, 4):
+        for a in ("W", seq[i]):
+            mutant = seq[:i] + a + seq[i + 1 :]
+            k = jacobian.AMINO_ACIDS.index(a)
+            np.testing.assert_allclose(rows[i - 3, k], hidden(mutant) - base, atol=1e-5)
+
+
+def test_every_method_that_applies_runs(model):
+    seq = SEQS[0][:40]
+    assert not ranking.cached_path(model.fingerprint).exists()
+    [cmap] = prediction.predict(model, [Record("q", seq)], "attention")
+    assert ranking.cached_path(model.fingerprint).exists()  # made once, on first use
+    assert cmap.contacts.shape == (40, 40) and np.isfinite(cmap.contacts).all()
+    [every] = prediction.predict(model, [Record("q", seq)], "all-heads")
+    assert np.isfinite(every.contacts).all()
+    cj = jacobian.contact_map(model, Record("q", seq[:12]), representation=True, progress=False)
+    assert cj.contacts.shape == (12, 12) and np.isfinite(cj.contacts).all()
+    for method in ("esm-head", "jacobian"):
+        with pytest.raises(ContactplugError, match=method):
+            model.require(method)
+    [long] = prediction.predict(model, [Record("long", SEQS[0])], "attention", window=60)
+    assert len(long.meta["windows"]) > 1
+    batched = attention.batch_maps(model, SEQS, "all-heads")
+    for seq, got in zip(SEQS, batched, strict=True):
+        [alone] = attention.batch_maps(model, [seq], "all-heads")
+        np.testing.assert_allclose(got, alone, atol=1e-5, rtol=0)
+
+
+def test_the_name_resolves_from_the_hub_cache(t5_folder, model, tmp_path, monkeypatch):
+    snap = tmp_path / "models--Rostlab--prot_t5_xl_uniref50" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    for f in t5_folder.iterdir():
+        (snap / f.name).symlink_to(f)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    by_name = load_model("prot_t5_xl_uniref50", device="cpu")
+    assert by_name.name == "prot_t5_xl_uniref50" and by_name.fingerprint == model.fingerprint
+    assert load_model(str(snap.parents[1]), device="cpu").fingerprint == model.fingerprint
+
+
+def test_a_t5_folder_without_its_tokenizer_is_one_line(t5_folder, tmp_path):
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).symlink_to(t5_folder / name)
+    with pytest.raises(ContactplugError, match="tokenizer") as err:
+        load_model(str(tmp_path))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        ({"model_type": "amplify", "architectures": ["AMPLIFY"]}, "AMPLIFY"),
+        ({"model_type": "progen", "architectures": ["ProGenForCausalLM"]}, "ProGen2"),
+        ({"model_type": "esm", "architectures": ["EsmForDPLM"], "vocab_size": 33}, "DPLM"),
+        ({"model_type": "esm", "architectures": ["EsmForMaskedLM"], "vocab_size": 446}, "SaProt"),
+        ({"model_type": "bert", "architectures": ["BertForMaskedLM"]}, "'bert'"),
+    ],
+)
+def test_other_families_are_refused_in_one_line(tmp_path, config, named):
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ContactplugError) as err:
+        load_model(str(tmp_path))
+    message = str(err.value)
+    assert named in message and "\n" not in message
+    assert "ESM-2, ESM-1b, ESM-1v, ESM C, ProtT5" in message
