@@ -171,3 +171,12 @@ def test_every_method_runs_and_the_ranking_is_made_on_first_use(esm1b_small):
     # a long protein is read in windows, with the ranking just made
     [long] = prediction.predict(m, [Record("long", SEQS[0] * 2)], "attention", window=60)
     assert len(long.meta["windows"]) > 1 and long.contacts.shape == (2 * len(SEQS[0]),) * 2
+
+
+def test_the_cli_says_what_esm1v_is(esm1v, capsys):
+    from contactplug.cli import main
+
+    assert main(["-q", "model-info", "--model", esm1v.source]) == 0
+    out = capsys.readouterr().out
+    assert "ESM-1v, 2 layers x 4 heads, max 1022 residues" in out
+    assert "esm-head             unavailable: the checkpoint has no contact regression" in out

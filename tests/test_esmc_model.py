@@ -174,3 +174,13 @@ def test_the_bare_pth_is_told_from_a_fair_esm_pt_by_its_contents(tmp_path, esmc_
     assert load_model(str(odd), device="cpu").family == "ESM C"
     assert tiny_model.family == "ESM-2"
     assert os.path.exists(tiny_model.source)
+
+
+def test_the_cli_reads_the_pth(esmc_pth, capsys):
+    from contactplug.cli import main
+
+    assert main(["-q", "model-info", "--model", str(esmc_pth)]) == 0
+    out = capsys.readouterr().out
+    assert "ESM C, 2 layers x 2 heads, max 2046 residues" in out
+    assert "jacobian-fast        ok" in out
+    assert "esm-head             unavailable: the checkpoint has no contact regression" in out

@@ -246,3 +246,23 @@ def test_other_families_are_refused_in_one_line(tmp_path, config, named):
     message = str(err.value)
     assert named in message and "\n" not in message
     assert "ESM-2, ESM-1b, ESM-1v, ESM C, ProtT5" in message
+
+
+def test_the_cli_reads_the_folder(t5_folder, tmp_path, capsys):
+    from contactplug.cli import main
+    from contactplug.files.contactmap import load
+
+    assert main(["-q", "model-info", "--model", str(t5_folder)]) == 0
+    out = capsys.readouterr().out
+    assert "ProtT5, 2 layers x 4 heads, max 1022 residues" in out
+    assert "repr-jacobian        ok" in out
+    assert "jacobian             unavailable: the checkpoint has no MLM head" in out
+    assert "repr-jacobian-fast   unavailable: the model has no mask token" in out
+    fasta = tmp_path / "q.fa"
+    fasta.write_text(">q\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n")
+    args = ["-q", "predict", str(fasta), "-o", str(tmp_path / "o"), "--model", str(t5_folder)]
+    assert main(args + ["--method", "all-heads"]) == 0
+    assert load(tmp_path / "o" / "q.npz").length == 33
+    assert main(["-q", "jacobian", str(fasta), "-o", str(tmp_path / "j"), "--model",
+                 str(t5_folder)]) == 0  # fmt: skip
+    assert load(tmp_path / "j" / "q.npz").method == "repr-jacobian"  # no MLM head: repr-CJ

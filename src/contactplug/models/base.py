@@ -164,23 +164,9 @@ class Model(ABC):
         ok = [m for m, why in self.methods().items() if why is None]
         return (
             f"{self.name} ({self.family}, {self.num_layers} layers x {self.num_heads} heads, "
-            f"{self.device}, {str(self.dtype).replace('torch.', '')}); methods: {', '.join(ok)}"
+            f"max {self.max_length} residues, {self.device}, "
+            f"{str(self.dtype).replace('torch.', '')}); methods: {', '.join(ok)}"
         )
-
-    def info(self) -> list[str]:
-        """The lines of `model-info`: family, shape, limits, and each method with why not."""
-        lines = [
-            f"{self.name}: {self.family}",
-            f"  layers x heads   {self.num_layers} x {self.num_heads} (dim {self.embed_dim})",
-            f"  max length       {self.max_length} residues (longer ones are read in windows)",
-            f"  device, dtype    {self.device}, {str(self.dtype).replace('torch.', '')}",
-            f"  source           {self.source}",
-            f"  fingerprint      {self.fingerprint}",
-            "  methods",
-        ]
-        for method, why in self.methods().items():
-            lines.append(f"    {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
-        return lines
 
 
 def cache_dir() -> Path:
