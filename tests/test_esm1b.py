@@ -180,3 +180,51 @@ def test_the_cli_says_what_esm1v_is(esm1v, capsys):
     out = capsys.readouterr().out
     assert "ESM-1v, 2 layers x 4 heads, max 1022 residues" in out
     assert "esm-head             unavailable: the checkpoint has no contact regression" in out
+
+
+@pytest.mark.parametrize("name", ["esm1b_t33_650M_UR50S", "esm1v_t33_650M_UR90S_1"])
+def test_hf_folder_with_absolute_positions_equals_transformers(tmp_path, name):
+    """facebook/esm1b_* and esm1v_* on the HF hub: absolute positions, emb_layer_norm_before."""
+    transformers = pytest.importorskip("transformers", reason="transformers checks HF parity")
+    config = transformers.EsmConfig(
+        vocab_size=33,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        max_position_embeddings=1026,
+        position_embedding_type="absolute",
+        emb_layer_norm_before=True,
+        token_dropout=True,
+        mask_token_id=32,
+        pad_token_id=1,
+        layer_norm_eps=1e-5,
+    )
+    torch.manual_seed(0)
+    hf = transformers.EsmForMaskedLM(config).eval()
+    with torch.no_grad():
+        for layer in hf.esm.encoder.layer:  # HF's init (std 0.02) gives flat attention
+            layer.attention.self.query.weight.mul_(10)
+            layer.attention.self.key.weight.mul_(10)
+    hf.save_pretrained(tmp_path / name)
+    model = load_model(str(tmp_path / name), device="cpu")
+    assert model.family == ("ESM-1v" if "esm1v" in name else "ESM-1b")
+    assert model.max_length == 1022 and model.esm.emb_layer_norm_before is not None
+    tokens = model.tokens(SEQS)
+    tokens[0, 4] = model.mask_id
+    mask = tokens.ne(1).long()
+    every = {layer: range(4) for layer in range(2)}
+    maps = {}
+    got = model.forward(tokens, every, lambda n, h, p: maps.update({n: p}))
+    with torch.no_grad():
+        hf = transformers.EsmForMaskedLM.from_pretrained(
+            str(tmp_path / name), attn_implementation="eager"
+        ).eval()
+        want = hf(tokens, attention_mask=mask, output_attentions=True)
+    for b, seq in enumerate(SEQS):
+        t = len(seq) + 2
+        np.testing.assert_allclose(got.logits[b, :t], want.logits[b, :t], atol=1e-4, rtol=0)
+        for layer in range(2):
+            ref = want.attentions[layer][b, :, :t, :t]
+            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, atol=1e-5, rtol=0)
+    assert want.attentions[1].amax(-1).mean() > 0.2

@@ -1,10 +1,12 @@
-"""HuggingFace-format ESM-2 checkpoints mapped onto fair-esm's `ESM2` (there is one ESM-2
-implementation): `config.json` + `model.safetensors` or `pytorch_model.bin`, from a folder or
+"""HuggingFace-format ESM checkpoints mapped onto fair-esm's modules (one implementation per
+family): ESM-2 onto `ESM2`, ESM-1b/ESM-1v (absolute positions) onto `ProteinBertModel`;
+`config.json` + `model.safetensors` or `pytorch_model.bin`, from a folder or
 the HF hub cache layout `models--facebook--esm2_*/snapshots/<rev>/`; and the config and weight
 readers the other HF families (`prot_t5`) share."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -12,11 +14,14 @@ import re
 from pathlib import Path
 
 import esm
+from esm.model.esm1 import ProteinBertModel
 from esm.model.esm2 import ESM2
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models.base import check_state, safe_torch_load
+from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
+from contactplug.models.fair_esm_model import FairEsmModel
 from contactplug.models.unsupported import known_family, refuse
 
 log = logging.getLogger("contactplug")
@@ -32,12 +37,16 @@ def hf_hub_cache() -> Path:
 def hf_key_to_fair_esm(key: str) -> str | None:
     """Map one HF `EsmModel`/`EsmFor*` key onto fair-esm's ESM2 (None = not used)."""
     key = key.removeprefix("esm.")
-    if key.startswith(("classifier.", "embeddings.position")) or key.endswith("position_ids"):
+    if key.startswith("classifier.") or key.endswith("position_ids"):
         return None
+    if key == "embeddings.position_embeddings.weight":  # ESM-1b's learned positions
+        return "embed_positions.weight"
     # transformers >= 5 writes LayerNorm weights under their legacy names gamma/beta
     key = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", key))
     if key == "embeddings.word_embeddings.weight":
         return "embed_tokens.weight"
+    if key.startswith("embeddings.layer_norm."):
+        return "emb_layer_norm_before." + key.removeprefix("embeddings.layer_norm.")
     if key.startswith("encoder.emb_layer_norm_after."):
         return key.removeprefix("encoder.")
     if key.startswith("contact_head.regression."):
@@ -88,43 +97,61 @@ def read_weights(folder: Path) -> dict:
     raise ContactplugError(f"{folder}: neither model.safetensors nor pytorch_model.bin")
 
 
-def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Esm2Model:
-    """An HF ESM-2 folder (model_type esm) as fair-esm's ESM2."""
+def _esm1b_module(config: dict, alphabet: esm.data.Alphabet) -> ProteinBertModel:
+    """fair-esm's ESM-1b network for an HF config with absolute positions (HF's table holds
+    max_position_embeddings rows, fair-esm's max_positions + padding_idx + 1: the same rows)."""
+    args = argparse.Namespace(
+        arch="roberta_large",
+        layers=config["num_hidden_layers"],
+        embed_dim=config["hidden_size"],
+        ffn_embed_dim=config["intermediate_size"],
+        attention_heads=config["num_attention_heads"],
+        max_positions=config["max_position_embeddings"] - alphabet.padding_idx - 1,
+        emb_layer_norm_before=bool(config.get("emb_layer_norm_before")),
+        token_dropout=bool(config.get("token_dropout", False)),
+    )
+    return ProteinBertModel(args, alphabet)
+
+
+def load_hf_folder(folder: Path, device="auto", dtype="float32") -> FairEsmModel:
+    """An HF ESM folder (model_type esm): rotary ones as fair-esm's ESM2 (ESM-2), absolute
+    positions as fair-esm's ProteinBertModel (ESM-1b, ESM-1v)."""
     config = read_config(folder)
     other = known_family(config)
     if other or config.get("model_type") != "esm":
         raise refuse(folder, f"{other or 'model_type ' + repr(config.get('model_type'))}")
-    if config.get("position_embedding_type", "rotary") != "rotary":
-        raise ContactplugError(
-            f"{folder}: only rotary (ESM-2) HF checkpoints map onto fair-esm's ESM2; "
-            "for ESM-1b use its fair-esm name or .pt"
-        )
+    positions = config.get("position_embedding_type", "rotary")
+    if positions not in ("rotary", "absolute"):
+        raise refuse(folder, f"ESM with position_embedding_type {positions!r}")
     if config.get("layer_norm_eps", 1e-5) != 1e-5:
         log.warning(
-            "%s: layer_norm_eps=%s, but fair-esm's ESM2 uses 1e-5: outputs will differ slightly",
+            "%s: layer_norm_eps=%s, but fair-esm's layers use 1e-5: outputs will differ slightly",
             folder,
             config["layer_norm_eps"],
         )
-    if config.get("emb_layer_norm_before"):
+    if positions == "rotary" and config.get("emb_layer_norm_before"):
         raise ContactplugError(f"{folder}: emb_layer_norm_before=True is not an ESM-2 layout")
     raw = read_weights(folder)
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
     if config.get("vocab_size", len(alphabet)) != len(alphabet):
         raise ContactplugError(f"{folder}: vocab_size {config['vocab_size']} is not ESM's 33")
-    module = ESM2(
-        num_layers=config["num_hidden_layers"],
-        embed_dim=config["hidden_size"],
-        attention_heads=config["num_attention_heads"],
-        alphabet=alphabet,
-        token_dropout=config.get("token_dropout", True),
-    )
+    if positions == "absolute":
+        module = _esm1b_module(config, alphabet)
+    else:
+        module = ESM2(
+            num_layers=config["num_hidden_layers"],
+            embed_dim=config["hidden_size"],
+            attention_heads=config["num_attention_heads"],
+            alphabet=alphabet,
+            token_dropout=config.get("token_dropout", True),
+        )
     state = {}
     for key, value in raw.items():
         mapped = hf_key_to_fair_esm(key)
-        if mapped is None:
-            continue
+        if mapped is None or (mapped == "embed_positions.weight" and positions == "rotary"):
+            continue  # (ESM-2 conversions may carry an unused absolute table)
         if mapped.startswith("layers.*."):  # transformers >= 5 stores one shared buffer
-            for n in range(module.num_layers):
+            for n in range(len(module.layers)):
                 state[mapped.replace("*", str(n), 1)] = value
         else:
             state[mapped] = value
@@ -143,7 +170,8 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> Esm2Model:
     name = config.get("_name_or_path", "").split("/")[-1] or folder.name
     if not has_lm:
         log.info("%s: no MLM head in this checkpoint; logit CJ unavailable, repr-CJ works", folder)
-    return Esm2Model(module, alphabet, name, str(folder), has_lm, has_contact, device, dtype)
+    family = Esm1bModel if positions == "absolute" else Esm2Model
+    return family(module, alphabet, name, str(folder), has_lm, has_contact, device, dtype)
 
 
 def find_hf_snapshot(name: str, owner: str = "facebook") -> Path | None:
