@@ -11,9 +11,14 @@ the way Nextflow runs it:
      the env of nextflow.config;
   4. each `output:` path pattern, itself evaluated by Groovy, is globbed in the task folder.
 
-Pipeline functions (nf/functions/*.nf) are called through the same Groovy, with Nextflow's
-file() and error() supplied, and params are read from nextflow.config and the profile configs
-with Groovy's ConfigSlurper.
+The pipeline's few Groovy helpers (nf/functions/pipeline.nf) are called through the same
+Groovy, with Nextflow's file() and error() supplied, and params are read from nextflow.config
+and the profile configs with Groovy's ConfigSlurper.
+
+read_wiring() reads the workflow files the other way round: which process or subworkflow each
+one includes and calls, with how many arguments, and which `.out.NAME` emits it uses, so a test
+can hold every call against the callee's declared inputs and emits (the language server checks
+names, not arity or emits).
 """
 
 from __future__ import annotations
@@ -208,6 +213,8 @@ class Module:
     script: str  # Groovy code of the script section
     stub: str
     directives: str = field(default="")
+    n_inputs: int = 0  # input declarations (a tuple counts once): the arguments a call passes
+    emits: list[str] = field(default_factory=list)
 
 
 SECTION = re.compile(r"^    (input|output|script|stub|when|exec|shell):\s*$")
@@ -240,6 +247,7 @@ def read_module(path: Path) -> Module:
             continue
         prefix = stage[: -len("*")] if stage and stage.endswith("*") else ""
         inputs.append(Input(kind, name, prefix))
+    declared = re.findall(r"^\s*(?:tuple|val|path|env|stdin|each)\b", body.get("input", ""), re.M)
     out = body.get("output", "")
     outputs = re.findall(r"""\bpath(?:\(\s*|\s+)((['"]).*?\2)""", out)
     output_vals = re.findall(r"""\bval\(\s*((['"]).*?\2)\s*\)""", out)
@@ -252,6 +260,8 @@ def read_module(path: Path) -> Module:
         script=body.get("script", ""),
         stub=body.get("stub", ""),
         directives=body["directives"],
+        n_inputs=len(declared),
+        emits=re.findall(r"\bemit:\s*(\w+)", out),
     )
 
 
@@ -271,6 +281,7 @@ class Task:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    returncode: int = 0
 
 
 def stage(module: Module, values: dict, task_dir: Path) -> dict:
@@ -311,7 +322,8 @@ def prepare(
     for k, values in enumerate(tasks):
         task_dir = Path(tempfile.mkdtemp(prefix=f"{module.process.lower()}-{k}-", dir=root))
         bound = stage(module, values, task_dir)
-        bound.update(params=params, task={"cpus": 1, "attempt": 1, "ext": {}, "index": k + 1})
+        task = {"cpus": 1, "attempt": 1, "ext": {}, "index": k + 1, "process": module.process}
+        bound.update(params=params, task=task)
         exprs = [module.stub if stub else module.script] + module.outputs + module.output_vals
         jobs.append({"op": "render", "vars": bound, "exprs": exprs})
         staged.append(task_dir)
@@ -327,8 +339,9 @@ def prepare(
     return prepared
 
 
-def execute(task: Task, timeout: float = 600) -> Task:
-    """Run the command with bash as Nextflow does; collect the declared outputs."""
+def execute(task: Task, timeout: float = 600, check: bool = True) -> Task:
+    """Run the command with bash as Nextflow does; collect the declared outputs. A failing
+    command raises, unless check is false (then see task.returncode and task.stderr)."""
     env = dict(os.environ)
     env.update(config_env())
     env["PATH"] = f"{NF / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -343,7 +356,10 @@ def execute(task: Task, timeout: float = 600) -> Task:
     )
     task.stdout, task.stderr = proc.stdout, proc.stderr
     task.seconds = time.monotonic() - begin
+    task.returncode = proc.returncode
     print(f"{task.module.process}: {task.seconds:.1f} s: {task.command[:150]}")
+    if proc.returncode != 0 and not check:
+        return task
     if proc.returncode != 0:
         raise AssertionError(
             f"{task.module.process} failed (exit {proc.returncode}) in {task.dir}:\n"
@@ -358,3 +374,164 @@ def execute(task: Task, timeout: float = 600) -> Task:
             )
         task.outputs.append(found)
     return task
+
+
+# ---- the wiring: includes, calls and emits of the workflow files --------------------------
+
+
+@dataclass
+class Callable:
+    """A process or a (sub)workflow as its callers see it."""
+
+    name: str
+    path: Path
+    kind: str  # process | workflow | function
+    n_inputs: int
+    emits: list[str]
+
+
+@dataclass
+class Call:
+    caller: Path
+    line: int
+    name: str
+    n_args: int
+
+
+@dataclass
+class Wiring:
+    callables: dict[Path, dict[str, Callable]]  # what each file defines, by name
+    includes: dict[Path, dict[str, Path]]  # per file: included name -> defining file
+    calls: list[Call]
+    outs: list[tuple[Path, int, str, str]]  # (file, line, callee, emit) for CALLEE.out.EMIT
+
+
+INCLUDE = re.compile(r"^include\s*\{([^}]*)\}\s*from\s*'([^']+)'", re.M)
+WORKFLOW = re.compile(r"^workflow\s+(\w+)\s*\{", re.M)
+
+
+def _block(text: str, start: int) -> str:
+    """The text of the brace block opening at or after start, braces balanced."""
+    begin = text.index("{", start)
+    depth = 0
+    for k in range(begin, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[k], 0)
+        if depth == 0:
+            return text[begin + 1 : k]
+    raise ValueError("unbalanced braces")
+
+
+def _section(body: str, label: str) -> str:
+    match = re.search(rf"^\s*{label}:\s*$(.*?)(?=^\s*(?:take|main|emit|publish):\s*$|\Z)", body,
+                      re.S | re.M)  # fmt: skip
+    return match.group(1) if match else ""
+
+
+def _arguments(text: str, open_paren: int) -> int:
+    """How many top-level arguments the call whose '(' is at open_paren passes."""
+    depth, count, empty = 0, 0, True
+    for k in range(open_paren, len(text)):
+        ch = text[k]
+        if ch in "([{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return 0 if empty else count + 1
+        elif ch == "," and depth == 1:
+            count += 1
+        if depth >= 1 and not ch.isspace():
+            empty = False
+    raise ValueError("unbalanced parentheses")
+
+
+def _defined(path: Path) -> dict[str, Callable]:
+    text = path.read_text()
+    found: dict[str, Callable] = {}
+    if re.search(r"^process\s+\w+", text, re.M):
+        module = read_module(path)
+        found[module.process] = Callable(
+            module.process, path, "process", module.n_inputs, module.emits
+        )
+    for match in re.finditer(r"^def\s+(\w+)\s*\(([^)]*)\)", text, re.M):
+        params = [p for p in match.group(2).split(",") if p.strip()]
+        found[match.group(1)] = Callable(match.group(1), path, "function", len(params), [])
+    for match in WORKFLOW.finditer(text):
+        body = _block(text, match.start())
+        take = [w for w in re.findall(r"^\s*(\w+)", _section(body, "take"), re.M)]
+        emits = re.findall(r"^\s*(\w+)\s*=", _section(body, "emit"), re.M)
+        found[match.group(1)] = Callable(match.group(1), path, "workflow", len(take), emits)
+    return found
+
+
+def _target(path: Path, source: str) -> Path:
+    base = (path.parent / source).resolve()
+    for candidate in (base.with_name(base.name + ".nf"), base / "main.nf", base):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{path}: include from '{source}': no such file")
+
+
+def read_wiring(root: Path = NF) -> Wiring:
+    skip = {"work", ".nextflow"}
+    files = sorted(p for p in root.rglob("*.nf") if not skip & set(p.relative_to(root).parts))
+    callables = {p: _defined(p) for p in files}
+    includes: dict[Path, dict[str, Path]] = {}
+    calls: list[Call] = []
+    outs: list[tuple[Path, int, str, str]] = []
+    for path in files:
+        text = path.read_text()
+        mine: dict[str, Path] = {}
+        for match in INCLUDE.finditer(text):
+            if match.group(2).startswith("plugin/"):
+                continue  # the language server resolves plugin includes
+            target = _target(path, match.group(2))
+            for name in re.split(r"[;\s]+", match.group(1).strip()):
+                if name:
+                    mine[name.split(" as ")[-1]] = target
+        includes[path] = mine
+        for name in mine:
+            for match in re.finditer(rf"(?<![\w.]){name}\s*\(", text):
+                line = text.count("\n", 0, match.start()) + 1
+                paren = match.end() - 1
+                calls.append(Call(path, line, name, _arguments(text, paren)))
+            for match in re.finditer(rf"(?<![\w.]){name}\.out\.(\w+)", text):
+                line = text.count("\n", 0, match.start()) + 1
+                outs.append((path, line, name, match.group(1)))
+    return Wiring(callables, includes, calls, outs)
+
+
+def wiring_problems(wiring: Wiring, root: Path = NF) -> list[str]:
+    """Calls whose argument count differs from the callee's inputs (take: for a subworkflow),
+    `.out.NAME` of an emit the callee does not declare, includes of names a file does not
+    define, and module or subworkflow files that no workflow includes."""
+    problems = []
+
+    def where(path: Path, line: int) -> str:
+        return f"{path.relative_to(root)}:{line}"
+
+    for path, names in wiring.includes.items():
+        for name, target in names.items():
+            if name not in wiring.callables[target]:
+                problems.append(f"{path.relative_to(root)}: includes {name}, not in {target.name}")
+    for call in wiring.calls:
+        callee = wiring.callables[wiring.includes[call.caller][call.name]].get(call.name)
+        if callee and call.n_args != callee.n_inputs:
+            problems.append(
+                f"{where(call.caller, call.line)}: {call.name} called with {call.n_args} "
+                f"argument(s); its {callee.kind} takes {callee.n_inputs}"
+            )
+    for path, line, name, emit in wiring.outs:
+        callee = wiring.callables[wiring.includes[path][name]].get(name)
+        if callee and emit not in callee.emits:
+            problems.append(
+                f"{where(path, line)}: {name}.out.{emit}: {name} emits {', '.join(callee.emits)}"
+            )
+    included = {target for names in wiring.includes.values() for target in names.values()}
+    for path in wiring.callables:
+        parts = path.relative_to(root).parts
+        if parts[0] in ("modules", "subworkflows", "workflows") and path not in included:
+            problems.append(f"{path.relative_to(root)}: included by no workflow")
+    return problems

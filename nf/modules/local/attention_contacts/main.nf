@@ -3,28 +3,30 @@
  * (one model load per batch), averaging the heads chosen in heads.json. Writes attention/<id>.npz.
  */
 process ATTENTION_CONTACTS {
-    tag "${batch}"
+    tag "${ids[0]} (+${ids.size() - 1})"
     label 'process_medium'
     label 'process_gpu'
 
     input:
-    tuple val(batch), val(ids), path(fasta)
+    tuple val(ids), path(fasta, stageAs: 'fasta/*')
     tuple val(model), path(model_files)
     path heads
 
     output:
     path 'attention/*.npz', emit: maps
+    path 'versions.yml', emit: versions
 
     script:
     def args = task.ext.args ?: ''
     def top_k = params.top_k ? "--top-k ${params.top_k}" : ''
     """
     OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o attention --model ${model} --method attention --heads ${heads} --device ${params.device} ${top_k} ${args}
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     def outputs = ids.collect { id -> "attention/${id}.npz" }.join(' ')
     """
-    mkdir -p attention && touch ${outputs}
+    mkdir -p attention && touch ${outputs} versions.yml
     """
 }

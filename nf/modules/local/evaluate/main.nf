@@ -12,14 +12,16 @@ process EVALUATE {
 
     output:
     tuple val(method), path("evaluation/${method}.csv"), path("evaluation/${method}.json"), emit: tables
+    path 'versions.yml', emit: versions
 
     script:
     """
     OMP_NUM_THREADS=${task.cpus} contactplug evaluate maps --structure structures -o evaluation/${method}
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     """
-    mkdir -p evaluation && touch evaluation/${method}.csv evaluation/${method}.json
+    mkdir -p evaluation && touch evaluation/${method}.csv evaluation/${method}.json versions.yml
     """
 }

@@ -12,14 +12,16 @@ process HEAD_RANKING {
 
     output:
     path 'heads/heads.json', emit: heads
+    path 'versions.yml', emit: versions
 
     script:
     """
     OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --device ${params.device} --reuse --no-cache -o heads/heads.json
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     """
-    mkdir -p heads && touch heads/heads.json
+    mkdir -p heads && touch heads/heads.json versions.yml
     """
 }

@@ -15,6 +15,7 @@ process JACOBIAN_CONTACTS {
 
     output:
     tuple val(meta), path('jacobian/*.npz'), emit: maps
+    path 'versions.yml', emit: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -24,11 +25,12 @@ process JACOBIAN_CONTACTS {
     def batch = params.cj_batch_size ? "--batch-size ${params.cj_batch_size}" : ''
     """
     OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} ${batch} --device ${params.device} ${positions} ${repr} ${fast} ${args}
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     def output = meta.chunks > 1 ? "jacobian/${meta.id}.part${first}-${last}.npz" : "jacobian/${meta.id}.npz"
     """
-    mkdir -p jacobian && touch ${output}
+    mkdir -p jacobian && touch ${output} versions.yml
     """
 }

@@ -12,14 +12,16 @@ process JACOBIAN_GATHER {
 
     output:
     tuple val(meta), path("jacobian/${meta.id}.npz"), emit: map
+    path 'versions.yml', emit: versions
 
     script:
     """
     OMP_NUM_THREADS=${task.cpus} contactplug gather-jacobian ${parts} -o jacobian
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     """
-    mkdir -p jacobian && touch jacobian/${meta.id}.npz
+    mkdir -p jacobian && touch jacobian/${meta.id}.npz versions.yml
     """
 }

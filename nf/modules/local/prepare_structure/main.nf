@@ -12,15 +12,17 @@ process PREPARE_STRUCTURE {
 
     output:
     tuple val(meta), path("structures/${meta.id}.cif"), emit: structure
+    path 'versions.yml', emit: versions
 
     script:
     def chain = meta.chain ? "--chain ${meta.chain}" : ''
     """
-    contactplug-structure ${structure} --fasta ${fasta} ${chain} -o structures
+    contactplug structure ${structure} --fasta ${fasta} ${chain} -o structures
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     """
-    mkdir -p structures && touch structures/${meta.id}.cif
+    mkdir -p structures && touch structures/${meta.id}.cif versions.yml
     """
 }

@@ -7,14 +7,16 @@ process TINY_MODEL {
 
     output:
     tuple val('tiny_random.pt'), path('tiny_random*.pt'), emit: model
+    path 'versions.yml', emit: versions
 
     script:
     """
     OMP_NUM_THREADS=${task.cpus} contactplug tiny-model -o tiny_random.pt --seed 0
+    contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     """
-    touch tiny_random.pt tiny_random-contact-regression.pt
+    touch tiny_random.pt tiny_random-contact-regression.pt versions.yml
     """
 }
