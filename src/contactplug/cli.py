@@ -1,7 +1,10 @@
 """The `contactplug` command: each subcommand lives in its own module with `register(subparsers)`.
 
-A subcommand's parser sets `func=run` where `run(args) -> int`. ContactplugError becomes one
-line on stderr and exit code 2; nothing else is caught, so real bugs still show a traceback.
+A subcommand's parser sets `func=run` where `run(args) -> int`. Bad input and I/O failures
+are one line on stderr and exit code 2: ContactplugError, an OSError (a full disk, a read-only
+folder, a file in the way: with the path), and argparse's own complaints. Nothing else is
+caught, so real bugs still show a traceback. SIGTERM unwinds like Ctrl-C (exit 143), so
+temporary files are removed as they are on SIGINT.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from contactplug import __version__
@@ -26,8 +30,19 @@ COMMAND_MODULES = [
 ]
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so `finally` blocks and temp-file cleanup run."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as the one line every other bad input gets (usage stays in --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"contactplug: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="contactplug",
         description="Protein contacts from ESM-2 attention (one forward pass) "
         "and the Categorical Jacobian (20*L+1 passes).",
@@ -40,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_line(exc: OSError) -> str:
+    """`path: reason` for an OSError (both paths of a rename)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,13 +74,26 @@ def main(argv: list[str] | None = None) -> int:
         format="contactplug: %(levelname)s: %(message)s",
     )
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        previous = None
+    try:
         return int(args.func(args) or 0)
     except ContactplugError as exc:
-        print(f"contactplug: error: {exc}", file=sys.stderr)
+        print(f"contactplug: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"contactplug: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("contactplug: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("contactplug: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

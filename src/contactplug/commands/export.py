@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from contactplug.commands.common import add_model_options, model_from
-from contactplug.files.contactmap import load_dir
+from contactplug.files.contactmap import load, map_files
 from contactplug.files.errors import ContactplugError
+from contactplug.files.outputs import OutputFolder
 from contactplug.restraints import calibrate
 from contactplug.restraints import calibration as cal
-from contactplug.restraints.export import FORMATS, Options, check_format, export_map
+from contactplug.restraints.export import FORMATS, Options, check_format, export_map, render
 
 log = logging.getLogger("contactplug")
 
@@ -103,30 +105,73 @@ def options_from(args: argparse.Namespace) -> Options:
     )
 
 
+def _refuse_overwriting_inputs(outputs: dict[str, str | None], inputs: list[Path]) -> None:
+    """An output path that is one of the export's inputs would replace it: refused."""
+    given = {os.path.realpath(p): p for p in inputs if p is not None and Path(p).is_file()}
+    for option, path in outputs.items():
+        if path is not None and os.path.realpath(path) in given:
+            raise ContactplugError(
+                f"{option} {path} is an input of this export ({given[os.path.realpath(path)]}); "
+                "it would be replaced: choose another path"
+            )
+    if outputs.get("--renumber-map") and outputs.get("-o"):
+        if os.path.realpath(outputs["--renumber-map"]) == os.path.realpath(outputs["-o"]):
+            raise ContactplugError("-o and --renumber-map name the same file")
+
+
 def run_export(args: argparse.Namespace) -> int:
     opts = options_from(args)
     if opts.min_prob is not None and not 0.0 <= opts.min_prob <= 1.0:
         raise ContactplugError(f"--min-prob {opts.min_prob} is not in [0, 1]")
     source = Path(args.input)
-    maps = load_dir(source)
+    files = map_files(source)
     many = source.is_dir()
     if many and (opts.merge or opts.structure or opts.renumber_map or opts.target):
         raise ContactplugError(
             "--merge, --structure, --renumber-map and --target apply to one map, not a folder"
         )
-    given = cal.load(args.calibration) if args.calibration else None
     out = Path(args.output)
+    inputs = [*files, *(Path(p) for p in (opts.structure, opts.merge, args.calibration) if p)]
+    _refuse_overwriting_inputs({"-o": args.output, "--renumber-map": opts.renumber_map}, inputs)
     if many and out.exists() and not out.is_dir():
         raise ContactplugError(f"{out}: a folder input needs an output folder")
-    total = 0
-    for cmap in maps:
-        calib = given or cal.find(cmap)
-        if calib is not None:
-            cal.check_match(calib, cmap, args.calibration or "the stored calibration")
-        target = out / f"{cmap.id}{FORMATS[opts.format]}" if many or out.is_dir() else out
-        total += export_map(cmap, opts, target, calib)
-        log.info("%s: %s", cmap.id, target)
-    log.info("wrote %d pairs in %d %s file(s)", total, len(maps), opts.format)
+    maps = [(path, load(path)) for path in files]  # every map read and checked before writing
+    given = cal.load(args.calibration) if args.calibration else None
+    folder = OutputFolder(out, inputs) if many or out.is_dir() else None
+    total, failed = 0, []
+    for path, cmap in maps:
+        try:
+            calib = given or cal.find(cmap)
+            if calib is not None:
+                cal.check_match(calib, cmap, args.calibration or "the stored calibration")
+            if folder is None:
+                total += export_map(cmap, opts, out, calib)
+                log.info("%s: %s", cmap.id, out)
+                continue
+            text, n, _ = render(cmap, opts, calib)
+            target = folder.write(
+                cmap.id,
+                FORMATS[opts.format],
+                str(path),  # one output per input file, so maps sharing an id both get one
+                lambda tmp, text=text: tmp.write_text(text),
+                describe=lambda key: f"the export of {key}" if key else "an earlier export",
+            )
+            total += n
+            log.info("%s: %s", cmap.id, target)
+        except ContactplugError as exc:
+            if not many:
+                raise
+            # one bad map does not cost the others their files; the run still fails at the end
+            log.warning("not exported: %s (%s): %s", cmap.id, path.name, exc)
+            failed.append(path.name)
+    written = len(maps) - len(failed)
+    log.info("wrote %d pairs in %d %s file(s)", total, written, opts.format)
+    if failed:
+        shown = ", ".join(failed[:5]) + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+        raise ContactplugError(
+            f"{len(failed)} of {len(maps)} maps not exported ({shown}); the other {written} "
+            f"were written to {out}"
+        )
     return 0
 
 

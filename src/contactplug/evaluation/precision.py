@@ -88,7 +88,14 @@ def evaluate_map(
         mapping = align(cmap.sequence, found.sequence)
     except ContactplugError as exc:
         raise ContactplugError(f"{cmap.id} vs {Path(structure_path).name}: {exc}") from None
-    contacts, valid = contacts_from_coords(query_coords(found, mapping, atom), cutoff)
+    coords = query_coords(found, mapping, atom)
+    if atom == "CB":
+        _check_cb(
+            coords,
+            query_coords(found, mapping, "CA"),
+            f"{cmap.id} vs {Path(structure_path).name} chain {found.name}",
+        )
+    contacts, valid = contacts_from_coords(coords, cutoff)
     row = {
         "id": cmap.id,
         "L": cmap.length,
@@ -102,6 +109,27 @@ def evaluate_map(
     }
     row.update(precision(cmap.contacts, contacts, valid, cmap.length))
     return row
+
+
+def _check_cb(cb: np.ndarray, ca: np.ndarray, where: str) -> None:
+    """C-beta needs CB, or N, CA and C for the virtual one: a CA-only model has none, and
+    would score NaN everywhere. Refused (or warned about, when most are missing) with the way
+    out: --atom CA."""
+    n_cb = int(np.isfinite(cb).all(axis=1).sum())
+    n_ca = int(np.isfinite(ca).all(axis=1).sum())
+    if n_ca and n_cb < 2:
+        raise ContactplugError(
+            f"{where}: no C-beta positions (CB, or N, CA and C for a virtual one): a CA-only "
+            "model? use --atom CA"
+        )
+    if n_cb < 0.5 * n_ca:
+        log.warning(
+            "%s: only %d of %d residues with a CA have a C-beta position; the rest are not "
+            "scored (--atom CA scores them all)",
+            where,
+            n_cb,
+            n_ca,
+        )
 
 
 def evaluate_maps(

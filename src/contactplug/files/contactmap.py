@@ -17,17 +17,51 @@ Keys (see README "npz schema"):
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
 from .atomic import atomic_path
 from .errors import ContactplugError
+from .outputs import OutputFolder
+from .sequences import AMBIGUOUS, STANDARD
+
+log = logging.getLogger("contactplug")
 
 SCHEMA_VERSION = 1
+# A Jacobian part's file name, exactly: <name>.part<first>-<last>.npz (Q9XYZ1.partial.npz is a map)
+PART_FILE = re.compile(r"\.part(\d+)-(\d+)\.npz$")
+_LETTERS = set(STANDARD) | AMBIGUOUS
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_id(value: object, where: str = "map") -> str:
+    """An id is a non-empty string on one line: it becomes RR TARGET lines, table cells and
+    (through `safe_name`) file names."""
+    if not isinstance(value, str) or not value.strip():
+        raise ContactplugError(f"{where}: the id is empty")
+    if _CONTROL.search(value):
+        raise ContactplugError(f"{where}: the id {value!r} holds control characters")
+    return value
+
+
+def check_map_sequence(sequence: object, where: str) -> str:
+    """The sequence of a map as predict writes it: upper-case one-letter amino acids."""
+    if not isinstance(sequence, str) or not sequence:
+        raise ContactplugError(f"{where}: empty sequence")
+    bad = sorted(set(sequence) - _LETTERS)
+    if bad:
+        raise ContactplugError(
+            f"{where}: sequence holds {''.join(bad)!r}, not upper-case amino-acid letters"
+        )
+    return sequence
 
 
 @dataclass
@@ -45,26 +79,60 @@ class ContactMap:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        c = np.asarray(self.contacts, dtype=np.float32)
+        """Every field checked once, here: maps read from files and maps made in memory alike,
+        so no consumer (exporters, plugin, evaluation) meets a malformed one."""
+        check_id(self.id)
+        where = f"contact map of {self.id!r}"
+        check_map_sequence(self.sequence, where)
+        try:
+            c = np.asarray(self.contacts, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ContactplugError(f"{where}: contacts are not numbers") from None
         L = len(self.sequence)
         if c.shape != (L, L):
-            raise ContactplugError(
-                f"contact map of {self.id!r} has shape {c.shape}, expected ({L}, {L})"
-            )
+            raise ContactplugError(f"{where} has shape {c.shape}, expected ({L}, {L})")
         if not np.isfinite(c).all():
-            raise ContactplugError(f"contact map of {self.id!r} has NaN or infinite values")
+            raise ContactplugError(f"{where} has NaN or infinite values")
         self.contacts = c
+        for name in ("method", "model"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ContactplugError(f"{where}: {name} is empty")
+        if isinstance(self.n_forward, bool) or not isinstance(self.n_forward, (int, np.integer)):
+            raise ContactplugError(f"{where}: n_forward {self.n_forward!r} is not an integer")
+        if self.n_forward < 0:
+            raise ContactplugError(f"{where}: n_forward {self.n_forward} is negative")
+        self.n_forward = int(self.n_forward)
+        try:
+            self.seconds = float(self.seconds)
+        except (TypeError, ValueError):
+            raise ContactplugError(f"{where}: seconds {self.seconds!r} is not a number") from None
+        if not (np.isfinite(self.seconds) and self.seconds >= 0):
+            raise ContactplugError(f"{where}: seconds {self.seconds!r} is not a duration")
+        if not isinstance(self.meta, dict):
+            raise ContactplugError(f"{where}: meta is not a JSON object")
+        if self.chain is not None and not isinstance(self.chain, str):
+            raise ContactplugError(f"{where}: chain {self.chain!r} is not a name")
         if self.resnum is not None:
-            self.resnum = np.asarray(self.resnum, dtype=np.int32)
+            resnum = np.asarray(self.resnum)
+            if resnum.dtype.kind not in "iu":
+                raise ContactplugError(f"{where}: resnum is not integers")
+            self.resnum = resnum.astype(np.int32)
             if self.icode is None:
                 self.icode = np.array([""] * L)
             self.icode = np.asarray(self.icode, dtype=str)
-            if len(self.resnum) != L or len(self.icode) != L:
+            if self.resnum.shape != (L,) or self.icode.shape != (L,):
                 raise ContactplugError(f"resnum/icode of {self.id!r} do not match length {L}")
+        elif self.icode is not None:
+            raise ContactplugError(f"{where}: icode without resnum")
 
     @property
     def length(self) -> int:
         return len(self.sequence)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes two maps the same output: the protein (id, sequence) and the method."""
+        return (self.id, self.sequence, self.method)
 
     def pairs(
         self,
@@ -89,10 +157,7 @@ class ContactMap:
             return str(index + 1)
         return f"{self.resnum[index]}{self.icode[index]}".strip()
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically: a temporary file in the same folder, then rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def arrays(self) -> dict[str, np.ndarray]:
         arrays = {
             "contacts": self.contacts,
             "sequence": np.array(self.sequence),
@@ -109,58 +174,192 @@ class ContactMap:
         if self.resnum is not None:
             arrays["resnum"] = self.resnum
             arrays["icode"] = self.icode
-        atomic_write_npz(path, arrays)
+        return arrays
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to this exact path atomically: a temporary file in the same folder, then rename."""
+        path = Path(path)
+        atomic_write_npz(path, self.arrays())
         return path
 
+    def save_in(self, folder: OutputFolder) -> Path:
+        """Write as `<safe id>.npz` in a run's output folder (see `files.outputs`)."""
+        return write_npz_in(folder, self.id, ".npz", self.arrays(), self.key)
 
-def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
         np.savez_compressed(handle, **arrays)
 
 
-def load(path: str | os.PathLike) -> ContactMap:
-    """Read one npz of this schema; any problem is one ContactplugError line."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"contacts", "sequence", "id", "method", "model"} - set(data.files)
-            if missing:
-                raise ContactplugError(
-                    f"{path}: not a contactplug map (missing {', '.join(sorted(missing))})"
-                )
-            get = {k: data[k] for k in data.files}
-    except ContactplugError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        if not zipfile.is_zipfile(path):
-            raise ContactplugError(f"{path}: not an .npz file") from None
-        raise ContactplugError(f"{path}: cannot read npz ({exc})") from None
-    return ContactMap(
-        contacts=get["contacts"],
-        sequence=str(get["sequence"]),
-        id=str(get["id"]),
-        method=str(get["method"]),
-        model=str(get["model"]),
-        n_forward=int(get.get("n_forward", 1)),
-        seconds=float(get.get("seconds", 0.0)),
-        chain=str(get["chain"]) if "chain" in get else None,
-        resnum=get.get("resnum"),
-        icode=get.get("icode"),
-        meta=json.loads(str(get["meta"])) if "meta" in get else {},
+def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp:
+        write_npz(tmp, arrays)
+
+
+def write_npz_in(
+    folder: OutputFolder, name: str, suffix: str, arrays: dict[str, np.ndarray], key
+) -> Path:
+    """An npz of a map or a Jacobian part, named by its id in a run's folder."""
+    return folder.write(
+        name, suffix, key, lambda tmp: write_npz(tmp, arrays), identify_npz, describe_key
     )
 
 
-def load_dir(path: str | os.PathLike) -> list[ContactMap]:
-    """All maps in a folder (sorted by file name), or the one file given."""
+def identify_npz(path: Path) -> tuple[str, str, str] | None:
+    """(id, sequence, method) of an existing map or part, or None when it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return (str(data["id"]), str(data["sequence"]), str(data["method"]))
+    except Exception:  # any unreadable file is simply "not ours": it is kept, never replaced
+        return None
+
+
+def describe_key(key) -> str:
+    if not key:
+        return "a file that is not a contactplug map"
+    pid, sequence, method = key
+    return f"the {method} map of {pid!r} ({len(sequence)} residues)"
+
+
+NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def read_npz(path: str | os.PathLike, skip: tuple[str, ...] = (), what: str = "npz") -> dict:
+    """Every array of an npz (but `skip`), read now: a truncated, damaged or pickled file is one
+    ContactplugError line here rather than a traceback at first use."""
+    path = Path(path)
+    if not path.is_file():
+        raise ContactplugError(f"{path}: no such {what} file")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, NpzFile):
+            raise ContactplugError(f"{path}: not an .npz file (a bare .npy array)")
+        with data:
+            return {k: data[k] for k in data.files if k not in skip}
+    except ContactplugError:
+        raise
+    except NPZ_ERRORS as exc:
+        raise ContactplugError(f"{path}: {_npz_problem(path, exc)}") from None
+
+
+def read_npz_member(path: str | os.PathLike, key: str, what: str = "npz") -> np.ndarray:
+    """One array of an npz, with the errors of `read_npz`."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data[key]
+    except NPZ_ERRORS as exc:
+        raise ContactplugError(f"{path}: {_npz_problem(Path(path), exc)}") from None
+
+
+def _npz_problem(path: Path, exc: BaseException) -> str:
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError:
+        is_zip = False
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot read ({exc.strerror})"
+    if not is_zip:
+        return "not an .npz file (or a truncated one)"
+    if "allow_pickle" in str(exc):
+        return "holds pickled Python objects, which are never loaded (allow_pickle=False)"
+    if isinstance(exc, KeyError):
+        return f"damaged npz (missing member {exc})"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"damaged npz ({first[:120]})"
+
+
+def _scalar(data: dict, key: str, kind: type, path: Path, default=None):
+    if key not in data:
+        return default
+    value = data[key]
+    if value.shape != ():
+        raise ContactplugError(f"{path}: {key} is not a single value (shape {value.shape})")
+    if kind is str:
+        if value.dtype.kind != "U":
+            raise ContactplugError(f"{path}: {key} is not text")
+        return str(value)
+    if kind is int:
+        if value.dtype.kind not in "iu":
+            raise ContactplugError(f"{path}: {key} {value.item()!r} is not an integer")
+        return int(value)
+    if value.dtype.kind not in "iuf":
+        raise ContactplugError(f"{path}: {key} {value.item()!r} is not a number")
+    return float(value)
+
+
+def load(path: str | os.PathLike) -> ContactMap:
+    """Read one npz of this schema; any problem is one ContactplugError line naming the file."""
+    path = Path(path)
+    data = read_npz(path, what="contact map")
+    missing = {"contacts", "sequence", "id", "method", "model"} - set(data)
+    if missing:
+        raise ContactplugError(
+            f"{path}: not a contactplug map (missing {', '.join(sorted(missing))})"
+        )
+    version = _scalar(data, "schema_version", int, path, SCHEMA_VERSION)
+    if version > SCHEMA_VERSION:
+        raise ContactplugError(
+            f"{path}: schema version {version} is newer than this contactplug reads "
+            f"({SCHEMA_VERSION}); update contactplug"
+        )
+    meta_text = _scalar(data, "meta", str, path, "{}")
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError:
+        raise ContactplugError(f"{path}: meta is not JSON ({meta_text[:40]!r})") from None
+    if not isinstance(meta, dict):
+        raise ContactplugError(f"{path}: meta is not a JSON object")
+    contacts = data["contacts"]
+    if contacts.dtype.kind not in "iuf":
+        raise ContactplugError(f"{path}: contacts are not numbers ({contacts.dtype})")
+    for name in ("resnum", "icode"):
+        if name in data and data[name].ndim != 1:
+            raise ContactplugError(f"{path}: {name} is not one value per residue")
+    try:
+        return ContactMap(
+            contacts=contacts,
+            sequence=_scalar(data, "sequence", str, path),
+            id=_scalar(data, "id", str, path),
+            method=_scalar(data, "method", str, path),
+            model=_scalar(data, "model", str, path),
+            n_forward=_scalar(data, "n_forward", int, path, 1),
+            seconds=_scalar(data, "seconds", float, path, 0.0),
+            chain=_scalar(data, "chain", str, path),
+            resnum=data.get("resnum"),
+            icode=data.get("icode"),
+            meta=meta,
+        )
+    except ContactplugError as exc:
+        raise ContactplugError(f"{path}: {exc}") from None
+
+
+def is_part_file(path: str | os.PathLike) -> bool:
+    return PART_FILE.search(Path(path).name) is not None
+
+
+def map_files(path: str | os.PathLike) -> list[Path]:
+    """The map files of a folder (sorted by name; Jacobian parts and hidden files left out),
+    or the one file given."""
     path = Path(path)
     if path.is_file():
-        return [load(path)]
+        return [path]
     if not path.is_dir():
         raise ContactplugError(f"{path}: no such file or folder")
-    files = sorted(p for p in path.glob("*.npz") if ".part" not in p.name)
+    found = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
+    files = [p for p in found if not is_part_file(p)]
     if not files:
+        if found:
+            raise ContactplugError(
+                f"{path}: only Jacobian parts (*.partA-B.npz) here; run gather-jacobian first"
+            )
         raise ContactplugError(f"{path}: no .npz contact maps in this folder")
-    return [load(p) for p in files]
+    return files
+
+
+def load_dir(path: str | os.PathLike) -> list[ContactMap]:
+    """All maps in a folder (see `map_files`), or the one file given."""
+    return [load(p) for p in map_files(path)]
 
 
 def symmetrize(x: np.ndarray) -> np.ndarray:

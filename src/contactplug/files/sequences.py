@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import ContactplugError
 
 log = logging.getLogger("contactplug")
@@ -79,7 +80,8 @@ def parse_fasta(text: str, source: str = "<fasta>") -> list[Record]:
         seen.add(rid)
         records.append(Record(rid, clean_sequence("".join(chunks), f"{source}:{rid}")))
 
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # split on newlines only: str.splitlines also breaks at \x85, \x1c.. that Latin-1 text holds
+    for lineno, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line or line.startswith(";"):
             continue
@@ -98,18 +100,48 @@ def parse_fasta(text: str, source: str = "<fasta>") -> list[Record]:
     return records
 
 
-def read_fasta(path: str | os.PathLike) -> list[Record]:
-    path = Path(path)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decode_text(data: bytes) -> str:
+    """Text as people's files hold it: gzip-compressed or not, UTF-8 with or without a BOM,
+    else Latin-1 (every byte decodes; a stray accent in a description line is no error)."""
+    if data[:2] == GZIP_MAGIC:
+        import gzip
+        import zlib
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise OSError(f"damaged gzip data ({exc})") from None
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContactplugError(f"{path}: cannot read FASTA ({exc.__class__.__name__})") from None
-    return parse_fasta(text, str(path))
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """A text input (`-` is standard input), decoded by `decode_text`; one line on failure."""
+    try:
+        if str(path) == "-":
+            import sys
+
+            return decode_text(sys.stdin.buffer.read())
+        return decode_text(Path(path).read_bytes())
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ContactplugError(f"{path}: cannot read {what} ({reason})") from None
+
+
+def read_fasta(path: str | os.PathLike) -> list[Record]:
+    """Records of a FASTA file (gzipped or not; `-` reads standard input)."""
+    source = "<stdin>" if str(path) == "-" else str(path)
+    return parse_fasta(read_text(path, "FASTA"), source)
 
 
 def write_fasta(records: list[Record], path: str | os.PathLike, width: int = 60) -> None:
-    with open(path, "w") as handle:
-        for rec in records:
-            handle.write(f">{rec.id}\n")
-            for k in range(0, len(rec.sequence), width):
-                handle.write(rec.sequence[k : k + width] + "\n")
+    lines = []
+    for rec in records:
+        lines.append(f">{rec.id}")
+        lines += [rec.sequence[k : k + width] for k in range(0, len(rec.sequence), width)]
+    write_text(path, "\n".join(lines) + "\n")

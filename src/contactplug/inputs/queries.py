@@ -1,14 +1,27 @@
-"""Turn command-line inputs (FASTA files, structure files) into queries for the model."""
+"""Turn command-line inputs (FASTA files, structure files, folders of them, `-` for standard
+input) into queries for the model."""
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
-from contactplug.files.sequences import Record, clean_sequence, read_fasta
+from contactplug.files.sequences import Record, clean_sequence, parse_fasta, read_text
+
+log = logging.getLogger("contactplug")
+
+FASTA_SUFFIX = re.compile(r"\.(fa|fasta|faa|fas|fsa|mfa|seq)(\.gz)?$", re.IGNORECASE)
+# first words of PDB records and of mmCIF: how a structure without a telling suffix is known
+_STRUCTURE_START = re.compile(
+    r"^(HEADER|TITLE|COMPND|REMARK|CRYST1|MODEL|ATOM  |HETATM|SEQRES|EXPDTA|data_)", re.M
+)
 
 
 @dataclass
@@ -18,6 +31,7 @@ class Query:
     resnum: np.ndarray | None = None
     icode: np.ndarray | None = None
     structure: str | None = None
+    meta: dict = field(default_factory=dict)  # facts the map's meta carries (chain breaks)
 
     def schema_fields(self) -> dict:
         """The npz fields a map made from a structure carries (chain, resnum, icode)."""
@@ -25,32 +39,123 @@ class Query:
             return {}
         return {"chain": self.chain, "resnum": self.resnum, "icode": self.icode}
 
+    def fill(self, cmap: ContactMap) -> ContactMap:
+        """The query's fields and meta onto a map made from its record, checked again."""
+        for key, value in self.schema_fields().items():
+            setattr(cmap, key, value)
+        cmap.meta.update(self.meta)
+        cmap.__post_init__()
+        return cmap
 
-def from_structure(path: str | os.PathLike, chain: str | None = None) -> Query:
+
+def from_structure(
+    path: str | os.PathLike, chain: str | None = None, structure=None, stem: str | None = None
+) -> Query:
     from contactplug.inputs.structure import read_chain, structure_stem
 
-    ch = read_chain(path, chain)
-    stem = structure_stem(path)
+    ch = read_chain(path, chain, structure)
+    stem = stem or structure_stem(path)
     rid = stem if stem.upper().endswith(f"_{ch.name}".upper()) else f"{stem}_{ch.name}"
     seq = clean_sequence(ch.sequence, f"{path}:{ch.name}")
-    return Query(Record(rid, seq), ch.name, ch.resnum, ch.icode, str(path))
+    meta: dict = {}
+    if ch.breaks:
+        # the sequence read joins the resolved pieces: the map is of that chimera, so say so
+        log.warning(
+            "%s chain %s: %s; the sequence read joins the pieces (give the full sequence as "
+            "FASTA to predict the whole protein)",
+            path,
+            ch.name,
+            ch.describe_breaks(),
+        )
+        meta["chain_breaks"] = [b.to_json() for b in ch.breaks]
+    if ch.model != 1:
+        meta["model_number"] = ch.model
+    return Query(Record(rid, seq), ch.name, ch.resnum, ch.icode, str(path), meta)
+
+
+def _is_fasta_text(text: str) -> bool:
+    head = text.lstrip()
+    return head.startswith((">", ";"))
+
+
+def _from_stdin(chain: str | None) -> list[Query]:
+    """Standard input holds FASTA, or a PDB / mmCIF structure."""
+    from contactplug.inputs.structure import parse_structure
+
+    text = read_text("-", "standard input")
+    if _is_fasta_text(text) or not _STRUCTURE_START.search(text[:100000]):
+        return [Query(rec) for rec in parse_fasta(text, "<stdin>")]
+    st = parse_structure(text, "<stdin>")
+    return [from_structure("<stdin>", chain, st, st.name.strip() or "stdin")]
+
+
+def _from_file(path: Path, chain: str | None) -> list[Query]:
+    from contactplug.inputs.structure import is_structure_file, parse_structure
+
+    if is_structure_file(path):
+        return [from_structure(path, chain)]
+    text = read_text(path, "input")
+    if not _is_fasta_text(text) and _STRUCTURE_START.search(text[:100000]):
+        return [from_structure(path, chain, parse_structure(text, str(path)))]
+    return [Query(rec) for rec in parse_fasta(text, str(path))]
+
+
+def expand_folder(folder: Path) -> list[Path]:
+    """The FASTA and structure files of a folder, by name; others are left, with a note."""
+    from contactplug.inputs.structure import is_structure_file
+
+    files, others = [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        (files if is_structure_file(path) or FASTA_SUFFIX.search(path.name) else others).append(
+            path
+        )
+    if not files:
+        raise ContactplugError(
+            f"{folder}: no FASTA (.fa .fasta .faa ...) or structure (.pdb .cif ..., .gz) files"
+        )
+    if others:
+        log.info("%s: %d files that are neither FASTA nor structures left out", folder, len(others))
+    return files
 
 
 def read_inputs(paths: list[str], chain: str | None = None) -> list[Query]:
     """FASTA records and structure chains, in the order given; ids must be unique."""
-    from contactplug.inputs.structure import is_structure_file
-
     queries: list[Query] = []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ContactplugError(f"{path}: no such input file")
-        if is_structure_file(path):
-            queries.append(from_structure(path, chain))
+    stdin_used = False
+    for given in paths:
+        if given == "-":
+            if stdin_used:
+                raise ContactplugError("'-' (standard input) is given twice")
+            stdin_used = True
+            queries.extend(_from_stdin(chain))
+            continue
+        path = Path(given)
+        if path.is_dir():
+            for member in expand_folder(path):
+                queries.extend(_from_file(member, chain))
+        elif path.is_file():
+            queries.extend(_from_file(path, chain))
         else:
-            queries.extend(Query(rec) for rec in read_fasta(path))
+            raise ContactplugError(f"{given}: no such input file")
     seen: set[str] = set()
     for q in queries:
         if q.record.id in seen:
             raise ContactplugError(f"duplicate id {q.record.id!r} across the inputs")
         seen.add(q.record.id)
     return queries
+
+
+def warn_chain_breaks(queries: list[Query]) -> None:
+    """The run's last word on maps of joined chain pieces (each was warned about when read,
+    and each map carries `chain_breaks` in its meta)."""
+    broken = [q.record.id for q in queries if q.meta.get("chain_breaks")]
+    if broken:
+        more = f" (+{len(broken) - 10} more)" if len(broken) > 10 else ""
+        log.warning(
+            "%d of %d maps are of chains with breaks, read as one sequence (meta chain_breaks): %s",
+            len(broken),
+            len(queries),
+            ", ".join(broken[:10]) + more,
+        )

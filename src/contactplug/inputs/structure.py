@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gemmi
@@ -18,8 +18,34 @@ from contactplug.files.residues import virtual_cb
 log = logging.getLogger("contactplug")
 
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
+# after .gz: .pdb .ent .cif .mmcif, and the PDB's biological assemblies .pdb1, .pdb2, ...
+_SUFFIX = re.compile(r"\.(pdb|ent|cif|mmcif)\d*$", re.IGNORECASE)
 PROTEIN_TYPES = (gemmi.PolymerType.PeptideL, gemmi.PolymerType.PeptideD)
 MIN_IDENTITY = 0.9
+PEPTIDE_BOND_MAX = 2.0  # angstrom, C(i) to N(i+1); a bond is 1.33
+CA_STEP_MAX = 4.2  # angstrom, CA(i) to CA(i+1) when C or N is absent; consecutive CAs are 3.8
+
+
+@dataclass
+class ChainBreak:
+    """Where a chain read from a structure is not one continuous peptide: `index` is the
+    0-based position of the residue after the break; `missing` counts the residues the author
+    numbering skips there (None when the numbering does not say)."""
+
+    index: int
+    after: str
+    before: str
+    missing: int | None
+    distance: float | None  # C-N (or CA-CA) distance across the break, when both atoms exist
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index,
+            "after": self.after,
+            "before": self.before,
+            "missing": self.missing,
+            "distance": None if self.distance is None else round(self.distance, 2),
+        }
 
 
 @dataclass
@@ -30,42 +56,116 @@ class Chain:
     icode: np.ndarray  # str, '' when none
     cb: np.ndarray  # N x 3, NaN where it cannot be had (virtual for Gly and missing CB)
     ca: np.ndarray  # N x 3, NaN where CA is missing
+    breaks: list[ChainBreak] = field(default_factory=list)
+    model: int = 1  # the MODEL number read
 
     def label(self, index: int) -> str:
         return f"{self.resnum[index]}{self.icode[index]}"
 
+    def describe_breaks(self) -> str:
+        """One clause for a warning: '2 chain breaks (after 45, 12 residues missing; after 80)'."""
+        parts = []
+        for b in self.breaks[:5]:
+            missing = f", {b.missing} residues missing" if b.missing else ""
+            parts.append(f"after {b.after}{missing}")
+        more = f"; +{len(self.breaks) - 5} more" if len(self.breaks) > 5 else ""
+        n = len(self.breaks)
+        return f"{n} chain break{'s' if n > 1 else ''} ({'; '.join(parts)}{more})"
+
 
 def is_structure_file(path: str | os.PathLike) -> bool:
-    name = str(path).lower()
-    if name.endswith(".gz"):
+    name = Path(str(path)).name
+    if name.lower().endswith(".gz"):
         name = name[:-3]
-    return name.endswith(STRUCTURE_SUFFIXES)
+    return _SUFFIX.search(name) is not None
 
 
 def structure_stem(path: str | os.PathLike) -> str:
-    """File name without .gz and the structure suffix: 1AQT_A.cif.gz -> 1AQT_A."""
+    """File name without .gz and the structure suffix: 1AQT_A.cif.gz -> 1AQT_A, 1abc.pdb1.gz
+    -> 1abc."""
     name = Path(path).name
     if name.lower().endswith(".gz"):
         name = name[:-3]
+    match = _SUFFIX.search(name)
+    if match:
+        return name[: match.start()]
     return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _looks_like_mmcif(path: Path, text: str) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    if re.search(r"\.(cif|mmcif)\d*$", name):
+        return True
+    if re.search(r"\.(pdb|ent)\d*$", name):
+        return False
+    head = text.lstrip()[:200]
+    return head.startswith(("data_", "#"))
+
+
+def parse_structure(text: str, source: str, mmcif: bool | None = None) -> gemmi.Structure:
+    """A structure from PDB or mmCIF text. A TER record does not end a chain's polymer here
+    (ignore_ter): files from other tools put TER mid-chain, and PyMOL reads on past it too."""
+    if mmcif is None:
+        mmcif = _looks_like_mmcif(Path(source), text)
+    try:
+        if mmcif:
+            doc = gemmi.cif.read_string(text)
+            st = gemmi.make_structure_from_block(doc[0])
+        else:
+            st = gemmi.read_pdb_string(text, ignore_ter=True)
+        st.merge_chain_parts()
+        st.setup_entities()
+    except (RuntimeError, ValueError, OSError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ContactplugError(f"{source}: cannot read structure ({first})") from None
+    return st
+
+
+def read_structure(path: str | os.PathLike) -> gemmi.Structure:
+    """A PDB or mmCIF file (gzipped or not, any suffix: the content decides), `-` for stdin."""
+    from contactplug.files.sequences import read_text
+
+    if str(path) != "-":
+        path = Path(path)
+        if not path.is_file():
+            raise ContactplugError(f"{path}: no such structure file")
+        if path.stat().st_size == 0:
+            raise ContactplugError(f"{path}: empty structure file")
+    text = read_text(path, "structure")
+    source = "<stdin>" if str(path) == "-" else str(path)
+    return parse_structure(text, source)
+
+
+def pick_model(st: gemmi.Structure, source: str) -> gemmi.Model:
+    """MODEL 1 wherever it is listed (else the lowest number), saying so when it is not the
+    first model in the file."""
+    if len(st) == 0 or all(m.count_atom_sites() == 0 for m in st):
+        raise ContactplugError(
+            f"{source}: not a structure file, cannot read structure (no atoms read as PDB or mmCIF)"
+        )
+    numbers = [m.num for m in st]
+    pick = numbers.index(1) if 1 in numbers else numbers.index(min(numbers))
+    if pick != 0:
+        first = "MODEL 1" if numbers[pick] == 1 else f"MODEL {numbers[pick]} (there is no 1)"
+        log.warning(
+            "%s: models are listed as %s; read %s, the %s in the file",
+            source,
+            ", ".join(map(str, numbers[:4])) + (", ..." if len(numbers) > 4 else ""),
+            first,
+            _ordinal(pick + 1),
+        )
+    if st[pick].count_atom_sites() == 0:
+        raise ContactplugError(f"{source}: MODEL {numbers[pick]} has no atoms")
+    return st[pick]
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 def read_model(path: str | os.PathLike) -> gemmi.Model:
     """Model 1 of a PDB or mmCIF file (gzipped or not), with entities set up."""
-    path = Path(path)
-    if not path.is_file():
-        raise ContactplugError(f"{path}: no such structure file")
-    if path.stat().st_size == 0:
-        raise ContactplugError(f"{path}: empty structure file")
-    try:
-        st = gemmi.read_structure(str(path), format=gemmi.CoorFormat.Detect)
-        st.setup_entities()
-    except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ContactplugError(f"{path}: cannot read structure ({first})") from None
-    if len(st) == 0 or st[0].count_atom_sites() == 0:
-        raise ContactplugError(f"{path}: not a structure file (no atoms read as PDB or mmCIF)")
-    return st[0]
+    return pick_model(read_structure(path), str(path))
 
 
 def _is_protein(chain: gemmi.Chain) -> bool:
@@ -105,12 +205,16 @@ def _positions(res: gemmi.Residue) -> dict[str, np.ndarray]:
     return pos
 
 
-def read_chain(path: str | os.PathLike, chain: str | None = None) -> Chain:
-    """The polymer residues of one protein chain (default: the first) of model 1."""
-    model = read_model(path)
+def read_chain(
+    path: str | os.PathLike, chain: str | None = None, structure: gemmi.Structure | None = None
+) -> Chain:
+    """The polymer residues of one protein chain (default: the first) of model 1, with the
+    places where the chain is broken (unresolved loops). `structure`: already read from path."""
+    st = structure if structure is not None else read_structure(path)
+    model = pick_model(st, str(path))
     proteins = [ch for ch in model if _is_protein(ch)]
     if not proteins:
-        raise ContactplugError(f"{path}: no protein chain in model 1")
+        raise ContactplugError(f"{path}: no protein chain in model {model.num}")
     if chain is None:
         picked = proteins[0]
     else:
@@ -121,7 +225,7 @@ def read_chain(path: str | os.PathLike, chain: str | None = None) -> Chain:
                 f"{path}: no protein chain {chain!r}; protein chains here: {names}"
             )
         picked = matches[0]
-    letters, resnum, icode, ca, cb = [], [], [], [], []
+    letters, resnum, icode, ca, cb, n_atom, c_atom = [], [], [], [], [], [], []
     nan = np.full(3, np.nan)
     for res in picked.get_polymer().first_conformer():
         letter = _letter(res.name)
@@ -132,6 +236,8 @@ def read_chain(path: str | os.PathLike, chain: str | None = None) -> Chain:
         resnum.append(res.seqid.num)
         icode.append(res.seqid.icode.strip())
         ca.append(pos.get("CA", nan))
+        n_atom.append(pos.get("N", nan))
+        c_atom.append(pos.get("C", nan))
         if "CB" in pos:
             cb.append(pos["CB"])
         elif all(k in pos for k in ("N", "CA", "C")):
@@ -140,14 +246,39 @@ def read_chain(path: str | os.PathLike, chain: str | None = None) -> Chain:
             cb.append(nan)
     if not letters:
         raise ContactplugError(f"{path}: chain {picked.name!r} has no amino-acid residues")
-    return Chain(
+    found = Chain(
         name=picked.name,
         sequence="".join(letters),
         resnum=np.array(resnum, dtype=np.int32),
         icode=np.array(icode, dtype=str),
         cb=np.array(cb, dtype=np.float64),
         ca=np.array(ca, dtype=np.float64),
+        model=model.num,
     )
+    found.breaks = chain_breaks(found, np.array(n_atom), np.array(c_atom))
+    return found
+
+
+def chain_breaks(chain: Chain, n_xyz: np.ndarray, c_xyz: np.ndarray) -> list[ChainBreak]:
+    """Breaks between consecutive residues: no peptide bond (C-N > PEPTIDE_BOND_MAX), or, with
+    C or N absent, CA-CA > CA_STEP_MAX; with no usable atoms, a skip in the numbering."""
+    breaks = []
+    for k in range(1, len(chain.sequence)):
+        gap = int(chain.resnum[k]) - int(chain.resnum[k - 1]) - 1
+        missing = gap if gap > 0 else None
+        c_n = float(np.linalg.norm(c_xyz[k - 1] - n_xyz[k]))
+        ca_ca = float(np.linalg.norm(chain.ca[k - 1] - chain.ca[k]))
+        if np.isfinite(c_n):
+            broken, distance = c_n > PEPTIDE_BOND_MAX, c_n
+        elif np.isfinite(ca_ca):
+            broken, distance = ca_ca > CA_STEP_MAX, ca_ca
+        else:
+            broken, distance = missing is not None, None
+        if broken:
+            breaks.append(
+                ChainBreak(k, chain.label(k - 1).strip(), chain.label(k).strip(), missing, distance)
+            )
+    return breaks
 
 
 # BLOSUM62 over the 20 standard amino acids; any other letter scores -1.

@@ -17,14 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-from contactplug.files.contactmap import ContactMap, atomic_write_npz
+from contactplug.files.contactmap import (
+    NPZ_ERRORS,
+    PART_FILE,
+    ContactMap,
+    check_id,
+    check_map_sequence,
+    read_npz,
+    read_npz_member,
+    write_npz_in,
+)
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import jacobian_method
+from contactplug.files.outputs import OutputFolder
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.categorical import map_from_rows, rows
 from contactplug.models.base import Model
 
-PART_NAME = re.compile(r"\.part(\d+)-(\d+)\.npz$")
+PART_NAME = PART_FILE  # <name>.part<first>-<last>.npz, matched exactly (files.contactmap)
+PART_KEYS = ("rows", "start", "end", "sequence", "id", "method", "model", "fingerprint")
 
 
 def parse_positions(text: str, length: int) -> tuple[int, int]:
@@ -45,7 +56,7 @@ def compute_part(
     record: Record,
     start: int,
     end: int,
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | OutputFolder,
     representation: bool = False,
     fast: bool = False,
     batch_size: int = 20,
@@ -68,30 +79,89 @@ def compute_part(
         "fingerprint": np.array(model.fingerprint),
         "n_forward": np.array(n_forward),
         "seconds": np.array(time.perf_counter() - begin),
-        "meta": np.array(json.dumps({"batch_size": batch_size, "device": str(model.device)})),
     }
-    for key, value in (extra or {}).items():
+    extra = dict(extra or {})
+    meta = {"batch_size": batch_size, "device": str(model.device), **extra.pop("meta", {})}
+    arrays["meta"] = np.array(json.dumps(meta))
+    for key, value in extra.items():
         if value is not None:
             arrays[key] = np.asarray(value)
-    path = Path(out_dir) / f"{record.id}.part{start + 1}-{end}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_npz(path, arrays)
-    return path
+    folder = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(out_dir)
+    key = (record.id, record.sequence, arrays["method"].item(), start, end)
+    return write_npz_in(folder, record.id, f".part{start + 1}-{end}.npz", arrays, key)
+
+
+def _int(data: dict, key: str, path) -> int:
+    value = data[key]
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise ContactplugError(f"{path}: {key} is not an integer")
+    return int(value)
+
+
+def read_part(path: str | os.PathLike) -> dict:
+    """A part's fields (not its rows, which stay on disk until gathered), checked: a truncated,
+    damaged or foreign file is one line here."""
+    data = read_npz(path, skip=("rows",), what="Jacobian part")
+    shape = _rows_shape(path)
+    missing = [k for k in PART_KEYS if k != "rows" and k not in data] + (
+        ["rows"] if shape is None else []
+    )
+    if missing:
+        raise ContactplugError(f"{path}: not a Jacobian part (no {', '.join(missing)})")
+    for key in ("sequence", "id", "method", "model", "fingerprint"):
+        if data[key].shape != () or data[key].dtype.kind != "U":
+            raise ContactplugError(f"{path}: {key} is not text")
+    check_id(str(data["id"]), str(path))
+    length = len(check_map_sequence(str(data["sequence"]), str(path)))
+    start, end = _int(data, "start", path), _int(data, "end", path)
+    if not 0 <= start < end <= length:
+        raise ContactplugError(f"{path}: positions {start + 1}-{end} are not within 1-{length}")
+    if len(shape) != 4 or shape[0] != end - start or shape[2] != length:
+        raise ContactplugError(
+            f"{path}: rows of shape {shape} do not fit positions {start + 1}-{end} of {length}"
+        )
+    _int(data, "n_forward", path)
+    try:
+        data["_meta"] = json.loads(str(data.get("meta", "{}")))
+        float(data.get("seconds", 0.0))
+    except (ValueError, TypeError):
+        raise ContactplugError(f"{path}: meta or seconds is damaged") from None
+    if not isinstance(data["_meta"], dict):
+        raise ContactplugError(f"{path}: meta is not a JSON object")
+    data["_shape"] = shape
+    return data
+
+
+def _rows_shape(path) -> tuple[int, ...] | None:
+    """The shape of the rows array from its .npy header, without decompressing the rows."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("rows.npy") as handle:
+            fmt = np.lib.format
+            major, _ = fmt.read_magic(handle)
+            header = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            shape, _, _ = header(handle)
+            return tuple(shape)
+    except KeyError:
+        return None
+    except (*NPZ_ERRORS, AttributeError) as exc:  # a damaged header, as any unreadable part
+        raise ContactplugError(f"{path}: damaged Jacobian part ({exc})") from None
+
+
+def group_parts(paths: list[str | os.PathLike]) -> dict[str, list[str | os.PathLike]]:
+    """Parts by protein id, every one read and checked first (nothing is written on a bad one)."""
+    groups: dict[str, list] = {}
+    for path in paths:
+        groups.setdefault(str(read_part(path)["id"]), []).append(path)
+    return groups
 
 
 def gather(parts: list[str | os.PathLike]) -> ContactMap:
     """Assemble one protein's parts into its ContactMap; refuses gaps, overlaps and mixtures."""
     if not parts:
         raise ContactplugError("gather-jacobian needs at least one part file")
-    loaded = []
-    for path in parts:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if "rows" not in data.files:
-                    raise ContactplugError(f"{path}: not a Jacobian part (no 'rows')")
-                loaded.append((Path(path), {k: data[k] for k in data.files if k != "rows"}))
-        except (OSError, ValueError, EOFError) as exc:
-            raise ContactplugError(f"{path}: cannot read Jacobian part ({exc})") from None
+    loaded = [(Path(path), read_part(path)) for path in parts]
     first = loaded[0][1]
     for key in ("sequence", "method", "fingerprint", "id"):
         values = {str(d[key]) for _, d in loaded}
@@ -109,10 +179,15 @@ def gather(parts: list[str | os.PathLike]) -> ContactMap:
     if expected != length:
         raise ContactplugError(f"parts cover positions 1-{expected} of {length}: some are missing")
 
+    shapes = {d["_shape"][1:] for _, d in loaded}
+    if len(shapes) > 1:
+        raise ContactplugError(f"parts disagree on the shape of their rows: {sorted(shapes)}")
+
     def stream():
         for path, data in loaded:
-            with np.load(path, allow_pickle=False) as part:
-                block = part["rows"]
+            block = read_npz_member(path, "rows", "Jacobian part")  # a bad CRC shows here
+            if block.shape != data["_shape"]:
+                raise ContactplugError(f"{path}: rows are damaged (shape {block.shape})")
             for n, row in enumerate(block):
                 yield int(data["start"]) + n, row
 
@@ -130,7 +205,7 @@ def gather(parts: list[str | os.PathLike]) -> ContactMap:
         meta={
             "parts": len(loaded),
             "fingerprint": str(first["fingerprint"]),
-            **json.loads(str(first["meta"])),
+            **first["_meta"],
         },
         **extra,
     )
