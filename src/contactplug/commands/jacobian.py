@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from contactplug.commands.common import (
     add_model_options,
@@ -14,8 +13,8 @@ from contactplug.commands.common import (
     model_from,
     show_progress,
 )
-from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import jacobian_method
+from contactplug.files.outputs import OutputFolder
 from contactplug.models.batching import parse_batch_size
 
 log = logging.getLogger("contactplug")
@@ -27,9 +26,9 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from contactplug.jacobian.parts import compute_part, parse_positions
 
     queries = read_inputs(args.inputs, args.chain)
+    folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     model = model_from(args)
     model.require(jacobian_method(args.repr, args.fast))
-    out = Path(args.output)
     for query in queries:
         if args.positions:
             start, end = parse_positions(args.positions, len(query.record.sequence))
@@ -38,12 +37,12 @@ def run_jacobian(args: argparse.Namespace) -> int:
                 query.record,
                 start,
                 end,
-                out,
+                folder,
                 args.repr,
                 args.fast,
                 parse_batch_size(args.batch_size),
                 show_progress(args),
-                query.schema_fields(),
+                {**query.schema_fields(), "meta": query.meta},
             )
             log.info("wrote %s", path)
             continue
@@ -58,30 +57,19 @@ def run_jacobian(args: argparse.Namespace) -> int:
             args.overlap,
             autocast=autocast_dtype(args.autocast),
         )
-        for key, value in query.schema_fields().items():
-            setattr(cmap, key, value)
-        cmap.__post_init__()
-        cmap.save(out / f"{cmap.id}.npz")
+        query.fill(cmap).save_in(folder)
         log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
     return 0
 
 
 def run_gather(args: argparse.Namespace) -> int:
-    from contactplug.jacobian.parts import gather
+    from contactplug.jacobian.parts import gather, group_parts
 
-    groups: dict[str, list[str]] = {}
-    for part in args.parts:
-        import numpy as np
-
-        try:
-            with np.load(part, allow_pickle=False) as data:
-                groups.setdefault(str(data["id"]), []).append(part)
-        except (OSError, ValueError, KeyError, EOFError):
-            raise ContactplugError(f"{part}: not a readable Jacobian part") from None
-    for pid, parts in sorted(groups.items()):
-        cmap = gather(parts)
-        cmap.save(Path(args.output) / f"{pid}.npz")
-        log.info("%s: gathered %d parts", pid, len(parts))
+    groups = group_parts(args.parts)  # every part read and checked before anything is written
+    folder = OutputFolder(args.output, args.parts)
+    maps = [(gather(parts), len(parts)) for _, parts in sorted(groups.items())]
+    for cmap, n in maps:  # all gathered first: a damaged part leaves no output at all
+        log.info("%s: gathered %d parts into %s", cmap.id, n, cmap.save_in(folder))
     return 0
 
 

@@ -16,6 +16,7 @@ from contactplug.commands.common import (
 )
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
+from contactplug.files.outputs import OutputFolder
 from contactplug.files.sequences import check_length
 from contactplug.models.batching import parse_batch_size
 
@@ -23,10 +24,11 @@ log = logging.getLogger("contactplug")
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from contactplug.inputs.queries import read_inputs
+    from contactplug.inputs.queries import read_inputs, warn_chain_breaks
     from contactplug.readout import prediction
 
     queries = read_inputs(args.inputs, args.chain)
+    folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     model = model_from(args)
     model.require(args.method)
     if not args.window:  # windows off: refuse long proteins before any work
@@ -54,13 +56,11 @@ def run_predict(args: argparse.Namespace) -> int:
         args.overlap,
     )
     for n, cmap in stream:
-        for key, value in queries[n].schema_fields().items():
-            setattr(cmap, key, value)
-        cmap.__post_init__()
-        cmap.save(out / f"{cmap.id}.npz")
+        queries[n].fill(cmap).save_in(folder)
         bar.update(1)
     bar.close()
     log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
+    warn_chain_breaks(queries)
     return 0
 
 

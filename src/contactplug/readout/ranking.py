@@ -69,18 +69,47 @@ class Ranking:
         if data.get("format") != FORMAT:
             raise ContactplugError(f"{source}: not a contactplug head ranking")
         known = {"format", "model", "fingerprint", "k", "metric", "heads", "k_curve"}
-        return cls(
-            model=data["model"],
-            fingerprint=data["fingerprint"],
-            heads=[(int(r[0]), int(r[1])) for r in data["heads"]],
-            scores=[float(r[2]) for r in data["heads"]],
-            k=int(data["k"]),
-            k_curve=list(data.get("k_curve", [])),
-            info={k: v for k, v in data.items() if k not in known},
-        )
+        try:
+            heads = [(_index(r[0]), _index(r[1])) for r in data["heads"]]
+            ranking = cls(
+                model=str(data["model"]),
+                fingerprint=str(data["fingerprint"]),
+                heads=heads,
+                scores=[float(r[2]) for r in data["heads"]],
+                k=_index(data["k"]),
+                k_curve=list(data.get("k_curve", [])),
+                info={k: v for k, v in data.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ContactplugError(f"{source}: not a valid head ranking ({why})") from None
+        twice = sorted({h for h in heads if heads.count(h) > 1})
+        if not heads or twice or not 1 <= ranking.k <= len(heads):
+            why = f"head {twice[0]} listed twice" if twice else f"K={ranking.k} of {len(heads)}"
+            raise ContactplugError(f"{source}: not a valid head ranking ({why})")
+        return ranking
+
+    def check(self, model: Model, source: str = "head ranking") -> Ranking:
+        """Refuse, before any work, heads the model does not have (an all-zero map or a crash
+        later): every (layer, head) must be within its layers x heads."""
+        bad = [h for h in self.heads if h[0] >= model.num_layers or h[1] >= model.num_heads]
+        if bad:
+            raise ContactplugError(
+                f"{source} names layer {bad[0][0]} head {bad[0][1]}, but {model.name} has "
+                f"{model.num_layers} layers x {model.num_heads} heads (0-based); it was made "
+                "for another model"
+            )
+        return self
 
     def save(self, path: str | os.PathLike) -> Path:
         return write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def _index(value) -> int:
+    """A 0-based layer, head or K from JSON: a non-negative integer, not 1.5, -1 or "3"."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a 0-based index")
+    return value
 
 
 def long_precision(maps: torch.Tensor, protein: LabelledProtein, divisor: int = 2) -> np.ndarray:
@@ -173,7 +202,7 @@ def read_ranking(path: str | os.PathLike) -> Ranking:
 def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
     """The model's ranking: an explicit file, shipped, cached, or computed now and cached."""
     if path is not None:
-        ranking = read_ranking(path)
+        ranking = read_ranking(path).check(model, str(path))
         if ranking.fingerprint != model.fingerprint:
             log.warning(
                 "%s was made for weights %s, not these (%s)",
@@ -184,7 +213,7 @@ def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
         return ranking
     for candidate in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
         if candidate.exists():
-            return read_ranking(candidate)
+            return read_ranking(candidate).check(model, str(candidate))
     fit, held = split(load_selection_set())
     log.info(
         "no head ranking for %s (weights %s) yet: ranking heads on %d labelled proteins, once",
