@@ -86,7 +86,8 @@ def _from_stdin(chain: str | None) -> list[Query]:
     if _is_fasta_text(text) or not _STRUCTURE_START.search(text[:100000]):
         return [Query(rec) for rec in parse_fasta(text, "<stdin>")]
     st = parse_structure(text, "<stdin>")
-    return [from_structure("<stdin>", chain, st, st.name.strip() or "stdin")]
+    name = st.name.strip()  # the HEADER's or data_ block's id; gemmi says "string" without one
+    return [from_structure("<stdin>", chain, st, name if name not in ("", "string") else "stdin")]
 
 
 def _from_file(path: Path, chain: str | None) -> list[Query]:
