@@ -155,3 +155,24 @@ def test_ca_only_structure_in_evaluate_offers_atom_ca(tmp_path, data_dir):
     )
     accepted([*argv, "--atom", "CA"], tmp_path)
     assert (tmp_path / "m.json").exists()
+
+
+def test_more_odd_inputs(tmp_path, data_dir, predict_run, tiny_model_path):
+    utf16 = tmp_path / "notepad.fa"
+    utf16.write_bytes(FASTA.replace(">q", ">u").encode("utf-16"))
+    assert sorted(predict_run(utf16)) == ["u1", "u2"]
+    base = ["-o", tmp_path / "o", "--model", tiny_model_path]
+    fasta = tmp_path / "q.fa"
+    fasta.write_text(FASTA)
+    refused(["predict", "-", "-", *base], r"'-' \(standard input\) is given twice", tmp_path)
+    refused(
+        ["predict", "-", *base], r"<stdin>: no FASTA records", tmp_path, subprocess=True, stdin=b""
+    )
+    nul = tmp_path / "nul.fa"
+    nul.write_bytes(b">n\nMKT\x00AYI\n")
+    refused(["predict", nul, *base], r"nul\.fa:n: characters '\\x00' are not amino acids", tmp_path)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(data_dir / "1GUU_A.pdb", folder)
+    (folder / "broken.pdb").write_text("HELLO\n")
+    refused(["predict", folder, *base], r"broken\.pdb: not a structure file", tmp_path)

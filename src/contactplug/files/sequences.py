@@ -105,7 +105,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 def decode_text(data: bytes) -> str:
     """Text as people's files hold it: gzip-compressed or not, UTF-8 with or without a BOM,
-    else Latin-1 (every byte decodes; a stray accent in a description line is no error)."""
+    UTF-16 with one, else Latin-1 (every byte decodes; a stray accent in a description line
+    is no error)."""
     if data[:2] == GZIP_MAGIC:
         import gzip
         import zlib
@@ -114,6 +115,11 @@ def decode_text(data: bytes) -> str:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise OSError(f"damaged gzip data ({exc})") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM (Windows editors)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -123,13 +123,11 @@ def expand_folder(folder: Path) -> list[Path]:
 
 def read_inputs(paths: list[str], chain: str | None = None) -> list[Query]:
     """FASTA records and structure chains, in the order given; ids must be unique."""
+    if list(paths).count("-") > 1:
+        raise ContactplugError("'-' (standard input) is given twice")
     queries: list[Query] = []
-    stdin_used = False
     for given in paths:
         if given == "-":
-            if stdin_used:
-                raise ContactplugError("'-' (standard input) is given twice")
-            stdin_used = True
             queries.extend(_from_stdin(chain))
             continue
         path = Path(given)
