@@ -242,3 +242,18 @@ def test_model_order_reaches_the_map(tmp_path, data_dir, tiny_model_path):
     path = _models(data_dir / "1GUU_A.pdb", tmp_path / "m32.pdb", [3, 2])
     accepted(["predict", path, "-o", tmp_path / "out", "--model", tiny_model_path], tmp_path)
     assert load(tmp_path / "out" / "m32_A.npz").meta["model_number"] == 2
+
+
+def test_chain_breaks_reach_jacobian_maps_and_gathered_parts(tmp_path, data_dir, tiny_model_path):
+    source = data_dir / "1GUU_A.pdb"
+    nums = residue_numbers(pdb_lines(source))
+    cut = without(source, tmp_path / "cut.pdb", set(nums[20:24]))
+    model = ["--model", tiny_model_path, "--batch-size", "64"]
+    accepted(["jacobian", cut, "-o", tmp_path / "whole", *model], tmp_path)
+    for span in ("1-20", "21-46"):
+        accepted(["jacobian", cut, "-o", tmp_path / "parts", "--positions", span, *model], tmp_path)
+    accepted(["gather-jacobian", *(tmp_path / "parts").iterdir(), "-o", tmp_path / "g"], tmp_path)
+    whole, gathered = load(tmp_path / "whole" / "cut_A.npz"), load(tmp_path / "g" / "cut_A.npz")
+    assert whole.meta["chain_breaks"] == gathered.meta["chain_breaks"]
+    assert [b["missing"] for b in whole.meta["chain_breaks"]] == [4]
+    assert np.array_equal(whole.contacts, gathered.contacts)
