@@ -263,6 +263,6 @@ def test_the_cli_reads_the_folder(t5_folder, tmp_path, capsys):
     args = ["-q", "predict", str(fasta), "-o", str(tmp_path / "o"), "--model", str(t5_folder)]
     assert main(args + ["--method", "all-heads"]) == 0
     assert load(tmp_path / "o" / "q.npz").length == 33
-    assert main(["-q", "jacobian", str(fasta), "-o", str(tmp_path / "j"), "--model",
+    assert main(["-q", "jacobian", "--repr", str(fasta), "-o", str(tmp_path / "j"), "--model",
                  str(t5_folder)]) == 0  # fmt: skip
-    assert load(tmp_path / "j" / "q.npz").method == "repr-jacobian"  # no MLM head: repr-CJ
+    assert load(tmp_path / "j" / "q.npz").method == "repr-jacobian"
