@@ -222,5 +222,10 @@ def test_cli_plot_writes_a_png(tmp_path, capsys):
         assert code == 0, err
         img = matplotlib.image.imread(tmp_path / name)
         assert img.shape[0] > 100 and img.std() > 0.01
-    code, _, err = run_cli(["plot", npz, "-o", tmp_path / "map.pdf"], capsys)
-    assert code == 2 and "PNG" in err
+    # issue 9: SVG and PDF by the suffix; any other suffix is refused in one line
+    for name, start in (("map.svg", b"<?xml"), ("map.pdf", b"%PDF")):
+        code, _, err = run_cli(["plot", npz, "-o", tmp_path / name], capsys)
+        assert code == 0, err
+        assert (tmp_path / name).read_bytes().startswith(start)
+    code, _, err = run_cli(["plot", npz, "-o", tmp_path / "map.txt"], capsys)
+    assert code == 2 and "*.png, *.svg or *.pdf" in err and not (tmp_path / "map.txt").exists()

@@ -131,23 +131,28 @@ def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild
     into a full-size store; `wild` is one batch-1 forward, the wild-type pass counted once."""
     length = len(seq)
     passes = 20 * length + 1
+    representation = not model.has_lm_head  # no MLM head: repr-CJ, as `jacobian` runs it
     with forward_timer(model) as spent:
         start = time.perf_counter()
         if positions is None or positions >= length:
-            jacobian.contact_map(model, _record(seq), batch_size=batch, progress=False)
+            jacobian.contact_map(
+                model, _record(seq), representation, batch_size=batch, progress=False
+            )
             total = time.perf_counter() - start
             bound = _in_run_bound(spent, batch, passes)
             return total, False, spent["seconds"] / total, bound
-        store = SymmetricStore(length)
+        store = None if representation else SymmetricStore(length)
         for i, row in jacobian.row_stream(
-            model, seq, 0, positions, batch_size=batch, progress=False
+            model, seq, 0, positions, representation, batch_size=batch, progress=False
         ):
-            store.add(i, row)
+            if store is not None:
+                store.add(i, row)
         sample = time.perf_counter() - start
     share = spent["seconds"] / sample
-    store.seen[:] = True  # time the finishing step (the same work on a partly filled store)
     begin = time.perf_counter()
-    jacobian.finish_map(store.scores(), True)
+    if store is not None:
+        store.seen[:] = True  # time the finishing step (the same work on a partly filled store)
+        jacobian.finish_map(store.scores(), True)
     finish = time.perf_counter() - begin
     total = wild + (sample - wild) * length / positions + finish
     return total, True, share, _in_run_bound(spent, batch, passes)

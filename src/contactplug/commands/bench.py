@@ -9,6 +9,7 @@ import torch
 
 from contactplug import hardware
 from contactplug.files.errors import ContactplugError
+from contactplug.files.methods import REPR_FALLBACK
 from contactplug.models.loading import REGISTRY
 
 PATHS = ("fair_bare", "fast_bare", "readout", "fair_heads", "esm_head", "jacobian", "jacobian_fold")
@@ -182,6 +183,8 @@ def run_bench(args: argparse.Namespace) -> int:
     )
     for line in machine:
         print(f"- {line}")
+    if not model.has_lm_head:  # the Jacobian rows then time what `jacobian` runs on it
+        print(f"- Jacobian rows: repr-jacobian ({REPR_FALLBACK.split(': ', 1)[0]})")
     if results:
         print()
         rows = timing_rows(results, note, peaks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+import os
 
 from contactplug.models.base import Model
 from contactplug.models.loading import DEFAULT_MODEL, REGISTRY, load_model
@@ -30,7 +30,20 @@ def model_from(args: argparse.Namespace) -> Model:
 
 
 def show_progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
+    """Progress unless -q: a bar on a terminal, else a line every tenth (files.progress)."""
+    return not args.quiet
+
+
+def structure_facts(query) -> dict:
+    """What a map made from a structure file carries in its meta beyond chain and numbering:
+    the positions whose residue lacks the atom a contact is drawn to (C-beta, C-alpha for Gly),
+    so that `export --numbering author` skips their pairs as PyMOL does."""
+    if not query.structure or not os.path.isfile(query.structure):
+        return {}
+    from contactplug.restraints.export import anchor_absent
+
+    absent = anchor_absent(query.structure, query.chain, query.resnum, query.icode)
+    return {"anchor_absent": absent} if absent else {}
 
 
 def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:

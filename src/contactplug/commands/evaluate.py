@@ -74,14 +74,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "plot",
-        help="contact-map PNG (with a structure: top-L pairs marked correct/incorrect)",
+        help="contact-map picture (with a structure: top-L pairs marked correct/incorrect)",
+        description="A contact map as PNG, SVG or PDF (by the suffix of -o). Axes are in the "
+        "structure's author numbering when the map was made from a structure.",
     )
     p.add_argument("map", metavar="NPZ", help="a contact map (.npz)")
     p.add_argument("--structure", metavar="FILE", help="structure to mark true contacts")
     p.add_argument("--chain", help="structure chain (default: the map's chain, else the first)")
     p.add_argument("--cutoff", type=_cutoff, default=8.0, help="contact distance in Å (8)")
     p.add_argument("--top", type=int, help="predicted pairs to mark (default: L)")
-    p.add_argument("-o", "--output", required=True, metavar="PNG", help="output PNG")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="MAP.png, MAP.svg or MAP.pdf"
+    )
     p.set_defaults(func=run_plot)
 
 
@@ -125,6 +129,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     written = [str(p) for p in (json_path, csv_path) if p]
     log.info("wrote %s", " and ".join(written))
     return 0
+
+
+def score_and_draw(items: list[tuple], out: Path, cutoff: float = 8.0) -> list[dict]:
+    """`predict --evaluate`: each (map, structure, chain) scored (OUT/metrics.json and .csv,
+    the table printed) and drawn (OUT/<id>.png), as `evaluate` and `plot` would."""
+    from contactplug.evaluation.plot import plot_map
+    from contactplug.evaluation.precision import evaluate_map, write_csv, write_json
+
+    rows = [evaluate_map(cmap, path, chain, cutoff) for cmap, path, chain in items]
+    json_path = write_json(rows, out / "metrics.json", cutoff=cutoff, atom="CB")
+    csv_path = write_csv(rows, out / "metrics.csv")
+    pictures = [plot_map(cmap, out / f"{cmap.id}.png", path, chain) for cmap, path, chain in items]
+    print(_table(rows))
+    log.info("wrote %s, %s and %s", json_path, csv_path, ", ".join(map(str, pictures)))
+    return rows
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ from contactplug.commands.common import (
     autocast_dtype,
     model_from,
     show_progress,
+    structure_facts,
 )
-from contactplug.files.methods import jacobian_method
+from contactplug.files.methods import jacobian_for
 from contactplug.files.outputs import OutputFolder
 from contactplug.models.batching import parse_batch_size
 
@@ -28,17 +29,31 @@ def run_jacobian(args: argparse.Namespace) -> int:
     queries = read_inputs(args.inputs, args.chain)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     model = model_from(args)
-    model.require(jacobian_method(args.repr, args.fast))
+    # no MLM head: the representation Jacobian, said in one line, unless --logits was asked
+    method, note = jacobian_for(model.has_lm_head, args.repr, args.logits, args.fast)
+    model.require(method)
+    if note:
+        log.warning("%s: %s", model.name, note)
+    representation = method.startswith("repr-")
     for query in queries:
+        length = len(query.record.sequence)
         if args.positions:
-            start, end = parse_positions(args.positions, len(query.record.sequence))
+            start, end = parse_positions(args.positions, length)
+            log.info(
+                "%s: %s of positions %d-%d, %d forward passes",
+                query.record.id,
+                method,
+                start + 1,
+                end,
+                (end - start) * (1 if args.fast else 20) + 1,
+            )
             path = compute_part(
                 model,
                 query.record,
                 start,
                 end,
                 folder,
-                args.repr,
+                representation,
                 args.fast,
                 parse_batch_size(args.batch_size),
                 show_progress(args),
@@ -46,10 +61,16 @@ def run_jacobian(args: argparse.Namespace) -> int:
             )
             log.info("wrote %s", path)
             continue
+        log.info(
+            "%s: %s, %d forward passes",
+            query.record.id,
+            method,
+            length * (1 if args.fast else 20) + 1,
+        )
         cmap = jacobian.contact_map(
             model,
             query.record,
-            args.repr,
+            representation,
             args.fast,
             parse_batch_size(args.batch_size),
             show_progress(args),
@@ -57,6 +78,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
             args.overlap,
             autocast=autocast_dtype(args.autocast),
         )
+        cmap.meta.update(structure_facts(query))  # for export --numbering author
         query.fill(cmap).save_in(folder)
         log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
     return 0
@@ -77,7 +99,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("jacobian", help="the Categorical Jacobian (20*L+1 forward passes)")
     p.add_argument("inputs", nargs="+", help="FASTA or structure files")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--repr", action="store_true", help="representation-CJ (no MLM head needed)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--repr",
+        action="store_true",
+        help="representation-CJ: final hidden states (the default for a checkpoint without "
+        "an MLM head)",
+    )
+    which.add_argument(
+        "--logits",
+        action="store_true",
+        help="the logit CJ only: stop if the checkpoint has no MLM head instead of running "
+        "representation-CJ",
+    )
     p.add_argument("--fast", action="store_true", help="mask-token variant: L+1 passes")
     add_scale_options(p, "mutant sequences per forward; auto sizes it from free memory")
     p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")

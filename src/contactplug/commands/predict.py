@@ -6,17 +6,17 @@ import argparse
 import logging
 from pathlib import Path
 
-from tqdm import tqdm
-
 from contactplug.commands.common import (
     add_model_options,
     add_scale_options,
     model_from,
     show_progress,
+    structure_facts,
 )
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
+from contactplug.files.progress import Progress
 from contactplug.files.sequences import check_length
 from contactplug.models.batching import parse_batch_size
 
@@ -29,6 +29,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
     queries = read_inputs(args.inputs, args.chain)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
+    scored = [q for q in queries if q.structure] if args.evaluate else []
+    if args.evaluate and not scored:
+        raise ContactplugError(
+            "--evaluate scores maps against the structures they were read from; "
+            "give a PDB/mmCIF file (a FASTA has no true contacts)"
+        )
     model = model_from(args)
     model.require(args.method)
     if not args.window:  # windows off: refuse long proteins before any work
@@ -41,10 +47,11 @@ def run_predict(args: argparse.Namespace) -> int:
         ranking = get_ranking(model, args.heads)
         ranking.top(args.top_k)  # refuse a bad --top-k before any work
     out = Path(args.output)
-    bar = tqdm(
-        total=len(queries), desc=args.method, unit="protein", disable=not show_progress(args)
-    )
+    # many sequences: a bar on a terminal, else a line every tenth (files.progress)
+    many = show_progress(args) and len(queries) > 1
+    bar = Progress(len(queries), f"predict {args.method}", "proteins", many)
     records = [q.record for q in queries]
+    done: dict[int, object] = {}
     stream = prediction.predict_unordered(  # length-sorted batches; each map saved as it is done
         model,
         records,
@@ -56,11 +63,22 @@ def run_predict(args: argparse.Namespace) -> int:
         args.overlap,
     )
     for n, cmap in stream:
+        cmap.meta.update(structure_facts(queries[n]))  # for export --numbering author
         queries[n].fill(cmap).save_in(folder)
+        if queries[n].structure and args.evaluate:
+            done[n] = cmap
         bar.update(1)
     bar.close()
     log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
     warn_chain_breaks(queries)
+    if args.evaluate:
+        from contactplug.commands.evaluate import score_and_draw
+
+        skipped = len(queries) - len(scored)
+        if skipped:
+            log.info("--evaluate: %d FASTA record(s) not scored (no structure)", skipped)
+        items = [(done[n], queries[n].structure, queries[n].chain) for n in sorted(done)]
+        score_and_draw(items, out)
     return 0
 
 
@@ -132,6 +150,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="heads to average (default: the ranking's K)")
     p.add_argument("--heads", help="a head-ranking JSON from select-heads (default: automatic)")
     p.add_argument("--chain", help="chain of structure inputs (default: first protein chain)")
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="structure inputs: also score each map against its structure (the precision "
+        "table, printed and written as OUT/metrics.json and .csv) and draw it (OUT/<id>.png)",
+    )
     add_scale_options(p, "sequences per padded forward, sorted by length")
     add_model_options(p)
     p.set_defaults(func=run_predict)

@@ -1,4 +1,9 @@
-"""Contact-map PNGs. Uses matplotlib's object API (no pyplot), so no GUI backend is touched."""
+"""Contact-map pictures. Uses matplotlib's object API (no pyplot), so no GUI backend is touched.
+
+Axes carry the structure's author numbering when the map has it (1TEN reads 802-891), else
+1-based positions; the legend sits below the map, framed, so it covers no data. PNG, SVG or
+PDF by the file's suffix, written without timestamps (byte-stable output).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from contactplug.evaluation.precision import precision
 from contactplug.files.atomic import atomic_path
@@ -23,14 +29,71 @@ from contactplug.inputs.structure import (
 MIN_SEP = 6
 CORRECT = "#1f77b4"
 WRONG = "#d62728"
-TRUE_GREY = "#c8c8c8"
+TRUE_GREY = "#b4b4b4"
+UNRESOLVED = "#f3e3c3"
+# The file's suffix picks the format; metadata keys that would stamp a date are cleared.
+FORMATS = {
+    ".png": ("png", {"Software": None}),
+    ".svg": ("svg", {"Date": None}),
+    ".pdf": ("pdf", {"CreationDate": None}),
+}
+PLOT_INCHES, PLOT_DPI = 8.0, 110  # 880 x 880 pixels: whole on a 1080p screen, text readable
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Atomic PNG write without a timestamp or version in the metadata (byte-stable output)."""
+    """Atomic write, PNG, SVG or PDF by suffix, without a timestamp in the metadata."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ContactplugError(f"{path}: name the picture *.png, *.svg or *.pdf")
+    fmt, metadata = FORMATS[suffix]
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+        if fmt == "svg":
+            import matplotlib
+
+            with matplotlib.rc_context({"svg.hashsalt": "contactplug"}):  # stable element ids
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+        else:
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
     return Path(path)
+
+
+def residue_labels(cmap: ContactMap) -> tuple[list[str], str]:
+    """Per position: the author number (with insertion code), else the 1-based position; and
+    the axis title saying which."""
+    if cmap.resnum is None:
+        return [str(k + 1) for k in range(cmap.length)], "position in the sequence"
+    icode = cmap.icode if cmap.icode is not None else [""] * cmap.length
+    labels = [f"{int(n)}{str(c).strip()}" for n, c in zip(cmap.resnum, icode, strict=True)]
+    chain = f", chain {cmap.chain}" if cmap.chain else ""
+    return labels, f"residue (author numbering{chain})"
+
+
+def _ticks(cmap: ContactMap, n_ticks: int = 10) -> list[int]:
+    """Positions to label: round author numbers (or positions), evenly spread."""
+    if cmap.resnum is None:
+        numbers = np.arange(1, cmap.length + 1)
+        plain = np.ones(cmap.length, bool)
+    else:
+        numbers = np.asarray(cmap.resnum, dtype=np.int64)
+        icode = cmap.icode if cmap.icode is not None else [""] * cmap.length
+        plain = np.array([not str(c).strip() for c in icode])
+    lo, hi = int(numbers.min()), int(numbers.max())
+    steps = MaxNLocator(nbins=n_ticks, steps=[1, 2, 5, 10], integer=True).tick_values(lo, hi)
+    step = int(round(steps[1] - steps[0])) if len(steps) > 1 else 1
+    picks = [k for k in range(cmap.length) if plain[k] and numbers[k] % max(step, 1) == 0]
+    return picks or [0, cmap.length - 1]
+
+
+def _axes_numbering(ax: Axes, cmap: ContactMap, fontsize: float) -> None:
+    labels, title = residue_labels(cmap)
+    ticks = _ticks(cmap)
+    formatter = FuncFormatter(lambda x, _: labels[int(round(x))] if 0 <= x < len(labels) else "")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(formatter)
+    ax.set_xlabel(title, fontsize=fontsize)
+    ax.set_ylabel(title, fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize * 0.9)
 
 
 def draw_map(
@@ -40,52 +103,65 @@ def draw_map(
     valid: np.ndarray | None = None,
     top: int | None = None,
     title: str | None = None,
+    fontsize: float = 7.0,
 ) -> None:
-    """Without truth: scores in the upper triangle, the top pairs as dots in the lower one.
+    """Without truth: scores in the upper triangle, the top pairs as squares in the lower one.
     With truth: true contacts in grey (both triangles), the top predicted pairs (|i-j| >= 6)
-    in the upper triangle coloured correct / incorrect; unresolved residues shaded."""
+    in the upper triangle coloured correct / incorrect; unresolved residues shaded. The
+    legend is framed below the map, its markers drawn large enough to see."""
     L = cmap.length
     top = L if top is None else top
     pairs = cmap.pairs(min_sep=MIN_SEP, top=top)
     pi = np.array([p[0] for p in pairs], dtype=int)
     pj = np.array([p[1] for p in pairs], dtype=int)
-    size = max(1.0, 1000.0 / max(L, 1))
+    size = max(1.0, 1000.0 / max(L, 1)) * (fontsize / 7.0) ** 2
     if contacts is None:
         upper = np.where(np.triu(np.ones((L, L), bool), 1), cmap.contacts, np.nan)
         ax.imshow(upper, cmap="Blues", origin="upper", interpolation="nearest")
-        ax.scatter(pi, pj, s=size, c="#d62728", marker="s", linewidths=0)
+        ax.scatter(pi, pj, s=size, c=WRONG, marker="s", linewidths=0, label=f"top {len(pi)} pairs")
+        ax.plot([], [], "s", color="#6fa8dc", label="score (upper triangle)")
     else:
-        ti, tj = np.nonzero(contacts & (np.abs(np.subtract.outer(np.arange(L), np.arange(L))) > 0))
+        sep = np.abs(np.subtract.outer(np.arange(L), np.arange(L))) > 0
+        ti, tj = np.nonzero(contacts & sep)
         ax.scatter(tj, ti, s=size, c=TRUE_GREY, marker="s", linewidths=0, label="true contact")
         if valid is not None:
-            missing = np.flatnonzero(~np.diag(valid))
-            for k in missing:
-                ax.axvspan(k - 0.5, k + 0.5, color="#f3e3c3", lw=0, zorder=0)
-                ax.axhspan(k - 0.5, k + 0.5, color="#f3e3c3", lw=0, zorder=0)
+            for k in np.flatnonzero(~np.diag(valid)):
+                ax.axvspan(k - 0.5, k + 0.5, color=UNRESOLVED, lw=0, zorder=0)
+                ax.axhspan(k - 0.5, k + 0.5, color=UNRESOLVED, lw=0, zorder=0)
+            if (~np.diag(valid)).any():
+                ax.fill([], [], color=UNRESOLVED, label="unresolved residue")
         hit = contacts[pi, pj] if len(pi) else np.zeros(0, bool)
-        ax.scatter(pj[hit], pi[hit], s=size * 1.3, c=CORRECT, marker="o", label="correct")
-        ax.scatter(pj[~hit], pi[~hit], s=size * 1.3, c=WRONG, marker="x", label="incorrect")
-        ax.legend(loc="lower left", fontsize=6, markerscale=1.5, frameon=False)
+        ax.scatter(
+            pj[hit], pi[hit], s=size * 1.3, c=CORRECT, marker="o", label="predicted, correct"
+        )
+        ax.scatter(pj[~hit], pi[~hit], s=size * 1.3, c=WRONG, marker="x", label="predicted, wrong")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=2,
+        fontsize=fontsize * 0.9,
+        frameon=True,
+        markerscale=max(1.0, 6.0 / np.sqrt(size)),  # a visible marker even for long maps
+    )
     ax.set_xlim(-0.5, L - 0.5)
     ax.set_ylim(L - 0.5, -0.5)
     ax.set_aspect("equal")
-    ax.set_xlabel("residue", fontsize=7)
-    ax.set_ylabel("residue", fontsize=7)
-    ax.tick_params(labelsize=6)
-    ax.set_title(title or f"{cmap.id} {cmap.method}", fontsize=8)
+    _axes_numbering(ax, cmap, fontsize)
+    ax.set_title(title or f"{cmap.id} {cmap.method}", fontsize=fontsize * 1.1)
 
 
 def plot_map(
     cmap: ContactMap,
-    out_png: str | os.PathLike,
+    out: str | os.PathLike,
     structure: str | os.PathLike | None = None,
     chain: str | None = None,
     top: int | None = None,
     cutoff: float = 8.0,
 ) -> Path:
-    """One PNG of a map; with a structure the top-L pairs are marked correct or incorrect."""
-    if not str(out_png).lower().endswith(".png"):
-        raise ContactplugError(f"{out_png}: the plot is written as PNG; name the file *.png")
+    """One picture of a map (PNG, SVG or PDF by suffix); with a structure the top-L pairs
+    are marked correct or incorrect."""
+    if Path(out).suffix.lower() not in FORMATS:
+        raise ContactplugError(f"{out}: name the picture *.png, *.svg or *.pdf")
     if top is not None and top < 1:
         raise ContactplugError(f"--top must be at least 1, not {top}")
     contacts = valid = None
@@ -95,8 +171,8 @@ def plot_map(
         mapping = align(cmap.sequence, found.sequence)
         contacts, valid = contacts_from_coords(query_coords(found, mapping), cutoff)
         score = precision(cmap.contacts, contacts, valid)["long_P@L"]
-        title += f"  long P@L={score:.2f}"
-    fig = Figure(figsize=(5, 5))
-    draw_map(fig.add_subplot(1, 1, 1), cmap, contacts, valid, top, title)
+        title += f"  long-range P@L = {score:.2f}"
+    fig = Figure(figsize=(PLOT_INCHES, PLOT_INCHES))
+    draw_map(fig.add_subplot(1, 1, 1), cmap, contacts, valid, top, title, fontsize=12)
     fig.tight_layout()
-    return save_figure(fig, out_png)
+    return save_figure(fig, out, dpi=PLOT_DPI)

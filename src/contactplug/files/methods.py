@@ -38,6 +38,10 @@ READOUT_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "readou
 JACOBIAN_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "jacobian")
 
 NO_MLM_HEAD = "the checkpoint has no MLM head (use --repr for representation-CJ)"
+REPR_FALLBACK = (
+    "the checkpoint has no MLM head: running the representation Jacobian (repr-jacobian, "
+    "final hidden states) instead of the logit Jacobian"
+)
 NO_CONTACT_HEAD = "the checkpoint has no contact regression weights"
 NO_MASK_TOKEN = "the model has no mask token (use the full variant, without --fast)"
 
@@ -51,6 +55,21 @@ def get_method(name: str) -> Method:
 def jacobian_method(representation: bool, fast: bool) -> str:
     """The table's name of a Jacobian variant."""
     return ("repr-" if representation else "") + "jacobian" + ("-fast" if fast else "")
+
+
+def jacobian_for(
+    has_mlm_head: bool, representation: bool = False, logits: bool = False, fast: bool = False
+) -> tuple[str, str | None]:
+    """(the Jacobian variant to run, a note when it is not the logit CJ that was the default).
+
+    The logit CJ needs an MLM head. Without one the representation CJ runs instead, with the
+    note, so every command works on a fine-tuned encoder; only an explicit request for the
+    logits (`logits`) keeps the logit CJ, which `Model.require` then refuses (NO_MLM_HEAD)."""
+    if representation and logits:
+        raise ContactplugError("ask for the representation Jacobian or the logit one, not both")
+    if representation or logits or has_mlm_head:
+        return jacobian_method(representation, fast), None
+    return jacobian_method(True, fast), REPR_FALLBACK
 
 
 def why_unavailable(

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import jacobian_method
+from contactplug.files.progress import Progress
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.store import SymmetricStore, choose_precision
 from contactplug.models import batching
@@ -91,13 +91,8 @@ def row_stream(
     subs = [model.mask_id] if fast else model.token_ids(AMINO_ACIDS)
     mutants = [(i, k) for i in range(start, end) for k in range(width)]
     row = np.empty((width, length, base.shape[-1]), dtype=np.float32)
-    bar = tqdm(
-        total=len(mutants),
-        desc=f"jacobian {start + 1}-{end}/{length}",
-        unit="seq",
-        disable=not progress,
-        leave=False,
-    )
+    # a bar on a terminal, else a line every tenth (see files.progress)
+    bar = Progress(len(mutants), f"jacobian {start + 1}-{end}/{length}", "forwards", progress)
     for first in range(0, len(mutants), batch_size):
         chunk = mutants[first : first + batch_size]
         tokens = wt_tokens.repeat(len(chunk), 1)

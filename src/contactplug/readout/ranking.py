@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from contactplug import __version__
 from contactplug.files.atomic import write_text
 from contactplug.files.errors import ContactplugError
+from contactplug.files.progress import Progress
 from contactplug.models.base import Model, cache_dir
 from contactplug.readout.attention import all_heads, head_maps
 from contactplug.readout.selection_set import LabelledProtein, split
@@ -140,18 +140,22 @@ def rank_heads(
         raise ContactplugError("head ranking needs labelled proteins longer than 25 residues")
     heads = all_heads(model)
     per_head = []
-    for p in tqdm(proteins, desc="rank heads", unit="protein", leave=False, disable=None):
-        per_head.append(long_precision(head_maps(model, p.sequence, heads), p))
+    with Progress(len(proteins), "rank heads", "proteins") as bar:
+        for p in proteins:
+            per_head.append(long_precision(head_maps(model, p.sequence, heads), p))
+            bar.update()
     mean = np.nanmean(np.stack(per_head), axis=0)
     order = sorted(range(len(heads)), key=lambda n: (-mean[n], n))
     ranked = [heads[n] for n in order]
 
     def k_curve(group: list[LabelledProtein]) -> np.ndarray:
         curves = []
-        for p in tqdm(group, desc="choose K", unit="protein", leave=False, disable=None):
-            maps = head_maps(model, p.sequence, ranked)
-            means = maps.cumsum(0) / torch.arange(1, len(ranked) + 1).view(-1, 1, 1)
-            curves.append(long_precision(means, p))
+        with Progress(len(group), "choose K", "proteins") as bar:
+            for p in group:
+                maps = head_maps(model, p.sequence, ranked)
+                means = maps.cumsum(0) / torch.arange(1, len(ranked) + 1).view(-1, 1, 1)
+                curves.append(long_precision(means, p))
+                bar.update()
         return np.nanmean(np.stack(curves), axis=0)
 
     curve = k_curve(proteins)

@@ -7,6 +7,7 @@ import logging
 
 from contactplug import api
 from contactplug.files.errors import ContactplugError
+from contactplug.files.progress import Progress
 from contactplug.readout import ranking, selection_set
 from contactplug.restraints.calibration import (
     Calibration,
@@ -27,14 +28,20 @@ def fit_model(model, method: str = "attention", top_k: int | None = None, protei
     if not fit_set or not held:
         raise ContactplugError("the selection set is too small to fit and judge a calibration")
 
-    def maps(group):
-        seqs = [p.sequence for p in group]
-        out = api.predict(seqs, model=model, method=method, top_k=top_k)
+    def maps(group, part: str):
+        out = []
+        step = max(1, -(-len(group) // 10))  # in tenths, so that a log shows progress
+        with Progress(len(group), f"calibrate {method}: {part}", "proteins") as bar:
+            for first in range(0, len(group), step):
+                chunk = group[first : first + step]
+                seqs = [p.sequence for p in chunk]
+                out += api.predict(seqs, model=model, method=method, top_k=top_k)
+                bar.update(len(chunk))
         for cmap, p in zip(out, group, strict=True):
             cmap.id = p.id
         return out
 
-    fit_maps = maps(fit_set)
+    fit_maps = maps(fit_set, "fit set")
     calib = fit(
         fit_maps,
         [p.contacts for p in fit_set],
@@ -43,7 +50,7 @@ def fit_model(model, method: str = "attention", top_k: int | None = None, protei
         method=method,
         fingerprint=model.fingerprint,
     )
-    held_maps = maps(held)
+    held_maps = maps(held, "held-out set")
     calib.info["held_out"] = evaluate(
         calib, held_maps, [p.contacts for p in held], [p.valid for p in held]
     )

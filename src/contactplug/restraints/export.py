@@ -87,6 +87,7 @@ class Numbering:
     chain_index: np.ndarray  # query index -> index in the structure chain, -1 when absent
     chain: str
     source: str
+    anchored: np.ndarray | None = None  # per query position: the anchor atom is in the file
 
     def present(self, k: int) -> bool:
         return self.chain_index[k] >= 0
@@ -107,12 +108,51 @@ def numbering_for(cmap: ContactMap, structure: str | None, chain: str | None) ->
         icode = np.array([""] * cmap.length, dtype=object)
         resnum[hit] = ch.resnum[mapping[hit]]
         icode[hit] = ch.icode[mapping[hit]]
-        return Numbering(resnum, icode.astype(str), mapping, ch.name, f"{structure}:{ch.name}")
+        anchored = np.zeros(cmap.length, dtype=bool)
+        anchored[hit] = anchors_present(structure, ch.name, ch.resnum, ch.icode)[mapping[hit]]
+        source = f"{structure}:{ch.name}"
+        return Numbering(resnum, icode.astype(str), mapping, ch.name, source, anchored)
     if cmap.resnum is not None:
         idx = np.arange(cmap.length)
         name = chain or cmap.chain or "A"
-        return Numbering(cmap.resnum, cmap.icode, idx, name, f"{cmap.id} (npz)")
+        anchored = None
+        if "anchor_absent" in cmap.meta:  # recorded by predict / jacobian from the structure
+            anchored = np.ones(cmap.length, dtype=bool)
+            anchored[[k for k in cmap.meta["anchor_absent"] if 0 <= k < cmap.length]] = False
+        return Numbering(cmap.resnum, cmap.icode, idx, name, f"{cmap.id} (npz)", anchored)
     return None
+
+
+# ---------------------------------------------------------------- atoms
+# One rule, here and in the PyMOL plugin (README, "Missing atoms"): a pair is drawn, and
+# exported in the structure's numbering, only when both residues have the atom it joins:
+# C-beta, C-alpha for Gly (and for every residue of a C-alpha trace).
+def anchors_present(structure, chain: str, resnum, icode) -> np.ndarray:
+    """Per residue (author resnum + icode, as read_chain gives them): whether the structure
+    file has its anchor atom, in any conformer."""
+    from contactplug.inputs.structure import read_model
+
+    atoms: dict[tuple[int, str], tuple[str, set[str]]] = {}
+    for ch in read_model(structure):
+        if ch.name != chain:
+            continue
+        for res in ch:
+            key = (res.seqid.num, res.seqid.icode.strip())
+            names = atoms.setdefault(key, (res.name, set()))[1]
+            names.update(atom.name for atom in res)
+    ca_trace = not any("CB" in names for _, names in atoms.values())
+
+    def has(key) -> bool:
+        resn, names = atoms.get(key, ("", set()))
+        return ("CA" if ca_trace or resn == "GLY" else "CB") in names
+
+    return np.array([has((int(n), str(c).strip())) for n, c in zip(resnum, icode, strict=True)])
+
+
+def anchor_absent(structure, chain: str, resnum, icode) -> list[int]:
+    """0-based positions whose residue lacks its anchor atom (for a map's meta)."""
+    present = anchors_present(structure, chain, resnum, icode)
+    return [int(k) for k in np.flatnonzero(~present)]
 
 
 def renumber_table(num: Numbering, sequence: str) -> str:
@@ -160,13 +200,24 @@ def _tokens(
         )
     rows: list[Row] = []
     missing: set[int] = set()
+    atomless: set[int] = set()
     for i, j, s, p in picked:
         ai = num.label(i) if num is not None and num.present(i) else None
         aj = num.label(j) if num is not None and num.present(j) else None
         if author and (ai is None or aj is None):
             missing.update(k for k, a in ((i, ai), (j, aj)) if a is None)
             continue
+        if author and num.anchored is not None and not (num.anchored[i] and num.anchored[j]):
+            atomless.update(k for k in (i, j) if not num.anchored[k])
+            continue  # the rule the PyMOL plugin draws by (anchors_present)
         rows.append(Row(i, j, s, p, str(i + 1), str(j + 1), ai, aj))
+    if atomless:
+        shown = ", ".join(num.label(k) for k in sorted(atomless)[:20])
+        log.warning(
+            "%s: residues %s lack the atom a restraint names (CB, CA for Gly) in %s; "
+            "their pairs are skipped, as in PyMOL",
+            cmap.id, shown, num.source,
+        )  # fmt: skip
     if missing:
         shown = ", ".join(str(k + 1) for k in sorted(missing)[:20])
         more = "" if len(missing) <= 20 else f" (+{len(missing) - 20} more)"
