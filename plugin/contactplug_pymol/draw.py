@@ -28,6 +28,7 @@ class Drawn:
     pairs: list[tuple[int, int, float]]  # the drawn ones, 0-based over chain.residues
     in_contact: list[bool | None]  # per drawn pair; None where truth could not be measured
     skipped: int
+    score_range: tuple[float, float] | None = None  # the colour key of color_by=score
 
     @property
     def precision(self) -> float | None:
@@ -45,6 +46,18 @@ def _token(text: str) -> str:
 
 def group_name(prefix: str, obj: str, chain: str) -> str:
     return f"{prefix}_{obj}_{_token(chain)}" if chain else f"{prefix}_{obj}"
+
+
+def free_group(base: str, _self) -> str:
+    """`base`, or `base_2`, `base_3`, ... when a group of that name is drawn already: a second
+    file loaded onto the same chain is drawn beside the first, not over it."""
+    taken = set(_self.get_names("all") or [])
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}_{n}" in taken:
+        n += 1
+    return f"{base}_{n}"
 
 
 def pair_name(group: str, label_i: str, label_j: str) -> str:
@@ -68,12 +81,13 @@ def score_colors(_self) -> list[str]:
 def draw_pairs(
     chain: Chain,
     pairs: list[tuple[int, int, float]],
-    prefix: str,
+    group: str,
     color_by: str,
     _self,
 ) -> Drawn:
-    """Replace the chain's group with one distance object per pair (labels hidden)."""
-    group = group_name(prefix, chain.obj, chain.chain)
+    """Draw the group (replacing one of that name): one distance object per pair, labels
+    hidden. A pair whose residue lacks its anchor atom (C-beta, C-alpha for Gly) is skipped:
+    the rule `contactplug export --numbering author` applies too (README)."""
     delete_group(group, _self)
     ca_only = chain.ca_only
     names, drawn, truth, skipped = [], [], [], 0
@@ -98,26 +112,33 @@ def draw_pairs(
         truth.append(None if cbi is None or cbj is None else bool(np.linalg.norm(cbi - cbj) < 8))
         names.append(name)
         drawn.append((i, j, score))
-    _color(names, drawn, truth, color_by, _self)
+    key = _color(names, drawn, truth, color_by, _self)
     if names:
         _self.group(group, " ".join(names))
-    return Drawn(group, names, drawn, truth, skipped)
+    return Drawn(group, names, drawn, truth, skipped, key)
 
 
-def _color(names, pairs, truth, color_by: str, _self) -> None:
+def _color(names, pairs, truth, color_by: str, _self) -> tuple[float, float] | None:
+    """Colour each pair; for color_by=score, the (lowest, highest) score, the ramp's ends."""
     if color_by == "truth":
         for name, t in zip(names, truth, strict=True):
             color = "grey70" if t is None else TRUE_COLOR if t else FALSE_COLOR
             _self.set("dash_color", color, name)
-        return
+        return None
     ramp = score_colors(_self)
     scores = np.array([p[2] for p in pairs], dtype=np.float64)
     if not len(scores):
-        return
+        return None
     span = scores.max() - scores.min()
     level = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
     for name, x in zip(names, level, strict=True):
         _self.set("dash_color", ramp[int(round(x * (RAMP_STEPS - 1)))], name)
+    return float(scores.min()), float(scores.max())
+
+
+def color_key(low: float, high: float) -> str:
+    """The ramp's words with the scores at its ends, for PyMOL's output."""
+    return f"score {low:.4g} blue -> cyan -> yellow -> orange -> magenta {high:.4g}"
 
 
 def delete_group(group: str, _self) -> bool:

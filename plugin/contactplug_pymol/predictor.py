@@ -14,24 +14,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 from pymol import CmdException
 
 from .files import Prediction, from_matrix, read_npz
+from .messages import core_messages, feedback, pymol_words
 
 try:
-    from contactplug.files.methods import READOUT_METHODS
+    from contactplug.files.methods import READOUT_METHODS, get_method, jacobian_for
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
-    from ._files.methods import READOUT_METHODS
+    from ._files.methods import READOUT_METHODS, get_method, jacobian_for
 
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
-METHODS = [*READOUT_METHODS, "jacobian"]  # rows of the core's method table
-
-
-def feedback(message: str) -> None:
-    """One line into PyMOL's output (the GUI shows stdout)."""
-    print(f" attncontacts: {message}", flush=True)
+# rows of the core's method table; `jacobian` is the logit CJ, or the representation CJ on a
+# checkpoint without an MLM head (as `contactplug jacobian` decides), `repr-jacobian` always
+METHODS = [*READOUT_METHODS, "jacobian", "repr-jacobian"]
 
 
 def _core():
@@ -80,9 +77,6 @@ def predict(
     """One Prediction per (id, sequence), in order."""
     if method not in METHODS:
         raise CmdException(f"method={method!r}: choose from {', '.join(METHODS)}")
-    if method == "jacobian":
-        n = sum(20 * len(seq) + 1 for _, seq in records)
-        feedback(f"jacobian needs {n} forward passes; this is slow (minutes on a CPU)")
     core = _core()
     if core is None:
         return _predict_cli(records, model, method, top_k)
@@ -90,12 +84,19 @@ def predict(
     from contactplug.files.sequences import Record
 
     recs = [Record(record_id(rid), seq) for rid, seq in records]
-    slow = method == "jacobian"
-    try:
-        with contextlib.redirect_stderr(ProgressLines()):  # tqdm's bar -> PyMOL feedback
-            maps = api.predict(recs, model=model, method=method, top_k=top_k, progress=slow)
-    except error as exc:
-        raise CmdException(str(exc)) from None
+    # the core's progress lines and notes go to PyMOL's output; stderr is no terminal here,
+    # so no bar is drawn (files.progress)
+    with core_messages(), contextlib.redirect_stderr(ProgressLines()):
+        try:
+            loaded = api.cached_model(model)
+            method = _method_to_run(loaded, method)
+            slow = get_method(method).kind == "jacobian"
+            if slow:  # only once it is sure to run
+                n = sum(20 * len(seq) + 1 for _, seq in records)
+                feedback(f"{method} needs {n} forward passes; this is slow (minutes on a CPU)")
+            maps = api.predict(recs, model=loaded, method=method, top_k=top_k, progress=slow)
+        except error as exc:
+            raise CmdException(pymol_words(str(exc))) from None
     return [
         from_matrix(
             m.contacts,
@@ -108,6 +109,17 @@ def predict(
         )
         for m in maps
     ]
+
+
+def _method_to_run(model, method: str) -> str:
+    """The table's method for PyMOL's `method=`: `jacobian` on a checkpoint without an MLM
+    head is the representation CJ, said in one line; anything it cannot run is refused."""
+    if method in ("jacobian", "repr-jacobian"):
+        method, note = jacobian_for(model.has_lm_head, representation=method == "repr-jacobian")
+        if note:
+            feedback(note)
+    model.require(method)
+    return method
 
 
 def _command(exe: str) -> list[str]:
@@ -127,8 +139,9 @@ def _predict_cli(records, model, method, top_k) -> list[Prediction]:
                 handle.write(f">{rid}\n{seq}\n")
         out = os.path.join(tmp, "out")
         args = _command(exe)
-        if method == "jacobian":
+        if method in ("jacobian", "repr-jacobian"):  # no MLM head: the CLI falls back itself
             args += ["jacobian", fasta, "-o", out, "--model", model]
+            args += ["--repr"] if method == "repr-jacobian" else []
         else:
             args += ["predict", fasta, "-o", out, "--model", model, "--method", method]
             if top_k:
@@ -139,30 +152,28 @@ def _predict_cli(records, model, method, top_k) -> list[Prediction]:
             errors = [ln for ln in lines if "error:" in ln]
             last = errors[-1] if errors else (lines[-1] if lines else "")
             last = last.split("error:", 1)[-1].strip() if errors else last
-            raise CmdException(f"contactplug failed (exit {code}): {last}")
+            raise CmdException(f"contactplug failed (exit {code}): {pymol_words(last)}")
         return [read_npz(os.path.join(out, f"{rid}.npz")) for rid in ids]
 
 
 class ProgressLines:
-    """A file-like sink for progress text (tqdm writes \r-separated updates): the lines go to
-    PyMOL's feedback at most every few seconds, and all are kept for error messages."""
+    """A file-like sink for the core's stderr text: its lines (progress every tenth, notes,
+    warnings) go to PyMOL's feedback in PyMOL's words, and all are kept for error messages."""
 
-    def __init__(self, every: float = 2.0) -> None:
+    LEVEL = re.compile(r"^contactplug: (INFO|WARNING): ")
+
+    def __init__(self) -> None:
         self.lines: list[str] = []
-        self.every = every
         self._buf = ""
-        self._shown = 0.0
 
     def write(self, text: str) -> int:
         self._buf += text
         parts = re.split(r"[\r\n]", self._buf)
         self._buf = parts.pop()
         for part in filter(None, (p.strip() for p in parts)):
-            part = re.sub(r"\|[^|]*\|", "", part)  # tqdm's bar glyphs: keep the numbers
             self.lines.append(part)
-            if "error:" not in part and time.time() - self._shown > self.every:
-                feedback(part)
-                self._shown = time.time()
+            if "error:" not in part:
+                feedback(pymol_words(self.LEVEL.sub("", part)))
         return len(text)
 
     def flush(self) -> None:
@@ -176,35 +187,19 @@ class ProgressLines:
 
 
 def _run(args: list[str]) -> tuple[int, list[str]]:
-    """Run the executable, its stderr (progress, errors) read as it comes. On POSIX stderr is a
-    pseudo-terminal, since the CLI draws its progress bar only on a terminal."""
+    """Run the executable, its stderr read line by line as it comes: not a terminal, so the
+    CLI writes a plain progress line every tenth of the work (files.progress)."""
     sink = ProgressLines()
-    if os.name != "posix":
-        proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        sink.write(proc.stderr)
-        return proc.returncode, sink.close()
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm's width
-    try:
-        proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL
-        )
-    finally:
-        os.close(slave)
-    try:
-        while True:
-            try:
-                chunk = os.read(master, 1024)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            sink.write(chunk.decode("utf-8", "replace"))
-    finally:
-        os.close(master)
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    for line in proc.stderr:
+        sink.write(line)
+    proc.stderr.close()
     return proc.wait(), sink.close()
