@@ -18,8 +18,8 @@ from .predictor import DEFAULT_MODEL, METHODS
 
 PREFIX = "attn"  # groups drawn by attncontacts
 COLOR_BY = ("truth", "score")
-# One distance object per pair: PyMOL's time per object grows with their number (4000 took
-# 3 s headless, 16000 about a minute), so a bigger `top` asks for force=1 first.
+# One distance object per pair: PyMOL's time per object grows with their number (headless,
+# 2000 took 0.6 s and 4000 took 2.8 s), so a bigger `top` asks for force=1 first.
 MAX_DRAWN = 2000
 
 
