@@ -186,12 +186,23 @@ def rank_heads(
     )
 
 
-def shipped_path(fingerprint: str) -> Path:
-    return Path(str(resources.files("contactplug") / "data" / "rankings" / f"{fingerprint}.json"))
+# Rankings, and the calibrations fitted with them, are stored per weights fingerprint: shipped
+# with the package for the weights we know, else in the user's cache once computed.
+def shipped_path(fingerprint: str, suffix: str = ".json") -> Path:
+    root = Path(str(resources.files("contactplug") / "data" / "rankings"))
+    return root / f"{fingerprint}{suffix}"
 
 
-def cached_path(fingerprint: str) -> Path:
-    return cache_dir() / "rankings" / f"{fingerprint}.json"
+def cached_path(fingerprint: str, suffix: str = ".json") -> Path:
+    return cache_dir() / "rankings" / f"{fingerprint}{suffix}"
+
+
+def stored_path(fingerprint: str, suffix: str = ".json") -> Path | None:
+    """The shipped file for these weights, else the cached one, else None."""
+    for path in (shipped_path(fingerprint, suffix), cached_path(fingerprint, suffix)):
+        if path.exists():
+            return path
+    return None
 
 
 def read_ranking(path: str | os.PathLike) -> Ranking:
@@ -215,9 +226,9 @@ def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
                 model.fingerprint,
             )
         return ranking
-    for candidate in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
-        if candidate.exists():
-            return read_ranking(candidate).check(model, str(candidate))
+    stored = stored_path(model.fingerprint)
+    if stored is not None:
+        return read_ranking(stored).check(model, str(stored))
     fit, held = split(load_selection_set())
     log.info(
         "no head ranking for %s (weights %s) yet: ranking heads on %d labelled proteins, once",
