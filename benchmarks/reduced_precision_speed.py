@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""fp32 against bf16 matmuls (torch.autocast), per model size and length, in one interleaved
-run: the bare fast forward and the three readouts (ranked/synthetic heads with one in the
-last layer, all heads, ESM's contact head), with each one's share of the measured matmul peak.
+"""fp32 against bf16 matmuls (the forward's autocast=torch.bfloat16), per model size and
+length, in one interleaved run: the bare fast forward and the three readouts (ranked or
+synthetic heads with one in the last layer, all heads, ESM's contact head), with each one's
+share of the measured matmul peak.
 
 Random weights cost what real ones do. On a shared machine only the ratios of one run mean
 much; the load average at start and end says how shared it was.
@@ -13,18 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
 import torch
 
 from contactplug import bench, hardware
-from contactplug.models import esm2
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reduced_precision_gate import precision_of  # noqa: E402
 
 ARCHS = {
     "8M": "esm2_t6_8M_UR50D",
@@ -39,14 +34,10 @@ def paths(model, seq: str, heads) -> dict:
     tokens = model.tokens([seq])
 
     def bare(dtype):
-        return lambda: esm2.forward(model, tokens, autocast=dtype)
+        return lambda: model.forward(tokens, autocast=dtype)
 
     def readout(method, dtype):
-        def run():
-            with precision_of(dtype):
-                attention.batch_maps(model, [seq], method, heads)
-
-        return run
+        return lambda: attention.batch_maps(model, [seq], method, heads, autocast=dtype)
 
     out = {}
     for name, dtype in PRECISIONS.items():

@@ -32,7 +32,7 @@ def test_bench_prints_the_cost_table(tiny_model_path, capsys):
     assert code == 0
     assert "| metric | L = 12 |" in out
     for label in (
-        "attention readout, ms",
+        "attention readout, fp32, ms",
         "fair-esm bare forward, ms",
         "readout / fair-esm bare forward",
         "Jacobian forwards (20L+1) | 241 |",
@@ -53,13 +53,16 @@ def test_bench_prints_the_cost_table(tiny_model_path, capsys):
         "forward GFLOP",
         "% of fp32 peak",
         "all-heads readout / fast bare",
-        "esm-head readout / fast bare",
+        "esm-head / fast bare",
+        "readout precision by default:",
     ):
         assert label in out, label
     assert "failed" not in out
     if hardware.has_bf16_matmul(torch.device("cpu")):
         assert "kernel path, bf16 autocast forward:" in out
-        assert "bf16 speed-up (bare)" in out
+        assert "bf16 speed-up, attention readout" in out
+        # the tiny model is narrower than any width the accuracy gate measured: fp32
+        assert "readout precision by default: fp32 (auto: bf16 is gated from dim" in out
 
 
 def test_bench_needs_a_model(capsys):

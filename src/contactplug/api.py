@@ -46,13 +46,15 @@ def predict(
     dtype: str = "float32",
     batch_size: int = 20,
     progress: bool = False,
+    precision: str = "auto",
 ) -> list[ContactMap]:
     """Contact maps for one or more sequences. `method` is attention | all-heads | esm-head |
-    jacobian | jacobian-fast | repr-jacobian | repr-jacobian-fast."""
+    jacobian | jacobian-fast | repr-jacobian | repr-jacobian-fast. `precision` (auto | fp32 |
+    bf16) is the readout's matmul precision (`readout.precision`); the Jacobian runs fp32."""
     loaded = model if isinstance(model, Model) else cached_model(model, device, dtype)
     records = _records(sequences)
     if method in READOUT_METHODS:
-        return list(prediction.predict(loaded, records, method, top_k))
+        return list(prediction.predict(loaded, records, method, top_k, precision=precision))
     loaded.require(method)
     representation = method.startswith("repr-")
     fast = method.endswith("-fast")

@@ -29,9 +29,10 @@ from contactplug.jacobian.store import SymmetricStore
 from contactplug.models import batching
 from contactplug.models import esm2 as fastforward
 from contactplug.models.base import Model
+from contactplug.models.fair_esm_model import HeadCapture
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
-from contactplug.readout import attention, prediction
+from contactplug.readout import attention, prediction, ranking
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -48,12 +49,10 @@ def sequence(length: int, seed: int = 0) -> str:
 def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
     """The model's ranked top-K if one is shipped or cached; else K heads spread over the upper
     half of the layers, the last one included (the costliest placement for the readout)."""
-    from contactplug.readout.ranking import cached_path, read_ranking, shipped_path
-
-    for path in (shipped_path(model.fingerprint), cached_path(model.fingerprint)):
-        if path.exists():
-            heads = read_ranking(path).top(top_k)
-            return heads, f"ranked top-{len(heads)}"
+    stored = ranking.stored_path(model.fingerprint)
+    if stored is not None:
+        heads = ranking.read_ranking(stored).top(top_k)
+        return heads, f"ranked top-{len(heads)}"
     k = top_k or 10
     layers = np.linspace(model.num_layers // 2, model.num_layers - 1, k).round().astype(int)
     heads = [(int(layer), n % model.num_heads) for n, layer in enumerate(layers)]
@@ -82,7 +81,7 @@ def interleaved(fns: dict[str, Callable], repeats: int, model: Model) -> dict[st
 
 def old_readout(model: Model, seq: str, heads) -> np.ndarray:
     """The previous path: fair-esm's forward with hooks asking for head weights."""
-    with torch.no_grad(), attention.HeadCapture(model, heads) as capture:
+    with torch.no_grad(), HeadCapture(model, heads) as capture:
         model.esm(model.tokens([seq]))
     return attention.process_heads(capture.stacked()[0], len(seq)).mean(0).cpu().numpy()
 
@@ -164,6 +163,19 @@ def _record(seq: str):
     return Record("bench", seq)
 
 
+def readout_paths(model: Model, seq: str, heads, low: torch.dtype | None, suffix: str) -> dict:
+    """The bare forward and the three readouts in one matmul precision (low: None = fp32)."""
+    tokens = model.tokens([seq])
+    paths = {
+        "fast_bare": lambda: model.forward(tokens, autocast=low),
+        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads, low),
+        "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads", None, low),
+    }
+    if model.has_contact_head:
+        paths["esm_head"] = lambda: attention.batch_maps(model, [seq], "esm-head", None, low)
+    return {name + suffix: fn for name, fn in paths.items()}
+
+
 def measure(model: Model, length: int, heads, batch: int | None, positions, repeats: int):
     """Timings of one length: readout, forwards, batched forwards, the Jacobian and its bound."""
     seq = sequence(length, seed=length)
@@ -180,26 +192,22 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
     fair_mutants = mutants[:fair_size]
     aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
     paths = {
-        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
-        "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads"),
         "fair_bare": lambda: model.esm(tokens),
         "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
-        "fast_bare": lambda: fastforward.forward(model, tokens),
         "old_readout": lambda: old_readout(model, seq, heads),
     }
-    if model.has_contact_head:
-        paths["esm_head"] = lambda: attention.batch_maps(model, [seq], "esm-head")
+    precisions = {"": None}
     if hardware.has_bf16_matmul(model.device):
-        paths["fast_bare_bf16"] = lambda: fastforward.forward(
-            model, tokens, autocast=torch.bfloat16
-        )
+        precisions["_bf16"] = torch.bfloat16
+    for suffix, low in precisions.items():
+        paths.update(readout_paths(model, seq, heads, low, suffix))
     with torch.no_grad():
         single = interleaved(paths, repeats, model)
         batched = interleaved(
             {
                 "fair_batch": lambda: model.esm(fair_mutants)["logits"],
-                "fast_batch": lambda: fastforward.forward(model, mutants, columns=aa),
-                "fast_one": lambda: fastforward.forward(model, tokens, columns=aa),
+                "fast_batch": lambda: model.forward(mutants, columns=aa),
+                "fast_one": lambda: model.forward(tokens, columns=aa),
             },
             max(2, repeats // 2),
             model,

@@ -50,6 +50,9 @@ def machine_lines(model) -> tuple[list[str], dict]:
         lines.append(
             f"kernel path, {name} forward: {hardware.kernel_path(device, bool(autocast), kernels)}"
         )
+    from contactplug.readout import precision
+
+    lines.append(f"readout precision by default: {precision.describe(precision.resolve(model))}")
     return lines, peaks
 
 
@@ -73,37 +76,43 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
 
         return cell
 
-    def ratio(key):
-        return lambda r: f"{r[key] / r['fast_bare']:.2f}x"
+    def ratio(key, suffix):
+        return lambda r: f"{r[key + suffix] / r['fast_bare' + suffix]:.2f}x"
+
+    def ms(key):
+        return lambda r: f"{1e3 * r[key]:.1f}"
+
+    def speed_up(key):
+        return lambda r: f"{r[key] / r[key + '_bf16']:.2f}x"
 
     rows = [
-        row("forward GFLOP (2 params T + 4 layers T^2 dim)", lambda r: f"{r['flops'] / 1e9:.2f}"),
-        row("fast bare forward, fp32, ms", lambda r: f"{1e3 * r['fast_bare']:.1f}"),
-        row("fast bare fp32: GFLOP/s (% of fp32 peak)", share("fast_bare")),
+        row("forward GFLOP (2 params T + 4 layers T^2 dim)", lambda r: f"{r['flops'] / 1e9:.2f}")
     ]
+    precisions = [("", "fp32", torch.float32)]
     if "fast_bare_bf16" in results[0]:
+        precisions.append(("_bf16", "bf16 matmuls", torch.bfloat16))
+    for suffix, name, dtype in precisions:
+        rate = f"GFLOP/s (% of {'fp32' if dtype == torch.float32 else 'bf16'} peak)"
         rows += [
-            row(
-                "fast bare forward, bf16 matmuls, ms", lambda r: f"{1e3 * r['fast_bare_bf16']:.1f}"
-            ),
-            row(
-                "fast bare bf16: GFLOP/s (% of bf16 peak)", share("fast_bare_bf16", torch.bfloat16)
-            ),
-            row("bf16 speed-up (bare)", lambda r: f"{r['fast_bare'] / r['fast_bare_bf16']:.2f}x"),
+            row(f"fast bare forward, {name}, ms", ms("fast_bare" + suffix)),
+            row(f"fast bare, {name}: {rate}", share("fast_bare" + suffix, dtype)),
+            row(f"attention readout, {name}, ms ({heads_note})", ms("readout" + suffix)),
+            row(f"**attention readout / fast bare, {name}** (<= 1.10)", ratio("readout", suffix)),
+            row(f"all-heads readout, {name}, ms", ms("all_heads" + suffix)),
+            row(f"**all-heads readout / fast bare, {name}** (<= 1.10)", ratio("all_heads", suffix)),
+        ]
+        if "esm_head" in results[0]:
+            rows += [
+                row(f"esm-head readout, {name}, ms", ms("esm_head" + suffix)),
+                row(f"**esm-head / fast bare, {name}** (<= 1.25)", ratio("esm_head", suffix)),
+            ]
+        rows.append(row(f"attention readout, {name}: {rate}", share("readout" + suffix, dtype)))
+    if len(precisions) > 1:
+        rows += [
+            row("bf16 speed-up, bare forward", speed_up("fast_bare")),
+            row("bf16 speed-up, attention readout", speed_up("readout")),
         ]
     rows += [
-        row(f"attention readout, ms ({heads_note})", lambda r: f"{1e3 * r['readout']:.1f}"),
-        row("**attention readout / fast bare** (target <= 1.10)", ratio("readout")),
-        row("all-heads readout, ms", lambda r: f"{1e3 * r['all_heads']:.1f}"),
-        row("**all-heads readout / fast bare** (target <= 1.10)", ratio("all_heads")),
-    ]
-    if "esm_head" in results[0]:
-        rows += [
-            row("esm-head readout, ms", lambda r: f"{1e3 * r['esm_head']:.1f}"),
-            row("**esm-head readout / fast bare** (target <= 1.25)", ratio("esm_head")),
-        ]
-    rows += [
-        row("attention readout: GFLOP/s (% of fp32 peak)", share("readout")),
         row("fair-esm bare forward, ms", lambda r: f"{1e3 * r['fair_bare']:.1f}"),
         row(
             "**readout / fair-esm bare forward**", lambda r: f"{r['readout'] / r['fair_bare']:.2f}x"

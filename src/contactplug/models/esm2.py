@@ -11,13 +11,23 @@ It is the same arithmetic in another order: logits match fair-esm's to ~1e-6 (te
 to 1e-4, attention maps to 1e-5). The forward stops after the last layer anyone needs.
 ESM-1b/ESM-1v (`esm1b`) run the same fair-esm TransformerLayer stack without rotary: the
 layer loop and the LM head here are theirs too.
+
+Reduced precision (`autocast=torch.bfloat16`): the layers' matmuls run on bf16 copies of the
+weights (made once per model, not per call as torch.autocast would: that cast alone cost
+46 ms a forward on 35M and more than a second on 150M here), accumulating in fp32; the
+residual stream, LayerNorm, softmax and the LM head stay fp32, and wanted heads' scores are
+computed in fp32 from the bf16 q and k. A callback with a `rows` method (the readout's fold)
+gets the wanted heads' probabilities in blocks of query rows instead of B x k x T x T at once:
+the block stays in cache while it is softmaxed, folded and (all heads wanted) multiplied by v,
+which on CPU costs about what the fused kernel does; T x T per head never reaches memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +58,66 @@ class Esm2Model(FairEsmModel):
 
 def _layer_norm(x: torch.Tensor, ln: torch.nn.Module) -> torch.Tensor:
     return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+
+_LOW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _low_weights(linear: torch.nn.Linear, low: torch.dtype):
+    """The Linear's weight and bias in `low`, cast once and kept until the weights change."""
+    key = (low, linear.weight.data_ptr(), linear.weight._version)
+    cached = _LOW.get(linear)
+    if cached is None or cached[0] != key:
+        bias = None if linear.bias is None else linear.bias.detach().to(low)
+        cached = (key, linear.weight.detach().to(low), bias)
+        _LOW[linear] = cached
+    return cached[1], cached[2]
+
+
+def _linear(x: torch.Tensor, linear: torch.nn.Linear, low: torch.dtype | None) -> torch.Tensor:
+    """linear(x); with `low`, a matmul on the low-precision copy (fp32 accumulation)."""
+    if low is None:
+        return linear(x)
+    weight, bias = _low_weights(linear, low)
+    return F.linear(x.to(low), weight, bias)
+
+
+ROW_BLOCK_BYTES = 2**19  # one block of scores: small enough to stay in cache (tuned at L=1000)
+ROW_MIN = 16
+
+
+def _blocked_heads(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    padding: torch.Tensor | None,
+    wanted: list[int],
+    on_rows: Callable[[list[int], torch.Tensor, int], None],
+) -> torch.Tensor | None:
+    """Stream softmax(q k^T) of the wanted heads to on_rows(wanted, B x k x rows x T, start)
+    block by block (fp32); with every head wanted, also the attention output from the same
+    blocks (B x H x T x d, fp32). Returns that output, or None when the caller needs SDPA's."""
+    batch, heads, length, _ = q.shape
+    every = len(wanted) == heads
+    if not every:
+        index = torch.tensor(wanted, device=q.device)
+        q, k = q.index_select(1, index), k.index_select(1, index)
+    q32 = q.float()
+    k32 = k.float().transpose(-1, -2).contiguous()  # a transposed view made matmul 7x slower
+    v32 = v.float() if every else None
+    out = torch.empty(v.shape, dtype=torch.float32, device=v.device) if every else None
+    masked = None if padding is None else padding[:, None, None, :]
+    rows = max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length))
+    for start in range(0, length, rows):
+        end = min(length, start + rows)
+        scores = torch.matmul(q32[:, :, start:end], k32)
+        if masked is not None:
+            scores.masked_fill_(masked, float("-inf"))
+        torch.softmax(scores, dim=-1, out=scores)
+        on_rows(wanted, scores, start)
+        if every:
+            torch.matmul(scores, v32, out=out[:, :, start:end])
+    return out
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -87,8 +157,12 @@ def attention_layer(
     padding: torch.Tensor | None,
     rotary: tuple[torch.Tensor, torch.Tensor] | None,
     wanted: list[int] | None = None,
+    low: torch.dtype | None = None,
+    on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One self-attention block (without residual); probabilities of `wanted` heads if asked."""
+    """One self-attention block (without residual); probabilities of `wanted` heads if asked:
+    returned whole, or streamed to `on_rows` in blocks of query rows (then None is returned).
+    low: the matmuls' reduced precision (None: the weights' own)."""
     attn = layer.self_attn
     batch, length, dim = x.shape
     heads, head_dim = attn.num_heads, attn.head_dim
@@ -96,27 +170,32 @@ def attention_layer(
     def split(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, head_dim).transpose(1, 2)
 
-    q = split(attn.q_proj(x) * attn.scaling)
-    k = split(attn.k_proj(x))
-    v = split(attn.v_proj(x))
+    q = split(_linear(x, attn.q_proj, low) * attn.scaling)
+    k = split(_linear(x, attn.k_proj, low))
+    v = split(_linear(x, attn.v_proj, low))
     if rotary is not None:
         cos, sin = rotary
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
     keep = None if padding is None else ~padding[:, None, None, :]  # True = may attend
     probs = None
-    if wanted is not None and len(wanted) == heads:
+    if wanted and on_rows is not None:
+        out = _blocked_heads(q, k, v, padding, wanted, on_rows)
+        if out is None:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, scale=1.0)
+        out = out.to(v.dtype)
+    elif wanted is not None and len(wanted) == heads:
         # every head is wanted: the weights are needed anyway, so use them for the output too
-        probs = _softmax(q @ k.transpose(-1, -2), padding)
+        probs = _softmax(q.float() @ k.float().transpose(-1, -2), padding)
         out = probs.to(v.dtype) @ v
     else:
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, scale=1.0)
         if wanted:
             index = torch.tensor(wanted, device=x.device)
             qs, ks = q.index_select(1, index), k.index_select(1, index)
-            probs = _softmax(qs @ ks.transpose(-1, -2), padding)
+            probs = _softmax(qs.float() @ ks.float().transpose(-1, -2), padding)
     out = out.transpose(1, 2).reshape(batch, length, dim)
-    return attn.out_proj(out), probs
+    return _linear(out, attn.out_proj, low), probs
 
 
 def _softmax(scores: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
@@ -172,22 +251,27 @@ def run_layers(
     heads: dict[int, list[int]],
     on_heads: HeadCallback | None,
     last: int,
+    low: torch.dtype | None = None,
 ) -> torch.Tensor:
     """fair-esm TransformerLayers 0..last-1 (pre-LN attention and GELU feed-forward); the
-    wanted heads' probabilities go to `on_heads`. tables: rotary (cos, sin) per layer or None."""
+    wanted heads' probabilities go to `on_heads` (in row blocks to its `rows(layer, wanted,
+    block, start)` where it has one). tables: rotary (cos, sin) per layer or None. low: bf16
+    matmuls on cached weight copies; the residual stream and LayerNorm stay fp32."""
+    rows = getattr(on_heads, "rows", None)
     for index in range(last):
         layer = esm.layers[index]
         wanted = heads.get(index)
         rotary = None if tables is None else tables[index]
+        on_rows = None if rows is None else functools.partial(rows, index)
         h, probs = attention_layer(
-            layer, _layer_norm(x, layer.self_attn_layer_norm), padding, rotary, wanted
+            layer, _layer_norm(x, layer.self_attn_layer_norm), padding, rotary, wanted, low, on_rows
         )
         if probs is not None:
             on_heads(index, wanted, probs)
             del probs
         x = x + h
-        h = F.gelu(layer.fc1(_layer_norm(x, layer.final_layer_norm)))
-        x = x + layer.fc2(h)
+        h = F.gelu(_linear(_layer_norm(x, layer.final_layer_norm), layer.fc1, low))
+        x = x + _linear(h, layer.fc2, low)
         del h
     return x
 
@@ -235,7 +319,8 @@ def forward(
     logits / representation: whether the final outputs are needed; when neither is, the
     forward stops after the last wanted layer.
     columns: vocabulary indices of the logits to return (e.g. the 20 amino acids).
-    autocast: e.g. torch.bfloat16 to run matrix products in reduced precision.
+    autocast: e.g. torch.bfloat16 to run the layers' matrix products in reduced precision
+    (fp32 accumulation; LayerNorm, softmax, the residual stream and the LM head stay fp32).
     """
     esm = model.esm
     heads = wanted_heads(heads, on_heads)
@@ -243,11 +328,10 @@ def forward(
     if not (logits or representation):
         last = max(heads) + 1 if heads else 0
     out = Output(layers_run=last)
-    with autocast_context(tokens, autocast):
-        x, padding = embed(model, tokens)
-        tables = rotary_for(model, tokens.shape[1], x.dtype if autocast is None else autocast)
-        x = run_layers(esm, x, padding, tables, heads, on_heads, last)
-        return final_outputs(esm, x, out, logits, columns, representation)
+    x, padding = embed(model, tokens)
+    tables = rotary_for(model, tokens.shape[1], x.dtype if autocast is None else autocast)
+    x = run_layers(esm, x, padding, tables, heads, on_heads, last, autocast)
+    return final_outputs(esm, x, out, logits, columns, representation)
 
 
 def logits(model: FairEsmModel, tokens: torch.Tensor, columns: Sequence[int] | None = None, **kw):

