@@ -21,8 +21,10 @@ from .files import Prediction, from_matrix, read_npz
 from .messages import core_messages, feedback, pymol_words
 
 try:
+    from contactplug.files.atomic import safe_name
     from contactplug.files.methods import READOUT_METHODS, get_method, jacobian_for
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
+    from ._files.atomic import safe_name
     from ._files.methods import READOUT_METHODS, get_method, jacobian_for
 
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
@@ -153,7 +155,8 @@ def _predict_cli(records, model, method, top_k) -> list[Prediction]:
             last = errors[-1] if errors else (lines[-1] if lines else "")
             last = last.split("error:", 1)[-1].strip() if errors else last
             raise CmdException(f"contactplug failed (exit {code}): {pymol_words(last)}")
-        return [read_npz(os.path.join(out, f"{rid}.npz")) for rid in ids]
+        # the executable names each map by the core's one rule for file names
+        return [read_npz(os.path.join(out, f"{safe_name(rid)}.npz")) for rid in ids]
 
 
 class ProgressLines:

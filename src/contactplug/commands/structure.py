@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from contactplug.files.atomic import safe_name
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import read_fasta
 
@@ -32,6 +33,6 @@ def run_structure(args: argparse.Namespace) -> int:
         raise ContactplugError(f"{args.fasta}: expected one record, found {len(records)}")
     [record] = records
     chain = pick_chain(args.structure, record.sequence, args.chain or None)
-    out = write_chain(args.structure, chain, Path(args.output) / f"{record.id}.cif")
+    out = write_chain(args.structure, chain, Path(args.output) / f"{safe_name(record.id)}.cif")
     print(f"{out}: chain {chain!r} of {args.structure}")
     return 0

@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,14 +177,22 @@ def cache_dir() -> Path:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
+    """auto, cpu, cuda or cuda:N. Other torch devices (mps, meta, xpu, ...) are refused: the
+    forwards are written and tested for the CPU and CUDA, and `meta` would give no numbers."""
+    text = str(device).strip().lower()
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ContactplugError("--device cuda was asked for, but torch sees no CUDA device")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ContactplugError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N)") from None
+    if text != "cpu" and not re.fullmatch(r"cuda(:\d+)?", text):
+        raise ContactplugError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
+    if text.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ContactplugError(f"--device {device}: torch sees no CUDA device")
+        index = int(text.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ContactplugError(
+                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+    return torch.device(text)
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:

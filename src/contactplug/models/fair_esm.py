@@ -64,6 +64,7 @@ def load_fair_esm_checkpoint(
     regression = path.with_name(path.stem + "-contact-regression.pt")
     if regression.exists():
         data["model"].update(safe_torch_load(regression)["model"])
+    check_architecture(path, data)
     try:
         if "cfg" in data:
             module, alphabet, state = esm.pretrained._load_model_and_alphabet_core_v2(data)
@@ -76,6 +77,27 @@ def load_fair_esm_checkpoint(
     if not has_contact:
         log.warning("%s: no contact regression weights beside it; esm-head is unavailable", path)
     return wrap_fair_esm(module, alphabet, path.stem, str(path), has_lm, has_contact, device, dtype)
+
+
+def check_architecture(path: Path, data: dict) -> None:
+    """Refuse an impossible architecture in one line before fair-esm builds it (negative sizes
+    fail deep inside torch, a width not divisible by the heads in an assertion)."""
+    if "cfg" in data:
+        cfg = getattr(data["cfg"], "get", lambda key, default=None: default)("model")
+        names = ("encoder_layers", "encoder_embed_dim", "encoder_attention_heads")
+    else:
+        cfg = data.get("args")
+        names = ("layers", "embed_dim", "attention_heads")
+    values = [getattr(cfg, name, None) for name in names]
+    if cfg is None or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ContactplugError(f"{path}: the checkpoint's config lacks {', '.join(names)}")
+    layers, dim, heads = values
+    if layers < 1 or dim < 1 or heads < 1:
+        raise ContactplugError(
+            f"{path}: impossible architecture ({layers} layers, width {dim}, {heads} heads)"
+        )
+    if dim % heads:
+        raise ContactplugError(f"{path}: width {dim} is not divisible by its {heads} heads")
 
 
 def network_reachable(host: str = "dl.fbaipublicfiles.com", timeout: float = 3.0) -> bool:

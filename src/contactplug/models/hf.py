@@ -85,14 +85,24 @@ def read_config(folder: Path) -> dict:
 
 def read_weights(folder: Path) -> dict:
     """The tensors of model.safetensors or pytorch_model.bin (weights_only)."""
+    has_bin = folder.joinpath("pytorch_model.bin").exists()
     if folder.joinpath("model.safetensors").exists():
-        from safetensors.torch import load_file
-
         try:
-            return load_file(str(folder / "model.safetensors"))
-        except Exception as exc:  # safetensors raises its own error types
-            raise ContactplugError(f"{folder}/model.safetensors: corrupt ({exc})") from None
-    if folder.joinpath("pytorch_model.bin").exists():
+            # a core dependency, but a PyMOL or conda Python may lack it: then the .bin, if any
+            from safetensors.torch import load_file
+        except ImportError:
+            if not has_bin:
+                raise ContactplugError(
+                    f"{folder}: model.safetensors needs the safetensors package "
+                    "(pip install safetensors)"
+                ) from None
+            log.warning("%s: safetensors is not installed; reading pytorch_model.bin", folder)
+        else:
+            try:
+                return load_file(str(folder / "model.safetensors"))
+            except Exception as exc:  # safetensors raises its own error types
+                raise ContactplugError(f"{folder}/model.safetensors: corrupt ({exc})") from None
+    if has_bin:
         return safe_torch_load(folder / "pytorch_model.bin")
     raise ContactplugError(f"{folder}: neither model.safetensors nor pytorch_model.bin")
 
