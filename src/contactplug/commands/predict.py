@@ -61,12 +61,13 @@ def run_predict(args: argparse.Namespace) -> int:
         parse_batch_size(args.batch_size),
         args.window,
         args.overlap,
+        args.precision,
     )
     for n, cmap in stream:
         cmap.meta.update(structure_facts(queries[n]))  # for export --numbering author
-        queries[n].fill(cmap).save_in(folder)
+        written = queries[n].fill(cmap).save_in(folder)
         if queries[n].structure and args.evaluate:
-            done[n] = cmap
+            done[n] = (cmap, written)
         bar.update(1)
     bar.close()
     log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
@@ -77,7 +78,11 @@ def run_predict(args: argparse.Namespace) -> int:
         skipped = len(queries) - len(scored)
         if skipped:
             log.info("--evaluate: %d FASTA record(s) not scored (no structure)", skipped)
-        items = [(done[n], queries[n].structure, queries[n].chain) for n in sorted(done)]
+        # each picture is named after its map's file (a safe name, ~N when the id was taken)
+        items = [
+            (cmap, queries[n].structure, queries[n].chain, written.with_suffix(".png").name)
+            for n, (cmap, written) in sorted(done.items())
+        ]
         score_and_draw(items, out)
     return 0
 
@@ -125,11 +130,14 @@ def run_select_heads(args: argparse.Namespace) -> int:
 
 
 def run_model_info(args: argparse.Namespace) -> int:
+    from contactplug.readout import precision
+
     model = model_from(args)
     print(model.describe())
     for method, why in model.methods().items():
         print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
     print(f"  fingerprint {model.fingerprint}")
+    print(f"  readout precision {precision.describe(precision.resolve(model))}")
     return 0
 
 
@@ -155,6 +163,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="structure inputs: also score each map against its structure (the precision "
         "table, printed and written as OUT/metrics.json and .csv) and draw it (OUT/<id>.png)",
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="the readout's matmuls: auto (bf16 where the CPU has bf16 matmuls and the accuracy "
+        "gate holds for the model, else fp32; see model-info), fp32 or bf16",
     )
     add_scale_options(p, "sequences per padded forward, sorted by length")
     add_model_options(p)
