@@ -132,15 +132,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def score_and_draw(items: list[tuple], out: Path, cutoff: float = 8.0) -> list[dict]:
-    """`predict --evaluate`: each (map, structure, chain) scored (OUT/metrics.json and .csv,
-    the table printed) and drawn (OUT/<id>.png), as `evaluate` and `plot` would."""
+    """`predict --evaluate`: each (map, structure, chain, picture name) scored
+    (OUT/metrics.json and .csv, the table printed) and drawn (OUT/<picture name>), as
+    `evaluate` and `plot` would."""
     from contactplug.evaluation.plot import plot_map
     from contactplug.evaluation.precision import evaluate_map, write_csv, write_json
 
-    rows = [evaluate_map(cmap, path, chain, cutoff) for cmap, path, chain in items]
+    rows = [evaluate_map(cmap, path, chain, cutoff) for cmap, path, chain, _ in items]
     json_path = write_json(rows, out / "metrics.json", cutoff=cutoff, atom="CB")
     csv_path = write_csv(rows, out / "metrics.csv")
-    pictures = [plot_map(cmap, out / f"{cmap.id}.png", path, chain) for cmap, path, chain in items]
+    pictures = [plot_map(cmap, out / png, path, chain) for cmap, path, chain, png in items]
     print(_table(rows))
     log.info("wrote %s, %s and %s", json_path, csv_path, ", ".join(map(str, pictures)))
     return rows
