@@ -82,13 +82,12 @@ def load_fair_esm_checkpoint(
 def check_architecture(path: Path, data: dict) -> None:
     """Refuse an impossible architecture in one line before fair-esm builds it (negative sizes
     fail deep inside torch, a width not divisible by the heads in an assertion)."""
+    names = ("encoder_layers", "encoder_embed_dim", "encoder_attention_heads")
     if "cfg" in data:
         cfg = getattr(data["cfg"], "get", lambda key, default=None: default)("model")
-        names = ("encoder_layers", "encoder_embed_dim", "encoder_attention_heads")
-    else:
+    else:  # ESM-1b/1v's args: `encoder_layers` ..., or `layers` ... in older files
         cfg = data.get("args")
-        names = ("layers", "embed_dim", "attention_heads")
-    values = [getattr(cfg, name, None) for name in names]
+    values = [getattr(cfg, name, getattr(cfg, name[8:], None)) for name in names]
     if cfg is None or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ContactplugError(f"{path}: the checkpoint's config lacks {', '.join(names)}")
     layers, dim, heads = values
