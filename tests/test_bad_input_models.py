@@ -117,3 +117,12 @@ def test_hf_folder_with_only_safetensors_says_what_to_install(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert lines[-1].startswith("contactplug: error: ") and "pip install safetensors" in lines[-1]
+
+
+@pytest.mark.parametrize("lengths", ["abc", "100,x", "0", "-5", "100,,300"])
+def test_bench_lengths(tmp_path, lengths):
+    refused(
+        ["bench", "--arch", "esm2_t6_8M_UR50D", "--lengths", lengths],
+        r"--lengths .*: give positive numbers",
+        root=tmp_path,
+    )

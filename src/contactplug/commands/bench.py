@@ -171,9 +171,12 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     bench.clock = bench.CLOCKS[args.clock]
-    lengths = [int(x) for x in args.lengths.split(",")]
+    try:
+        lengths = [int(x) for x in args.lengths.split(",")]
+    except ValueError:
+        lengths = [0]
     if any(n < 1 for n in lengths):
-        raise ContactplugError("--lengths wants positive numbers, e.g. 100,300")
+        raise ContactplugError(f"--lengths {args.lengths!r}: give positive numbers, e.g. 100,300")
     load = os.getloadavg()
     model = bench.get_model(args.model, args.arch, args.device)
     heads, note = bench.heads_for(model, args.top_k)
