@@ -126,3 +126,19 @@ def test_bench_lengths(tmp_path, lengths):
         r"--lengths .*: give positive numbers",
         root=tmp_path,
     )
+
+
+def test_bench_jacobian_positions(tmp_path):
+    refused(
+        ["bench", "--arch", "esm2_t6_8M_UR50D", "--jacobian", "some"],
+        r"--jacobian 'some': give a number of positions or full",
+        root=tmp_path,
+    )
+
+
+def test_bench_says_which_families_it_measures(tmp_path):
+    refused(
+        ["bench", "--arch", "esmc_300m", "--lengths", "50"],
+        r"bench runs on the fair-esm families \(ESM-2, ESM-1b/1v\); ESM C is not measured",
+        root=tmp_path,
+    )

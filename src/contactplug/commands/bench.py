@@ -178,7 +178,15 @@ def run_bench(args: argparse.Namespace) -> int:
     if any(n < 1 for n in lengths):
         raise ContactplugError(f"--lengths {args.lengths!r}: give positive numbers, e.g. 100,300")
     load = os.getloadavg()
+    if args.jacobian != "full" and not (args.jacobian.isdigit() and int(args.jacobian) > 0):
+        raise ContactplugError(f"--jacobian {args.jacobian!r}: give a number of positions or full")
     model = bench.get_model(args.model, args.arch, args.device)
+    if not hasattr(model, "esm"):
+        # its paths time fair-esm's own forward beside ours, which only the fair-esm families have
+        raise ContactplugError(
+            f"bench runs on the fair-esm families (ESM-2, ESM-1b/1v); {model.family} "
+            "is not measured by it yet"
+        )
     heads, note = bench.heads_for(model, args.top_k)
     machine, peaks = machine_lines(model)
     positions = None if args.jacobian == "full" else int(args.jacobian)
