@@ -157,9 +157,17 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
         ),
         row("bound with fair-esm's forward, s", lambda r: f"{r['fair_bound']:.1f}"),
         row(
-            "**Jacobian / readout cost**", lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}"
+            "**Jacobian / readout cost** (fp32 readout)",
+            lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}",
         ),
     ]
+    if len(precisions) > 1:
+        rows.append(
+            row(
+                "**Jacobian / readout cost** (bf16 readout)",
+                lambda r: f"{r['jacobian'] / r['readout_bf16']:.0f}x{est(r)}",
+            )
+        )
     return rows
 
 
