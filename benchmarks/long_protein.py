@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from contactplug import bench
+from contactplug import bench, hardware
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.readout import prediction, windows
@@ -33,9 +33,8 @@ def main(argv=None) -> int:
     heads, note = bench.heads_for(model, None)
     ranking = Ranking(model.name, model.fingerprint, heads, [0.0] * len(heads), len(heads))
     record = Record("long", bench.sequence(args.length, seed=args.length))
-    idle = bench._status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
+    idle = hardware.process_status("VmRSS")
+    hardware.reset_peak_rss()
     start = time.perf_counter()
     if args.method == "jacobian":
         cmap = jacobian.contact_map(
@@ -46,7 +45,7 @@ def main(argv=None) -> int:
             model, [record], args.method, ranking=ranking, window=args.window, overlap=args.overlap
         )
     seconds = time.perf_counter() - start
-    peak = bench._status("VmHWM")
+    peak = hardware.process_status("VmHWM")
     spans = cmap.meta.get("windows", [[0, args.length]])
     print(
         f"| {model.name} | {args.method} | {args.length} | {len(spans)} x {args.window} "

@@ -134,11 +134,3 @@ def test_bench_jacobian_positions(tmp_path):
         r"--jacobian 'some': give a number of positions or full",
         root=tmp_path,
     )
-
-
-def test_bench_says_which_families_it_measures(tmp_path):
-    refused(
-        ["bench", "--arch", "esmc_300m", "--lengths", "50"],
-        r"bench runs on the fair-esm families \(ESM-2, ESM-1b/1v\); ESM C is not measured",
-        root=tmp_path,
-    )

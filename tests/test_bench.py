@@ -43,7 +43,7 @@ def test_bench_prints_the_cost_table(tiny_model_path, capsys):
         "peak RSS, MB",
         "| readout |",
         "| jacobian_fold |",
-        "fast, batched",
+        "readout, batched",
         "threads",
         "device cpu",
         "load average",
@@ -52,8 +52,12 @@ def test_bench_prints_the_cost_table(tiny_model_path, capsys):
         "kernel path, fp32 forward:",
         "forward GFLOP",
         "% of fp32 peak",
-        "all-heads readout / fast bare",
-        "esm-head / fast bare",
+        "all-heads readout / bare",
+        "esm-head / bare",
+        "fair-esm batch forward",
+        "bound with fair-esm's forward",
+        "| all_heads |",
+        "fair-esm hooks, one at a time",
         "readout precision by default:",
     ):
         assert label in out, label

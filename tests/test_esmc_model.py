@@ -184,3 +184,26 @@ def test_the_cli_reads_the_pth(esmc_pth, capsys):
     assert "ESM C, 2 layers x 2 heads, max 2046 residues" in out
     assert "jacobian-fast        ok" in out
     assert "esm-head             unavailable: the checkpoint has no contact regression" in out
+
+
+def test_bench_measures_esm_c_through_the_interface(esmc_pth, capsys):
+    """bench times ESM C's own bare forward and its readouts; no fair-esm rows for it."""
+    from contactplug.cli import main
+
+    args = ["bench", "--model", str(esmc_pth), "--lengths", "12", "--repeats", "1"]
+    assert (
+        main(args + ["--jacobian", "1", "--memory", "--paths", "fast_bare,readout,fair_bare"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "ESM C, 2 layers x 2 heads, dim 128" in out
+    for label in (
+        "bare forward (no LM head), fp32, ms",
+        "attention readout / bare, fp32",
+        "all-heads readout / bare, fp32",
+        "Jacobian forwards (20L+1) | 241 |",  # logit CJ: ESM C has a sequence head
+        "| fast_bare |",
+        "| readout |",
+    ):
+        assert label in out, label
+    for absent in ("fair-esm", "| fair_bare |", "esm-head", "repr-jacobian", "failed"):
+        assert absent not in out, absent

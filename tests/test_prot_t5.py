@@ -266,3 +266,28 @@ def test_the_cli_reads_the_folder(t5_folder, tmp_path, capsys):
     assert main(["-q", "jacobian", "--repr", str(fasta), "-o", str(tmp_path / "j"), "--model",
                  str(t5_folder)]) == 0  # fmt: skip
     assert load(tmp_path / "j" / "q.npz").method == "repr-jacobian"
+
+
+def test_bench_measures_prot_t5_through_the_interface(t5_folder, capsys):
+    """bench times the T5 encoder's bare forward and its readouts; the Jacobian rows time the
+    repr-CJ it runs (no MLM head); --only readout leaves the Jacobian out."""
+    from contactplug.cli import main
+
+    args = ["bench", "--model", str(t5_folder), "--lengths", "10,14", "--repeats", "1"]
+    assert main(args + ["--jacobian", "1", "--throughput", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ProtT5, 2 layers x 4 heads, dim 32" in out
+    for label in (
+        "| metric | L = 10 | L = 14 |",
+        "attention readout / bare, fp32",
+        "Jacobian forwards (20L+1) | 201 | 281 |",
+        "Jacobian rows: repr-jacobian",
+        "| readout, one at a time | readout, batched | batched / one at a time |",
+    ):
+        assert label in out, label
+    for absent in ("fair-esm", "esm-head", "failed"):
+        assert absent not in out, absent
+    assert main(args + ["--only", "readout"]) == 0
+    out = capsys.readouterr().out
+    assert "all-heads readout / bare, fp32" in out
+    assert "Jacobian" not in out

@@ -1,21 +1,19 @@
 """`contactplug bench`: what the attention readout and the Categorical Jacobian cost here.
 
+It runs on any family through the model interface (`Model.forward`); the rows that time
+fair-esm's own forward beside ours appear for the fair-esm families (ESM-2, ESM-1b/1v) only.
+The bare forward is the family's forward to the final hidden states, without the LM head.
+
 Every ratio is measured in one run with its parts interleaved (A, B, A, B, ...; medians), so a
-busy machine slows both sides alike. Peak memory is read per path in a fresh subprocess:
-VmHWM of /proc/self/status after resetting it (clear_refs 5) once the model is built, so the
-number is the path's own peak resident set, weights included; `+MB` is above the idle model.
-The Jacobian is timed on a sample of positions and extrapolated unless `--jacobian full`;
-such numbers are marked `(est.)`. Its bound is (20L+1)/B x one batch-B fast forward.
+busy machine slows both sides alike (peak memory per path is `bench_memory`'s). The Jacobian
+is timed on a sample of positions and extrapolated unless `--jacobian full`; such numbers are
+marked `(est.)`. Its bound is (20L+1)/B x one batch-B forward of what it runs.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -27,9 +25,8 @@ from contactplug import hardware
 from contactplug.jacobian import categorical as jacobian
 from contactplug.jacobian.store import SymmetricStore
 from contactplug.models import batching
-from contactplug.models import esm2 as fastforward
 from contactplug.models.base import Model
-from contactplug.models.fair_esm_model import HeadCapture
+from contactplug.models.fair_esm_model import FairEsmModel, HeadCapture
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention, prediction, ranking
@@ -57,6 +54,16 @@ def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
     layers = np.linspace(model.num_layers // 2, model.num_layers - 1, k).round().astype(int)
     heads = [(int(layer), n % model.num_heads) for n, layer in enumerate(layers)]
     return heads, f"synthetic {k} heads, layers {layers.min()}-{layers.max()}"
+
+
+def has_fair_esm(model: Model) -> bool:
+    """Whether fair-esm's own forward (the reference the fused forwards replace) can be timed."""
+    return isinstance(model, FairEsmModel)
+
+
+def bare(model: Model, tokens: torch.Tensor, low: torch.dtype | None = None):
+    """The family's bare forward: every layer to the final hidden states, no LM head."""
+    return model.forward(tokens, logits=False, representation=True, autocast=low)
 
 
 def sync(model: Model) -> None:
@@ -99,33 +106,34 @@ def old_readout(model: Model, seq: str, heads) -> np.ndarray:
 
 def mutant_tokens(model: Model, seq: str, batch: int) -> torch.Tensor:
     tokens = model.tokens([seq]).repeat(batch, 1)
-    aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
+    aa = model.token_ids(jacobian.AMINO_ACIDS)
     for n in range(batch):
-        tokens[n, 1 + n // 20] = aa[n % 20]
+        tokens[n, model.first_residue + n // 20] = aa[n % 20]
     return tokens
 
 
 @contextmanager
 def forward_timer(model: Model):
-    """Sum the wall time spent inside fastforward.forward while active."""
+    """Sum the time spent inside the model's forward while active (any family: the instance's
+    `forward` is wrapped, and the class's is back when done)."""
     spent = {"seconds": 0.0, "calls": []}
-    original = fastforward.forward
+    original = model.forward
 
-    def timed(*args, **kwargs):
+    def timed(tokens, *args, **kwargs):
         sync(model)
         start = clock()
-        out = original(*args, **kwargs)
+        out = original(tokens, *args, **kwargs)
         sync(model)
         took = clock() - start
         spent["seconds"] += took
-        spent["calls"].append((args[1].shape[0], took))
+        spent["calls"].append((tokens.shape[0], took))
         return out
 
-    fastforward.forward = timed
+    model.forward = timed
     try:
         yield spent
     finally:
-        fastforward.forward = original
+        del model.forward
 
 
 def _in_run_bound(spent: dict, batch: int, passes: int) -> float:
@@ -178,7 +186,7 @@ def readout_paths(model: Model, seq: str, heads, low: torch.dtype | None, suffix
     """The bare forward and the three readouts in one matmul precision (low: None = fp32)."""
     tokens = model.tokens([seq])
     paths = {
-        "fast_bare": lambda: model.forward(tokens, autocast=low),
+        "fast_bare": lambda: bare(model, tokens, low),
         "readout": lambda: attention.batch_maps(model, [seq], "attention", heads, low),
         "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads", None, low),
     }
@@ -187,26 +195,21 @@ def readout_paths(model: Model, seq: str, heads, low: torch.dtype | None, suffix
     return {name + suffix: fn for name, fn in paths.items()}
 
 
-def measure(model: Model, length: int, heads, batch: int | None, positions, repeats: int):
-    """Timings of one length: readout, forwards, batched forwards, the Jacobian and its bound."""
+def measure(
+    model: Model, length: int, heads, batch: int | None, positions, repeats: int, cj: bool = True
+):
+    """Timings of one length: the bare forward and the readouts; with `cj`, also batched
+    forwards, the Jacobian and its bound; fair-esm's own forward where the family has it."""
     seq = sequence(length, seed=length)
     tokens = model.tokens([seq])
-    size = batch or batching.auto_batch_size(model, length)
-    mutants = mutant_tokens(model, seq, size)
-    # fair-esm's rotary attention keeps ~3 float32 copies of B x H x T x T: cap its batch so
-    # that stays inside the same memory share (its per-sequence time is what is compared)
-    per_seq = 3 * 4 * model.num_heads * (length + 2) ** 2 + batching.forward_bytes(
-        model, 1, length + 2
-    )
-    budget = batching.MEMORY_SHARE * batching.free_memory(model.device)
-    fair_size = max(1, min(size, int(budget // per_seq)))
-    fair_mutants = mutants[:fair_size]
-    aa = [model.alphabet.get_idx(a) for a in jacobian.AMINO_ACIDS]
-    paths = {
-        "fair_bare": lambda: model.esm(tokens),
-        "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
-        "old_readout": lambda: old_readout(model, seq, heads),
-    }
+    paths = {}
+    fair = has_fair_esm(model)
+    if fair:
+        paths = {
+            "fair_bare": lambda: model.esm(tokens),
+            "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
+            "old_readout": lambda: old_readout(model, seq, heads),
+        }
     precisions = {"": None}
     if hardware.has_bf16_matmul(model.device):
         precisions["_bf16"] = torch.bfloat16
@@ -214,124 +217,75 @@ def measure(model: Model, length: int, heads, batch: int | None, positions, repe
         paths.update(readout_paths(model, seq, heads, low, suffix))
     with torch.no_grad():
         single = interleaved(paths, repeats, model)
-        batched = interleaved(
-            {
-                "fair_batch": lambda: model.esm(fair_mutants)["logits"],
-                "fast_batch": lambda: model.forward(mutants, columns=aa),
-                "fast_one": lambda: model.forward(tokens, columns=aa),
-            },
-            max(2, repeats // 2),
-            model,
+    flops = hardware.forward_flops(
+        hardware.linear_params(model.module), model.num_layers, model.embed_dim, length + 2
+    )
+    out = {"L": length, "flops": flops, **single}
+    if cj:
+        out.update(jacobian_costs(model, seq, heads, batch, positions, repeats, fair))
+    return out
+
+
+def jacobian_costs(model: Model, seq: str, heads, batch, positions, repeats: int, fair: bool):
+    """The Jacobian of one sequence against its bound: batch-B forwards of what it runs
+    (logits, or final hidden states without an MLM head), then the run itself."""
+    length = len(seq)
+    tokens = model.tokens([seq])
+    size = batch or batching.auto_batch_size(model, length)
+    mutants = mutant_tokens(model, seq, size)
+    representation = not model.has_lm_head
+    paths = {
+        "fast_batch": lambda: jacobian.residue_outputs(model, mutants, representation),
+        "fast_one": lambda: jacobian.residue_outputs(model, tokens, representation),
+    }
+    fair_size = 1
+    if fair:
+        # fair-esm's rotary attention keeps ~3 float32 copies of B x H x T x T: cap its batch
+        # so that stays inside the same memory share (its per-sequence time is what is compared)
+        per_seq = 3 * 4 * model.num_heads * (length + 2) ** 2 + batching.forward_bytes(
+            model, 1, length + 2
         )
+        budget = batching.MEMORY_SHARE * batching.free_memory(model.device)
+        fair_size = max(1, min(size, int(budget // per_seq)))
+        fair_mutants = mutants[:fair_size]
+        paths["fair_batch"] = lambda: model.esm(fair_mutants)["logits"]
+    with torch.no_grad():
+        batched = interleaved(paths, max(2, repeats // 2), model)
     passes = 20 * length + 1
     bound = passes / size * batched["fast_batch"]
     cj, estimated, share, in_run = jacobian_run(model, seq, size, positions, batched["fast_one"])
-    flops = hardware.forward_flops(
-        hardware.linear_params(model.esm), model.num_layers, model.esm.embed_dim, length + 2
-    )
-    return {
-        "L": length,
-        "flops": flops,
-        **single,
+    out = {
         **batched,
         "batch": size,
         "passes": passes,
         "bound": bound,
-        "fair_bound": passes / fair_size * batched["fair_batch"],
-        "fair_batch_size": fair_size,
         "jacobian": cj,
         "estimated": estimated,
         "forward_share": share,
         "in_run_bound": in_run,
     }
-
-
-def peak_rss(spec, arch, device, path: str, length: int, heads, positions: int = 2) -> dict:
-    """Run one path in a fresh interpreter; its peak resident set (MB) and the idle model's."""
-    args = {
-        "spec": spec,
-        "arch": arch,
-        "device": device,
-        "path": path,
-        "length": length,
-        "heads": heads,
-        "positions": positions,
-    }
-    cmd = [sys.executable, "-m", "contactplug.bench", json.dumps(args)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _child(args: dict) -> None:
-    """One path, measured by VmHWM after the model is built (subprocess side of peak_rss)."""
-    import gc
-
-    model = get_model(args["spec"], args["arch"], args["device"])
-    seq = sequence(args["length"], seed=args["length"])
-    heads = [tuple(h) for h in args["heads"]]
-    tokens = model.tokens([seq])
-    paths = {
-        "fair_bare": lambda: model.esm(tokens),
-        "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
-        "fast_bare": lambda: fastforward.forward(model, tokens),
-        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
-        "esm_head": lambda: attention.batch_maps(model, [seq], "esm-head"),
-        "jacobian": lambda: list(
-            jacobian_run(model, seq, batching.auto_batch_size(model, len(seq)), 2, 0.0)
-        ),
-        "jacobian_fold": lambda: _fold_synthetic(len(seq)),
-    }
-    gc.collect()
-    base = _status("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM to the current RSS
-        how = "VmHWM after clear_refs"
-    except OSError:
-        how = "VmHWM (not reset: includes model building)"
-    with torch.no_grad():
-        paths[args["path"]]()
-    peak = _status("VmHWM")
-    print(json.dumps({"peak_mb": peak / 2**20, "idle_mb": base / 2**20, "how": how}))
-
-
-def _fold_synthetic(length: int) -> None:
-    """Fold L random rows into the compact store and finish the map: the Jacobian's memory
-    beyond its forwards, without 20L+1 forwards."""
-    rng = np.random.default_rng(0)
-    row = rng.standard_normal((20, length, 20)).astype(np.float32)
-    store = SymmetricStore(length)
-    for i in range(length):
-        store.add(i, row)
-    jacobian.finish_map(store.scores(), True)
+    if fair:
+        out.update(fair_bound=passes / fair_size * batched["fair_batch"], fair_batch_size=fair_size)
+    return out
 
 
 def throughput(
     model: Model, count: int, heads, batch: int | None, seed: int = 0, chunk: int = 100
 ) -> dict:
     """Sequences per second over `count` random sequences of 50-1000 residues: fair-esm hooks
-    one at a time (the previous path), the fast readout one at a time, and length-sorted
-    batches. The three take turns on chunks of `chunk` sequences (rotating who goes first),
-    so load from elsewhere falls on all three; the batched path sorts within each chunk."""
+    one at a time (the previous path; fair-esm families only), the readout one at a time, and
+    length-sorted batches. They take turns on chunks of `chunk` sequences (rotating who goes
+    first), so load from elsewhere falls on all; the batched path sorts within each chunk."""
     from contactplug.files.sequences import Record
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(50, 1001, count)
     records = [Record(f"s{n}", sequence(int(n_res), seed + n)) for n, n_res in enumerate(lengths)]
     ranking = _Fixed(heads)
-    out: dict = {"count": count, "residues": int(lengths.sum()), "rss_before": _rss_mb()}
+    out: dict = {"count": count, "residues": int(lengths.sum()), "rss_before": hardware.rss_mb()}
     spent = {"old": 0.0, "one": 0.0, "batched": 0.0}
+    if not has_fair_esm(model):
+        del spent["old"]
     rss = []
 
     def run(name: str, part: list) -> None:
@@ -342,23 +296,20 @@ def throughput(
         size = 1 if name == "one" else batch
         peak = 0.0
         for _ in prediction.predict_unordered(model, part, ranking=ranking, batch_size=size):
-            peak = max(peak, _rss_mb())  # maps are dropped as the CLI drops them once saved
+            peak = max(peak, hardware.rss_mb())  # maps are dropped as the CLI drops them once saved
         if name == "batched":
             rss.append(peak)
 
     names = list(spent)
     for n, first in enumerate(range(0, count, chunk)):
         part = records[first : first + chunk]
-        for name in names[n % 3 :] + names[: n % 3]:
+        turn = n % len(names)
+        for name in names[turn:] + names[:turn]:
             begin = clock()
             run(name, part)
             spent[name] += clock() - begin
     out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
     return out
-
-
-def _rss_mb() -> float:
-    return _status("VmRSS") / 2**20
 
 
 class _Fixed:
@@ -369,7 +320,3 @@ class _Fixed:
 
     def top(self, k=None):
         return self.heads[:k] if k else self.heads
-
-
-if __name__ == "__main__":
-    _child(json.loads(sys.argv[1]))

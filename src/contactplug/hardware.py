@@ -159,3 +159,30 @@ def kernel_path(device: torch.device, bf16: bool, kernels: list[str]) -> str:
     if kernels:
         return f"oneDNN {', '.join(kernels)}; ATen {capability}"
     return f"{'bf16' if bf16 else 'fp32'} MKL/ATen {capability} (no oneDNN primitive)"
+
+
+def process_status(key: str) -> int:
+    """A byte count from this process's /proc/self/status (VmRSS, VmHWM), 0 where absent."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rss_mb() -> float:
+    """This process's resident set now, MB."""
+    return process_status("VmRSS") / 2**20
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current resident set (clear_refs 5); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False

@@ -12,7 +12,17 @@ from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import REPR_FALLBACK
 from contactplug.models.loading import REGISTRY
 
-PATHS = ("fair_bare", "fast_bare", "readout", "fair_heads", "esm_head", "jacobian", "jacobian_fold")
+# `--paths`: what `bench --memory` can measure (contactplug.bench_memory runs each)
+MEMORY_PATHS = (
+    "fair_bare",
+    "fast_bare",
+    "readout",
+    "all_heads",
+    "fair_heads",
+    "esm_head",
+    "jacobian",
+    "jacobian_fold",
+)
 
 
 def describe_device(model) -> str:
@@ -24,8 +34,6 @@ def describe_device(model) -> str:
 def machine_lines(model) -> tuple[list[str], dict]:
     """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
     lines to print, and the peaks (dtype -> GFLOP/s)."""
-    from contactplug.models import esm2
-
     device = model.device
     bf16 = hardware.has_bf16_matmul(device)
     dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
@@ -44,7 +52,7 @@ def machine_lines(model) -> tuple[list[str], dict]:
     for dtype in dtypes:
         autocast = None if dtype == torch.float32 else dtype
         kernels = hardware.onednn_kernels(
-            lambda a=autocast: esm2.forward(model, tokens, autocast=a)
+            lambda a=autocast: model.forward(tokens, logits=False, representation=True, autocast=a)
         )
         name = "fp32" if autocast is None else "bf16 autocast"
         lines.append(
@@ -82,6 +90,9 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
     def ms(key):
         return lambda r: f"{1e3 * r[key]:.1f}"
 
+    def per_fair(r):  # seconds per sequence of fair-esm's batch forward
+        return r["fair_batch"] / r["fair_batch_size"]
+
     def speed_up(key):
         return lambda r: f"{r[key] / r[key + '_bf16']:.2f}x"
 
@@ -94,17 +105,17 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
     for suffix, name, dtype in precisions:
         rate = f"GFLOP/s (% of {'fp32' if dtype == torch.float32 else 'bf16'} peak)"
         rows += [
-            row(f"fast bare forward, {name}, ms", ms("fast_bare" + suffix)),
-            row(f"fast bare, {name}: {rate}", share("fast_bare" + suffix, dtype)),
+            row(f"bare forward (no LM head), {name}, ms", ms("fast_bare" + suffix)),
+            row(f"bare forward, {name}: {rate}", share("fast_bare" + suffix, dtype)),
             row(f"attention readout, {name}, ms ({heads_note})", ms("readout" + suffix)),
-            row(f"**attention readout / fast bare, {name}** (<= 1.10)", ratio("readout", suffix)),
+            row(f"**attention readout / bare, {name}** (<= 1.10)", ratio("readout", suffix)),
             row(f"all-heads readout, {name}, ms", ms("all_heads" + suffix)),
-            row(f"**all-heads readout / fast bare, {name}** (<= 1.10)", ratio("all_heads", suffix)),
+            row(f"**all-heads readout / bare, {name}** (<= 1.10)", ratio("all_heads", suffix)),
         ]
         if "esm_head" in results[0]:
             rows += [
                 row(f"esm-head readout, {name}, ms", ms("esm_head" + suffix)),
-                row(f"**esm-head / fast bare, {name}** (<= 1.25)", ratio("esm_head", suffix)),
+                row(f"**esm-head / bare, {name}** (<= 1.25)", ratio("esm_head", suffix)),
             ]
         rows.append(row(f"attention readout, {name}: {rate}", share("readout" + suffix, dtype)))
     if len(precisions) > 1:
@@ -112,40 +123,47 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
             row("bf16 speed-up, bare forward", speed_up("fast_bare")),
             row("bf16 speed-up, attention readout", speed_up("readout")),
         ]
+    first = results[0]
+    if "fair_bare" in first:  # the fair-esm families: their own forward beside ours
+        rows += [
+            row("fair-esm bare forward, ms", ms("fair_bare")),
+            row(
+                "**readout / fair-esm bare forward**",
+                lambda r: f"{r['readout'] / r['fair_bare']:.2f}x",
+            ),
+            row("fair-esm forward + need_head_weights, ms", ms("fair_heads")),
+            row("readout via fair-esm hooks (previous path), ms", ms("old_readout")),
+            row(
+                "fast forward speed-up over fair-esm, B=1",
+                lambda r: f"{r['fair_bare'] / r['fast_bare']:.2f}x",
+            ),
+        ]
+    if "jacobian" not in first:
+        return rows
     rows += [
-        row("fair-esm bare forward, ms", lambda r: f"{1e3 * r['fair_bare']:.1f}"),
-        row(
-            "**readout / fair-esm bare forward**", lambda r: f"{r['readout'] / r['fair_bare']:.2f}x"
-        ),
-        row("fair-esm forward + need_head_weights, ms", lambda r: f"{1e3 * r['fair_heads']:.1f}"),
-        row(
-            "readout via fair-esm hooks (previous path), ms",
-            lambda r: f"{1e3 * r['old_readout']:.1f}",
-        ),
-        row(
-            "fast forward speed-up over fair-esm, B=1",
-            lambda r: f"{r['fair_bare'] / r['fast_bare']:.2f}x",
-        ),
         row("Jacobian batch size B (auto)", lambda r: str(r["batch"])),
         row(
-            "fair-esm batch forward, ms per sequence (its batch)",
-            lambda r: (
-                f"{1e3 * r['fair_batch'] / r['fair_batch_size']:.1f} ({r['fair_batch_size']})"
-            ),
-        ),
-        row(
-            "fast batch-B forward, ms per sequence",
+            "batch-B forward (what the Jacobian runs), ms per sequence",
             lambda r: f"{1e3 * r['fast_batch'] / r['batch']:.1f}",
         ),
-        row(
-            "fast forward speed-up over fair-esm, batched",
-            lambda r: (
-                f"{r['fair_batch'] / r['fair_batch_size'] / (r['fast_batch'] / r['batch']):.2f}x"
+    ]
+    if "fair_batch" in first:
+        rows += [
+            row(
+                "fair-esm batch forward, ms per sequence (its batch)",
+                lambda r: (
+                    f"{1e3 * r['fair_batch'] / r['fair_batch_size']:.1f} ({r['fair_batch_size']})"
+                ),
             ),
-        ),
+            row(
+                "fast forward speed-up over fair-esm, batched",
+                lambda r: f"{per_fair(r) / (r['fast_batch'] / r['batch']):.2f}x",
+            ),
+        ]
+    rows += [
         row("Jacobian forwards (20L+1)", lambda r: str(r["passes"])),
         row("Jacobian, s", lambda r: f"{r['jacobian']:.1f}{est(r)}"),
-        row("Jacobian bound (20L+1)/B x fast batch, s", lambda r: f"{r['bound']:.1f}"),
+        row("Jacobian bound (20L+1)/B x batch-B forward, s", lambda r: f"{r['bound']:.1f}"),
         row(
             "**Jacobian at % of its bound**",
             lambda r: f"{100 * r['bound'] / r['jacobian']:.0f} %{est(r)}",
@@ -155,12 +173,15 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
             "**Jacobian at % of the bound timed inside its own run**",
             lambda r: f"{100 * r['in_run_bound'] / r['jacobian']:.0f} %{est(r)}",
         ),
-        row("bound with fair-esm's forward, s", lambda r: f"{r['fair_bound']:.1f}"),
+    ]
+    if "fair_bound" in first:
+        rows.append(row("bound with fair-esm's forward, s", lambda r: f"{r['fair_bound']:.1f}"))
+    rows.append(
         row(
             "**Jacobian / readout cost** (fp32 readout)",
             lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}",
-        ),
-    ]
+        )
+    )
     if len(precisions) > 1:
         rows.append(
             row(
@@ -172,7 +193,7 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from contactplug import bench
+    from contactplug import bench, bench_memory
 
     if not args.model and not args.arch:
         raise ContactplugError("bench needs --model or --arch")
@@ -188,24 +209,26 @@ def run_bench(args: argparse.Namespace) -> int:
     load = os.getloadavg()
     if args.jacobian != "full" and not (args.jacobian.isdigit() and int(args.jacobian) > 0):
         raise ContactplugError(f"--jacobian {args.jacobian!r}: give a number of positions or full")
-    model = bench.get_model(args.model, args.arch, args.device)
-    if not hasattr(model, "esm"):
-        # its paths time fair-esm's own forward beside ours, which only the fair-esm families have
+    asked_paths = args.paths.split(",") if args.paths else None
+    unknown = sorted(set(asked_paths or ()) - set(MEMORY_PATHS))
+    if unknown:
         raise ContactplugError(
-            f"bench runs on the fair-esm families (ESM-2, ESM-1b/1v); {model.family} "
-            "is not measured by it yet"
+            f"unknown --paths {', '.join(unknown)}; from {', '.join(MEMORY_PATHS)}"
         )
+    model = bench.get_model(args.model, args.arch, args.device)
     heads, note = bench.heads_for(model, args.top_k)
     machine, peaks = machine_lines(model)
     positions = None if args.jacobian == "full" else int(args.jacobian)
+    cj = args.only != "readout"
     results = [
-        bench.measure(model, n, heads, args.batch_size, positions, args.repeats)
+        bench.measure(model, n, heads, args.batch_size, positions, args.repeats, cj)
         for n in ([] if args.only in ("memory", "throughput") else lengths)
     ]
     print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
     print()
     print(
-        f"{model.num_layers} layers x {model.num_heads} heads, dim {model.esm.embed_dim}; "
+        f"{model.family}, {model.num_layers} layers x {model.num_heads} heads, "
+        f"dim {model.embed_dim}; "
         f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {args.clock} clock; "
         f"load average {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
@@ -213,7 +236,7 @@ def run_bench(args: argparse.Namespace) -> int:
     )
     for line in machine:
         print(f"- {line}")
-    if not model.has_lm_head:  # the Jacobian rows then time what `jacobian` runs on it
+    if cj and not model.has_lm_head:  # the Jacobian rows then time what `jacobian` runs on it
         print(f"- Jacobian rows: repr-jacobian ({REPR_FALLBACK.split(': ', 1)[0]})")
     if results:
         print()
@@ -226,14 +249,10 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.memory or args.only == "memory":
         print()
         rows = []
-        paths = args.paths.split(",") if args.paths else PATHS
-        unknown = sorted(set(paths) - set(PATHS))
-        if unknown:
-            raise ContactplugError(f"unknown --paths {', '.join(unknown)}; from {', '.join(PATHS)}")
-        for path in paths:
+        for path in bench_memory.memory_paths(model, asked_paths or MEMORY_PATHS):
             cells = []
             for n in lengths:
-                got = bench.peak_rss(args.model, args.arch, args.device, path, n, heads)
+                got = bench_memory.peak_rss(args.model, args.arch, args.device, path, n, heads)
                 if "error" in got:
                     cells.append(f"failed: {got['error'][:60]}")
                 else:
@@ -252,29 +271,19 @@ def run_bench(args: argparse.Namespace) -> int:
             f"throughput over {got['count']} random sequences of 50-1000 residues "
             f"({got['residues']} residues), sequences/s:"
         )
-        print(
-            table(
-                [
-                    "fair-esm hooks, one at a time",
-                    "fast, one at a time",
-                    "fast, batched",
-                    "batched / fair-esm",
-                    "batched / fast one",
-                ],
-                [
-                    [
-                        f"{got['old']:.2f}",
-                        f"{got['one']:.2f}",
-                        f"{got['batched']:.2f}",
-                        f"{got['batched'] / got['old']:.2f}x",
-                        f"{got['batched'] / got['one']:.2f}x",
-                    ]
-                ],
-            )
-        )
+        header = ["readout, one at a time", "readout, batched", "batched / one at a time"]
+        cells = [
+            f"{got['one']:.2f}",
+            f"{got['batched']:.2f}",
+            f"{got['batched'] / got['one']:.2f}x",
+        ]
+        if "old" in got:  # the fair-esm families: the previous path, fair-esm with hooks
+            header += ["fair-esm hooks, one at a time", "batched / fair-esm"]
+            cells += [f"{got['old']:.2f}", f"{got['batched'] / got['old']:.2f}x"]
+        print(table(header, [cells]))
         chunks = ", ".join(f"{v:.0f}" for v in got["rss_chunks"])
         print(
-            f"(the three paths take turns on chunks of 100 sequences.) RSS, MB: "
+            f"(the paths take turns on chunks of 100 sequences.) RSS, MB: "
             f"{got['rss_before']:.0f} before; highest during each chunk of the batched path: "
             f"{chunks}"
         )
@@ -295,8 +304,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
     p.add_argument("--memory", action="store_true", help="peak RSS per path (subprocesses)")
-    p.add_argument("--only", choices=["memory", "throughput"], help="skip the other parts")
-    p.add_argument("--paths", help=f"memory paths to measure (default all: {','.join(PATHS)})")
+    p.add_argument(
+        "--only",
+        choices=["readout", "memory", "throughput"],
+        help="skip the other parts (readout: the readouts against the bare forward, no Jacobian)",
+    )
+    p.add_argument(
+        "--paths", help=f"memory paths to measure (default all: {','.join(MEMORY_PATHS)})"
+    )
     p.add_argument("--throughput", type=int, default=0, help="N random sequences for predict")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument(

@@ -40,7 +40,7 @@ from contactplug.readout import windows
 AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order (any order does: one for both axes)
 
 
-def _outputs(
+def residue_outputs(
     model: Model, tokens: torch.Tensor, representation: bool, autocast=None
 ) -> torch.Tensor:
     """B x L x C: amino-acid logits, or final hidden states, of the residues only (float32)."""
@@ -84,7 +84,7 @@ def row_stream(
         raise ContactplugError(f"positions {start + 1}-{end} are outside 1-{length}")
     batch_size = resolve_batch_size(model, length, batch_size)
     wt_tokens = model.tokens([sequence])
-    base = _outputs(model, wt_tokens, representation, autocast)[0]
+    base = residue_outputs(model, wt_tokens, representation, autocast)[0]
     width = 1 if fast else len(AMINO_ACIDS)
     if fast:
         model.require(jacobian_method(representation, fast))  # it needs a mask token
@@ -98,7 +98,7 @@ def row_stream(
         tokens = wt_tokens.repeat(len(chunk), 1)
         for n, (i, k) in enumerate(chunk):
             tokens[n, i + model.first_residue] = subs[k]
-        delta = (_outputs(model, tokens, representation, autocast) - base).cpu().numpy()
+        delta = (residue_outputs(model, tokens, representation, autocast) - base).cpu().numpy()
         for n, (i, k) in enumerate(chunk):
             row[k] = delta[n]
             if k == width - 1:
