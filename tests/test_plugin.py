@@ -597,6 +597,15 @@ def test_loadcontacts_twice_overlays(pm, capfd):
     assert "name=1eaz: an object of that name exists" in line
     pm.do("attncontacts_clear 1eaz")
     assert set(pm.get_names_of_type("object:group")) == {"cj"}
+    # a group of the user's own is never replaced by name=, nor cleared
+    pm.group("mine", "1eaz")
+    pm.do(f"loadcontacts {rr}, 1eaz, 3, name=mine")
+    [line] = error_lines(capfd.readouterr().out)
+    assert "name=mine: an object of that name exists" in line
+    assert names_in_group(pm, "mine") == ["1eaz"]
+    pm.do("attncontacts_clear")  # no selection: the name= group goes too, the user's stays
+    assert set(pm.get_names_of_type("object:group")) == {"mine"}
+    assert "1eaz" in pm.get_names("all")
 
 
 def test_a_top_that_would_flood_pymol_asks_for_force(pm, tiny_model_path, capfd):

@@ -10,7 +10,7 @@ from pymol import CmdException, cmd
 
 from . import predictor
 from .chains import Chain, chain_length, protein_chains
-from .draw import Drawn, color_key, delete_group, draw_pairs, group_name
+from .draw import Drawn, color_key, delete_group, draw_pairs, group_name, is_contact_group
 from .files import parse_min_sep, parse_top, read_contacts
 from .messages import feedback
 from .placing import FILE_PREFIX, file_group, map_positions, match_chains
@@ -298,7 +298,9 @@ def attncontacts_clear(selection: str = "", *, _self=cmd) -> int:
     DESCRIPTION
 
         "attncontacts_clear" deletes the contact groups drawn by attncontacts and
-        loadcontacts, for the objects in the selection or everywhere.
+        loadcontacts, for the objects in the selection or everywhere. Groups drawn
+        under name= belong to no one object: attncontacts_clear without a selection
+        deletes them too (or: delete <name>).
 
     USAGE
 
@@ -310,7 +312,11 @@ def attncontacts_clear(selection: str = "", *, _self=cmd) -> int:
     """
     groups = _self.get_names_of_type("object:group") or []
     if not str(selection).strip():
-        doomed = [g for g in groups if g.startswith((f"{PREFIX}_", f"{FILE_PREFIX}_"))]
+        doomed = [
+            g
+            for g in groups
+            if g.startswith((f"{PREFIX}_", f"{FILE_PREFIX}_")) or is_contact_group(g, _self)
+        ]
     else:
         try:
             objects = _self.get_object_list(f"({selection})") or []

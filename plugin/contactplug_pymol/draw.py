@@ -141,6 +141,21 @@ def color_key(low: float, high: float) -> str:
     return f"score {low:.4g} blue -> cyan -> yellow -> orange -> magenta {high:.4g}"
 
 
+MEASUREMENT = 4  # PyMOL's object type code for distance objects in session records
+
+
+def is_contact_group(group: str, _self) -> bool:
+    """Whether `group` is one contactplug drew, whatever its name (name= groups too): its
+    members, read from PyMOL's session record of the group, are all distance objects named
+    <group>_<residue>_<residue>. A user's own group is never taken for one."""
+    if group not in (_self.get_names_of_type("object:group") or []):
+        return False
+    members = [e for e in _self.get_session(group, partial=1)["names"] if e and e[6] == group]
+    return bool(members) and all(
+        e[4] == MEASUREMENT and e[0].startswith(f"{group}_") for e in members
+    )
+
+
 def delete_group(group: str, _self) -> bool:
     """Delete a group with the objects in it (PyMOL deletes members with the group)."""
     if group not in _self.get_names_of_type("object:group"):

@@ -7,7 +7,7 @@ import numpy as np
 from pymol import CmdException
 
 from .chains import Chain
-from .draw import free_group, group_name
+from .draw import free_group, group_name, is_contact_group
 from .files import Prediction
 
 FILE_PREFIX = "lc"  # groups drawn by loadcontacts
@@ -68,13 +68,13 @@ def map_positions(pred: Prediction, chain: Chain, path: str) -> np.ndarray:
 
 def file_group(chain: Chain, name: str, n_chains: int, _self) -> tuple[str, str]:
     """(group, what the summary adds): name= (per chain when several), replaced when it is
-    one of ours already; else lc_<object>_<chain>, or the next free lc_..._2 beside it."""
+    a contact group drawn before (never another object of that name); else
+    lc_<object>_<chain>, or the next free lc_..._2 beside it."""
     if name:
         group = name if n_chains == 1 else f"{name}_{chain.chain or 'blank'}"
-        groups = _self.get_names_of_type("object:group") or []
-        if group in groups:
+        if is_contact_group(group, _self):
             return group, f"; replaced the previous {group}"
-        if group in (_self.get_names("all") or []):
+        if group in (_self.get_names("all") or []):  # a structure, or a group of the user's
             raise CmdException(f"name={group}: an object of that name exists; choose another")
         return group, ""
     base = group_name(FILE_PREFIX, chain.obj, chain.chain)
