@@ -87,7 +87,7 @@ def test_readout_maps_are_the_official_attention_processed(official, ref):
 def test_logit_columns_of_the_jacobian_are_the_official_logits(official, ref):
     seq = str(ref["sequences"][2])  # the 20 amino acids once each
     aa = official.token_ids(jacobian.AMINO_ACIDS)
-    got = jacobian._outputs(official, official.tokens([seq]), representation=False)[0]
+    got = jacobian.residue_outputs(official, official.tokens([seq]), representation=False)[0]
     want = ref["logits"][2, 1 : len(seq) + 1][:, aa]
     assert np.abs(got.numpy() - want).max() < 1e-4
 
