@@ -59,6 +59,44 @@ def test_predict_batched_equals_unbatched_and_keeps_order(tiny_model):
     assert sorted(done) == list(range(len(records))) and done != list(range(len(records)))
 
 
+@pytest.mark.parametrize("method", ["attention", "esm-head"])
+def test_batches_side_by_side_equal_one_worker(tiny_model, method):
+    """Workers (one torch thread each) give the maps one worker gives, every record once,
+    and torch's thread count is back afterwards, also when the caller stops early."""
+    records = [Record(f"r{n}", s) for n, s in enumerate(SEQS)]
+    ranking = ranking_for(tiny_model)
+    threads = torch.get_num_threads()
+    kw = dict(method=method, ranking=ranking, batch_size=2)
+    one = list(prediction.predict(tiny_model, records, workers=1, **kw))
+    side = list(prediction.predict(tiny_model, records, workers=3, **kw))
+    assert [c.id for c in side] == [r.id for r in records]
+    for a, b in zip(one, side, strict=True):
+        np.testing.assert_allclose(a.contacts, b.contacts, atol=1e-6, rtol=0)
+    assert torch.get_num_threads() == threads
+    stream = prediction.predict_unordered(tiny_model, records, workers=2, **kw)
+    next(stream)
+    assert torch.get_num_threads() == max(1, threads // 2)  # inside: the threads shared out
+    stream.close()
+    assert torch.get_num_threads() == threads
+    # on CPU, auto is one worker per torch thread
+    assert batching.cpu_workers(tiny_model) == threads
+    with pytest.raises(ContactplugError, match="--workers 0: give 1 or more"):
+        batching.cpu_workers(tiny_model, 0)
+
+
+def test_a_failing_batch_is_raised_and_the_threads_restored(tiny_model):
+    threads = torch.get_num_threads()
+
+    def work(group):
+        if 3 in group:
+            raise ContactplugError("batch 3 failed")
+        return len(group)
+
+    with pytest.raises(ContactplugError, match="batch 3 failed"):
+        list(batching.run_groups([[0], [1, 2], [3], [4]], work, workers=2))
+    assert torch.get_num_threads() == threads
+
+
 def test_plan_sorts_caps_and_limits_padding(tiny_model):
     lengths = [300, 20, 21, 22, 150, 23, 299, 24, 25]
     groups = batching.plan(lengths, tiny_model, batch_size=3, budget=10**12)

@@ -293,9 +293,14 @@ def throughput(
             for r in part:
                 old_readout(model, r.sequence, heads)
             return
-        size = 1 if name == "one" else batch
+        # one at a time: one sequence per forward, one after another, on all threads;
+        # batched: what predict does by default (length-sorted batches, side by side on CPU)
+        size, workers = (1, 1) if name == "one" else (batch, None)
         peak = 0.0
-        for _ in prediction.predict_unordered(model, part, ranking=ranking, batch_size=size):
+        stream = prediction.predict_unordered(
+            model, part, ranking=ranking, batch_size=size, workers=workers
+        )
+        for _ in stream:
             peak = max(peak, hardware.rss_mb())  # maps are dropped as the CLI drops them once saved
         if name == "batched":
             rss.append(peak)

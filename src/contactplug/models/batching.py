@@ -7,8 +7,12 @@ and every map is cropped to its own length, so a batched map equals the one-at-a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 import torch
 
@@ -16,6 +20,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.models.base import Model
 
 log = logging.getLogger("contactplug")
+T = TypeVar("T")
 
 MAX_BATCH = {"cpu": 32, "cuda": 256}  # beyond these no gain was measured
 # On CPU a batch pays off only while it stays small: per sequence, the 8M forward at L = 300
@@ -118,3 +123,48 @@ def plan(
     if current:
         groups.append(current)
     return groups
+
+
+def cpu_workers(model: Model, workers: int | None = None) -> int:
+    """How many batches run at once: on CPU one per torch thread (auto), each on one thread
+    (`run_groups`); on CUDA one (a GPU takes its parallelism from the batch itself).
+
+    Why: on CPU a forward of one short protein keeps the matmul kernels near their peak on
+    one core, but splitting each small op across cores costs more in synchronisation than it
+    gains; whole batches side by side, one core each, keep every core busy instead."""
+    if workers is not None:
+        if workers < 1:
+            raise ContactplugError(f"--workers {workers}: give 1 or more")
+        return workers
+    return torch.get_num_threads() if model.device.type == "cpu" else 1
+
+
+def run_groups(
+    groups: Sequence[Sequence[int]], work: Callable[[Sequence[int]], T], workers: int = 1
+) -> Iterator[tuple[Sequence[int], T]]:
+    """(group, work(group)) for each group, in the order they are done. With workers > 1 the
+    groups run side by side in threads, started in the order given (give the costliest
+    first), torch's threads shared out among them (one each when workers = threads; restored
+    after); at most `workers` groups are in flight, so memory is bounded by that many
+    batches. Fewer groups than workers: as many workers as groups."""
+    workers = min(workers, len(groups))
+    if workers <= 1:
+        for group in groups:
+            yield group, work(group)
+        return
+    order = iter(groups)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // workers))  # the cores shared out, none idle
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="contactplug-batch")
+    try:
+        running = {pool.submit(work, g): g for g in itertools.islice(order, workers)}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                group = running.pop(future)
+                yield group, future.result()
+                for nxt in itertools.islice(order, 1):
+                    running[pool.submit(work, nxt)] = nxt
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)

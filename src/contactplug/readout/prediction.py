@@ -30,10 +30,12 @@ def predict_unordered(
     window: int | None = windows.DEFAULT_WINDOW,
     overlap: int | None = None,
     precision: str = "auto",
+    workers: int | None = None,
 ) -> Iterator[tuple[int, ContactMap]]:
     """(input index, ContactMap) per record, in the order they are done: length-sorted
     padded batches, then the proteins longer than `window` (None or 0: refuse those).
-    precision: the matmuls' (auto | fp32 | bf16, see `readout.precision`)."""
+    precision: the matmuls' (auto | fp32 | bf16, see `readout.precision`); workers: batches
+    run side by side on CPU, one thread each (None: one per torch thread, `batching`)."""
     model.require(method)
     records = list(records)
     heads: list[Head] | None = None
@@ -60,11 +62,21 @@ def predict_unordered(
         model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
     )
     lengths = [len(records[n].sequence) for n in short]
-    for group in batching.plan(lengths, model, batch_size, per_layer):
-        members = [short[g] for g in group]
+    workers = batching.cpu_workers(model, workers)
+    budget = int(batching.MEMORY_SHARE * batching.free_memory(model.device) / workers)
+    groups = [
+        [short[g] for g in group]
+        for group in batching.plan(lengths, model, batch_size, per_layer, budget)
+    ]
+    if workers > 1:  # the costliest first, so no worker is left with one long batch at the end
+        groups.sort(key=lambda g: -len(g) * max(len(records[n].sequence) for n in g))
+
+    def run(members):
         start = time.perf_counter()
         maps = batch_maps(model, [records[n].sequence for n in members], method, heads, low)
-        seconds = (time.perf_counter() - start) / len(members)
+        return maps, (time.perf_counter() - start) / len(members)
+
+    for members, (maps, seconds) in batching.run_groups(groups, run, workers):
         for n, scores in zip(members, maps, strict=True):
             yield n, _cmap(records[n], scores, method, model, 1, seconds, meta, len(members))
     for n in long:
@@ -120,13 +132,14 @@ def predict(
     window: int | None = windows.DEFAULT_WINDOW,
     overlap: int | None = None,
     precision: str = "auto",
+    workers: int | None = None,
 ) -> Iterator[ContactMap]:
     """One ContactMap per record, in input order (maps done early wait in a buffer; for flat
     memory over many records use `predict_unordered`)."""
     waiting: list[tuple[int, int, ContactMap]] = []
     expected = 0
     stream = predict_unordered(
-        model, records, method, top_k, ranking, batch_size, window, overlap, precision
+        model, records, method, top_k, ranking, batch_size, window, overlap, precision, workers
     )
     for n, cmap in stream:
         heapq.heappush(waiting, (n, id(cmap), cmap))
