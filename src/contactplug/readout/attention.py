@@ -26,10 +26,6 @@ from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.models import batching
 from contactplug.models.base import Model
-
-# fair-esm's hook path, the reference bench compares with; it lives with the fair-esm families
-# now (bench should import it from there: then this line goes)
-from contactplug.models.fair_esm_model import HeadCapture  # noqa: F401
 from contactplug.readout import windows
 
 log = logging.getLogger("contactplug")
@@ -88,7 +84,8 @@ class HeadFold:
         self.coeffs: dict[int, torch.Tensor] = {}  # layer -> B x 1 x k coefficients
 
     def rows(self, layer: int, wanted: list[int], block: torch.Tensor, start: int) -> None:
-        """Fold query rows start.. of the wanted heads (block: B x k x rows x T)."""
+        """Fold query rows start.. of the wanted heads (block: B x k x rows x T, attention
+        probabilities: each row sums to one over the T keys)."""
         batch, k, rows, tokens = block.shape
         block = block.float()
         if self.sums is None:
@@ -108,8 +105,10 @@ class HeadFold:
                 continue
             part = block[b, :, lo - start : hi - start]
             self.col_sums[layer][b] += part.sum(-2)
-            columns = part[..., self.first : self.first + length]
-            self.row_sums[layer][b, :, lo:hi] = columns.sum(-1)
+            # each row sums to one over all keys (softmax), so its sum over the residue columns
+            # is one less the few others (BOS, EOS, padding): no pass over L columns
+            others = part[..., : self.first].sum(-1) + part[..., self.first + length :].sum(-1)
+            torch.sub(1.0, others, out=self.row_sums[layer][b, :, lo:hi])
 
     def __call__(self, layer: int, wanted: list[int], probs: torch.Tensor) -> None:
         """The whole-map protocol of families that hand over B x k x T x T at once."""
