@@ -90,5 +90,8 @@ def forward(
     out = Output(layers_run=last)
     with autocast_context(tokens, autocast):
         x, padding = embed(model, tokens)
-        x = run_layers(esm, x, padding, None, heads, on_heads, last)
+        # nobody reads the last layer's output when only heads are asked for: it stops there
+        x = run_layers(
+            esm, x, padding, None, heads, on_heads, last, hidden=logits or representation
+        )
         return final_outputs(esm, x, out, logits, columns, representation)

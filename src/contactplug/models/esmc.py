@@ -236,6 +236,8 @@ def forward(
             if probs is not None:
                 on_heads(index, heads[index], probs)
                 del probs
+            if index == last - 1 and not (logits or representation or index in keep_hidden):
+                break  # nobody reads this layer's output: its feed-forward is skipped
             x = x + h / s
             gate, value = block.ffn[1](_ln(x, block.ffn[0])).chunk(2, dim=-1)
             x = x + block.ffn[3](F.silu(gate) * value) / s

@@ -203,6 +203,8 @@ def forward(
             if probs is not None:
                 on_heads(index, wanted, probs)
                 del probs
+            if index == last - 1 and not representation:
+                break  # nobody reads this layer's output: its feed-forward is skipped
             x = x + h
             x = x + ff_layer.DenseReluDense(ff_layer.layer_norm(x))
         if representation:
