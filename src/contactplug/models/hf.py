@@ -21,6 +21,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.models.base import check_state, safe_torch_load
 from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
+from contactplug.models.fair_esm import assign_state, without_init
 from contactplug.models.fair_esm_model import FairEsmModel
 from contactplug.models.unsupported import known_family, refuse
 
@@ -145,16 +146,17 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> FairEsmModel
     alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
     if config.get("vocab_size", len(alphabet)) != len(alphabet):
         raise ContactplugError(f"{folder}: vocab_size {config['vocab_size']} is not ESM's 33")
-    if positions == "absolute":
-        module = _esm1b_module(config, alphabet)
-    else:
-        module = ESM2(
-            num_layers=config["num_hidden_layers"],
-            embed_dim=config["hidden_size"],
-            attention_heads=config["num_attention_heads"],
-            alphabet=alphabet,
-            token_dropout=config.get("token_dropout", True),
-        )
+    with without_init():  # no random weights: the folder's tensors become the module's
+        if positions == "absolute":
+            module = _esm1b_module(config, alphabet)
+        else:
+            module = ESM2(
+                num_layers=config["num_hidden_layers"],
+                embed_dim=config["hidden_size"],
+                attention_heads=config["num_attention_heads"],
+                alphabet=alphabet,
+                token_dropout=config.get("token_dropout", True),
+            )
     state = {}
     for key, value in raw.items():
         mapped = hf_key_to_fair_esm(key)
@@ -173,7 +175,7 @@ def load_hf_folder(folder: Path, device="auto", dtype="float32") -> FairEsmModel
         raise ContactplugError(f"{folder}: unexpected weights {', '.join(unexpected[:3])}")
     has_lm, has_contact = check_state(expected, set(state), str(folder))
     try:
-        module.load_state_dict(state, strict=False)
+        assign_state(module, state)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
         raise ContactplugError(f"{folder}: weights do not fit config.json ({first})") from None
