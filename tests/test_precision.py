@@ -8,7 +8,7 @@ import torch
 
 from contactplug import hardware
 from contactplug.files.sequences import Record
-from contactplug.models import esm2
+from contactplug.models import esm2, row_blocks
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention, precision, prediction
 from contactplug.readout.selection_set import load as load_selection_set
@@ -30,7 +30,7 @@ def esm8m():
 def block_bytes(request, monkeypatch):
     """Whole layers in one block, or blocks of 16 query rows (many per layer)."""
     if request.param is not None:
-        monkeypatch.setattr(esm2, "ROW_BLOCK_BYTES", request.param)
+        monkeypatch.setattr(row_blocks, "ROW_BLOCK_BYTES", request.param)
     return request.param
 
 

@@ -1,0 +1,99 @@
+"""The wanted heads' softmax(q k^T) streamed in blocks of query rows (ESM-2's and ESM-1b's
+readout path): each block is softmaxed, handed to the readout's fold and, with every head
+wanted, multiplied by v before the next, so no head's T x T map is ever held.
+
+Blocks are sized so one block's fp32 scores stay near ROW_BLOCK_BYTES: smaller blocks (to fit
+the 1 MiB L2) were slower, the fixed cost of each torch call (~25 us a bf16 matmul, 3-8 us
+other ops) outweighing the cache gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+ROW_BLOCK_BYTES = 2**22  # one block's fp32 scores (tuned at L = 300 and 1000, head widths 16-32)
+ROW_MIN = 16
+
+
+def _block_buffer(shape: tuple[int, ...], dtype: torch.dtype, device) -> Callable:
+    """One buffer for every block of a layer; rows -> a contiguous B x k x rows x n view.
+    A new tensor per block cost page faults and cache misses; a slice of a larger block would
+    not be contiguous for the last one. The full-size view is made once (each torch call
+    costs microseconds, and a layer has tens of blocks)."""
+    batch, k, rows, n = shape
+    flat = torch.empty(batch * k * rows * n, dtype=dtype, device=device)
+    full = flat.view(batch, k, rows, n)
+    return lambda r: full if r == rows else flat[: batch * k * r * n].view(batch, k, r, n)
+
+
+def _score_operands(
+    q: torch.Tensor, k: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """q (B x k x T x d) and k^T (B x k x d x T), contiguous, in the scores' matmul dtype. For
+    bf16 the keys are centred first: softmax(q k^T) is unchanged by a shift common to all keys
+    (it adds q . c to a whole row), and smaller scores lose less when rounded to bf16 (on the
+    real 8M weights it halved the maps' mean P@L/2 change against fp32)."""
+    keys = k.float()
+    if dtype != torch.float32:
+        keys = keys - keys.mean(-2, keepdim=True)
+    # a transposed view of k made the matmul 7x slower
+    return q.to(dtype).contiguous(), keys.to(dtype).transpose(-1, -2).contiguous()
+
+
+def blocked_heads(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    padding: torch.Tensor | None,
+    wanted: list[int],
+    on_rows: Callable[[list[int], torch.Tensor, int], None],
+    output: bool = True,
+) -> torch.Tensor | None:
+    """Stream softmax(q k^T) of the wanted heads to on_rows(wanted, B x k x rows x T, start)
+    block by block (fp32, contiguous); with every head wanted (and `output`), also the
+    attention output from the same blocks (B x H x T x d in v's dtype, a view of B x T x H x d
+    so that the caller's reshape to B x T x dim copies nothing). Returns that output, or None
+    (the caller runs SDPA if it needs the output).
+
+    With every head wanted and bf16 q, k, v (the readout's reduced precision), both products
+    are bf16 matmuls (fp32 accumulation): the scores (of centred keys) are rounded to bf16
+    before the fp32 softmax, and the probabilities to bf16 for P @ v only; the fold gets them
+    in fp32. fp32 scores cost up to 30 % more a layer here (head widths 16-32), for maps a
+    little closer to fp32's (benchmarks/reduced_precision_gate.py). A subset of heads (the
+    attention readout) keeps fp32 scores: it is cheap there, and they are the whole map."""
+    batch, heads, length, head_dim = q.shape
+    every = len(wanted) == heads
+    if not every:
+        index = torch.tensor(wanted, device=q.device)
+        q, k = q.index_select(1, index), k.index_select(1, index)
+    score_dtype = q.dtype if every else torch.float32
+    queries, keys = _score_operands(q, k, score_dtype)
+    rows = min(length, max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length)))
+    shape = (batch, len(wanted), rows, length)
+    scores = _block_buffer(shape, torch.float32, q.device)
+    low = scores if score_dtype == torch.float32 else _block_buffer(shape, score_dtype, q.device)
+    with_output = every and output
+    if with_output:  # P @ v in v's dtype (q's), in the low scores' buffer, free again by then
+        values = v.contiguous()
+        part = _block_buffer((batch, heads, rows, head_dim), v.dtype, q.device)
+        out = torch.empty(batch, length, heads, head_dim, dtype=v.dtype, device=v.device)
+    masked = None if padding is None else padding[:, None, None, :]
+    for start in range(0, length, rows):
+        end = min(length, start + rows)
+        block, raw = scores(end - start), low(end - start)
+        torch.matmul(queries[:, :, start:end], keys, out=raw)
+        if raw is not block:
+            block.copy_(raw)
+        if masked is not None:
+            block.masked_fill_(masked, float("-inf"))
+        torch.softmax(block, dim=-1, out=block)
+        on_rows(wanted, block, start)
+        if with_output:
+            if raw is not block:
+                raw.copy_(block)
+            result = part(end - start)
+            torch.matmul(raw, values, out=result)
+            out[:, start:end].copy_(result.transpose(1, 2))
+    return out.transpose(1, 2) if with_output else None
