@@ -31,13 +31,21 @@ def describe_device(model) -> str:
     return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
 
 
+def clock_name() -> str:
+    from contactplug import bench
+
+    return next(name for name, fn in bench.CLOCKS.items() if fn is bench.clock)
+
+
 def machine_lines(model) -> tuple[list[str], dict]:
     """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
     lines to print, and the peaks (dtype -> GFLOP/s)."""
     device = model.device
     bf16 = hardware.has_bf16_matmul(device)
     dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
-    peaks = hardware.matmul_peaks(device, dtypes=dtypes)
+    from contactplug import bench
+
+    peaks = hardware.matmul_peaks(device, dtypes=dtypes, clock=bench.clock)
     tokens = model.tokens(["ACDEFGHIKLMNPQRSTVWY"])
     lines = []
     if device.type == "cpu":
@@ -46,7 +54,7 @@ def machine_lines(model) -> tuple[list[str], dict]:
             f"CPU matmul features: {features}; bf16 matmul unit: {'yes' if bf16 else 'no'}"
         )
     lines.append(
-        "measured matmul peak (1024^3, best of 8, interleaved): "
+        f"measured matmul peak (1024^3, best of 8, interleaved, {clock_name()} clock): "
         + ", ".join(f"{str(d).replace('torch.', '')} {g:.0f} GFLOP/s" for d, g in peaks.items())
     )
     for dtype in dtypes:
