@@ -134,3 +134,28 @@ def test_bench_jacobian_positions(tmp_path):
         r"--jacobian 'some': give a number of positions or full",
         root=tmp_path,
     )
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_predict_workers_must_be_a_count(tmp_path, tiny_model_path, workers):
+    fasta = tmp_path / "q.fa"
+    fasta.write_text(">q\nMKTAYIAKQRQISFVKSHFSRQ\n")
+    argv = ["predict", str(fasta), "-o", str(tmp_path / "o"), "--model", str(tiny_model_path)]
+    refused(argv + ["--workers", workers], r"--workers (wants a positive|must be at)", tmp_path)
+
+
+def test_predict_workers_give_the_maps_one_worker_gives(tmp_path, tiny_model_path):
+    import numpy as np
+
+    from contactplug.cli import main
+    from contactplug.files.contactmap import load
+
+    fasta = tmp_path / "q.fa"
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQ", "GSHMLEDPVDAFQVSKLAEKL" * 3, "MADEEKLPPGWEKRMSRSSG" * 2]
+    fasta.write_text("".join(f">s{n}\n{s}\n" for n, s in enumerate(seqs)))
+    base = ["-q", "predict", str(fasta), "--model", str(tiny_model_path), "--batch-size", "1"]
+    assert main(base + ["-o", str(tmp_path / "one"), "--workers", "1"]) == 0
+    assert main(base + ["-o", str(tmp_path / "two"), "--workers", "2"]) == 0
+    for n in range(len(seqs)):
+        one, two = (load(tmp_path / d / f"s{n}.npz") for d in ("one", "two"))
+        np.testing.assert_allclose(one.contacts, two.contacts, atol=1e-6, rtol=0)

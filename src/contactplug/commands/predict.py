@@ -62,6 +62,7 @@ def run_predict(args: argparse.Namespace) -> int:
         args.window,
         args.overlap,
         args.precision,
+        parse_batch_size(args.workers, "--workers"),
     )
     for n, cmap in stream:
         cmap.meta.update(structure_facts(queries[n]))  # for export --numbering author
@@ -172,6 +173,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "gate holds for the model, else fp32; see model-info), fp32 or bf16",
     )
     add_scale_options(p, "sequences per padded forward, sorted by length")
+    p.add_argument(
+        "--workers",
+        default="auto",
+        help="batches run side by side on CPU, torch's threads shared out among them "
+        "(default: auto, one per thread; 1: one batch at a time on every thread)",
+    )
     add_model_options(p)
     p.set_defaults(func=run_predict)
 

@@ -80,18 +80,18 @@ def auto_cap(model: Model, tokens: int) -> int:
     return cap
 
 
-def parse_batch_size(text: str | int | None) -> int | None:
-    """'auto' (or None) -> None; otherwise a positive int."""
+def parse_batch_size(text: str | int | None, option: str = "--batch-size") -> int | None:
+    """'auto' (or None) -> None; otherwise a positive int (`option` names it in errors)."""
     if text is None or text == "auto":
         return None
     try:
         value = int(text)
     except (TypeError, ValueError):
         raise ContactplugError(
-            f"--batch-size wants a positive number or 'auto', not {text!r}"
+            f"{option} wants a positive number or 'auto', not {text!r}"
         ) from None
     if value < 1:
-        raise ContactplugError("--batch-size must be at least 1")
+        raise ContactplugError(f"{option} must be at least 1")
     return value
 
 
