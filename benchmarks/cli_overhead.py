@@ -76,7 +76,6 @@ print("PARTS", {"import": t1 - t0, "import_run": t2 - t1, "build": t3 - t2,
 
 def write_weights(arch: str, kind: str, where: Path) -> Path:
     """Random weights of `arch` as a fair-esm .pt (kind pt) or an HF folder (kind hf)."""
-    import torch
 
     from contactplug.models.random_weights import random_model
 
@@ -85,27 +84,12 @@ def write_weights(arch: str, kind: str, where: Path) -> Path:
 
         module = random_model(arch, "cpu").esm
         return save_fair_esm_checkpoint(module, where / f"{arch}.pt")
-    import transformers
-
     from contactplug.models.loading import REGISTRY
+    from contactplug.models.random_weights import make_hf_esm
 
     spec = REGISTRY[arch]
-    config = transformers.EsmConfig(
-        vocab_size=33,
-        hidden_size=spec.embed_dim,
-        num_hidden_layers=spec.layers,
-        num_attention_heads=spec.heads,
-        intermediate_size=4 * spec.embed_dim,
-        max_position_embeddings=1026,
-        position_embedding_type="rotary",
-        token_dropout=True,
-        mask_token_id=32,
-        pad_token_id=1,
-        emb_layer_norm_before=False,
-    )
-    torch.manual_seed(0)
     folder = where / arch
-    transformers.EsmForMaskedLM(config).save_pretrained(folder)
+    make_hf_esm(spec.layers, spec.embed_dim, spec.heads).save_pretrained(folder)
     return folder
 
 

@@ -11,7 +11,7 @@ import torch
 from badinput import refused
 
 from contactplug.models.fair_esm import save_fair_esm_checkpoint
-from contactplug.models.random_weights import make_tiny_model
+from contactplug.models.random_weights import make_hf_esm, make_tiny_model
 
 
 @pytest.fixture
@@ -75,14 +75,8 @@ sys.exit(main(["model-info", "--model", sys.argv[1]]))
 
 
 def hf_folder(tmp_path, both: bool):
-    transformers = pytest.importorskip("transformers")
-    config = transformers.EsmConfig(
-        vocab_size=33, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=128, layer_norm_eps=1e-5, pad_token_id=1, mask_token_id=32,
-        token_dropout=True, position_embedding_type="rotary", emb_layer_norm_before=False,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = transformers.EsmForMaskedLM(config)
+    pytest.importorskip("transformers")
+    model = make_hf_esm(2, 32, 4)
     folder = tmp_path / "hf"
     model.save_pretrained(folder, safe_serialization=True)
     if both:

@@ -15,7 +15,7 @@ from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.fair_esm import save_fair_esm_checkpoint
 from contactplug.models.loading import load_model
-from contactplug.models.random_weights import make_esm1b
+from contactplug.models.random_weights import make_esm1b, make_hf_esm
 from contactplug.readout import attention, prediction, ranking
 
 SEQS = [
@@ -186,22 +186,7 @@ def test_the_cli_says_what_esm1v_is(esm1v, capsys):
 def test_hf_folder_with_absolute_positions_equals_transformers(tmp_path, name):
     """facebook/esm1b_* and esm1v_* on the HF hub: absolute positions, emb_layer_norm_before."""
     transformers = pytest.importorskip("transformers", reason="transformers checks HF parity")
-    config = transformers.EsmConfig(
-        vocab_size=33,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=256,
-        max_position_embeddings=1026,
-        position_embedding_type="absolute",
-        emb_layer_norm_before=True,
-        token_dropout=True,
-        mask_token_id=32,
-        pad_token_id=1,
-        layer_norm_eps=1e-5,
-    )
-    torch.manual_seed(0)
-    hf = transformers.EsmForMaskedLM(config).eval()
+    hf = make_hf_esm(2, 64, 4, absolute=True)
     with torch.no_grad():
         for layer in hf.esm.encoder.layer:  # HF's init (std 0.02) gives flat attention
             layer.attention.self.query.weight.mul_(10)

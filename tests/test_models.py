@@ -10,7 +10,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.models.fair_esm import save_fair_esm_checkpoint
 from contactplug.models.hf import hf_key_to_fair_esm
 from contactplug.models.loading import load_model
-from contactplug.models.random_weights import make_tiny_model
+from contactplug.models.random_weights import make_hf_esm, make_tiny_model
 
 
 def test_official_layout_needs_namespace_and_loads_safely(tiny_model_path):
@@ -149,23 +149,8 @@ def test_corrupt_hf_folder(tmp_path):
 @pytest.mark.parametrize("safetensors", [True, False])
 def test_hf_masked_lm_folder_equals_transformers(tmp_path, safetensors):
     """An EsmForMaskedLM saved by transformers (MLM head, tied decoder) loads with its logits."""
-    transformers = pytest.importorskip("transformers", reason="transformers checks HF parity")
-    config = transformers.EsmConfig(
-        vocab_size=33,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=1026,
-        position_embedding_type="rotary",
-        token_dropout=True,
-        mask_token_id=32,
-        pad_token_id=1,
-        emb_layer_norm_before=False,
-        layer_norm_eps=1e-5,
-    )
-    torch.manual_seed(0)
-    hf = transformers.EsmForMaskedLM(config).eval()
+    pytest.importorskip("transformers", reason="transformers checks HF parity")
+    hf = make_hf_esm(2, 32, 4)
     hf.save_pretrained(tmp_path, safe_serialization=safetensors)
     model = load_model(str(tmp_path), device="cpu")
     assert model.has_lm_head and model.has_contact_head

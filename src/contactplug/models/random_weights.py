@@ -53,6 +53,32 @@ def make_esm1b(
     return module.eval()
 
 
+def make_hf_esm(
+    layers: int = 2, embed_dim: int = 32, heads: int = 4, absolute: bool = False, seed: int = 0
+):
+    """A randomly initialised transformers EsmForMaskedLM in the layout of the HF hub's
+    facebook/esm2_* (rotary) or, with `absolute`, facebook/esm1b_* / esm1v_* (learned
+    positions, emb_layer_norm_before) folders; save it with `save_pretrained`."""
+    import transformers
+
+    config = transformers.EsmConfig(
+        vocab_size=33,
+        hidden_size=embed_dim,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * embed_dim,
+        max_position_embeddings=1026,
+        position_embedding_type="absolute" if absolute else "rotary",
+        emb_layer_norm_before=absolute,
+        token_dropout=True,
+        mask_token_id=32,
+        pad_token_id=1,
+        layer_norm_eps=1e-5,
+    )
+    torch.manual_seed(seed)
+    return transformers.EsmForMaskedLM(config).eval()
+
+
 def make_t5_encoder(
     layers: int = 2, d_model: int = 32, heads: int = 4, d_kv: int = 8, d_ff: int = 64, seed: int = 0
 ):
