@@ -1,7 +1,8 @@
 #!/usr/bin/env nextflow
 /*
- * contactplug pipeline: protein contacts from ESM-2 attention (one forward pass per protein)
- * against the Categorical Jacobian (20*L+1 passes), scored against structures, one report.
+ * contactplug pipeline: protein contacts from protein language model attention (one forward
+ * pass per protein) against the Categorical Jacobian (20*L+1 passes), scored against
+ * structures, one report.
  *
  *   nextflow run nf/main.nf -profile test
  *   nextflow run nf/main.nf --input tests/data/nf/samplesheet.csv --outdir results -profile gpu,slurm

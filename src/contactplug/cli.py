@@ -60,7 +60,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     modules = [COMMAND_MODULE[command]] if command in COMMAND_MODULE else COMMAND_MODULES
     parser = OneLineParser(
         prog="contactplug",
-        description="Protein contacts from ESM-2 attention (one forward pass) "
+        description="Protein contacts from a protein language model's attention (one forward pass) "
         "and the Categorical Jacobian (20*L+1 passes).",
     )
     parser.add_argument("--version", action="version", version=f"contactplug {__version__}")

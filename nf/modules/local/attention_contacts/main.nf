@@ -1,5 +1,5 @@
 /*
- * Contacts from ESM-2 attention heads: one forward pass per protein, many proteins per task
+ * Contacts from a protein language model's attention heads: one forward pass per protein, many proteins per task
  * (one model load per batch), averaging the heads chosen in heads.json. Writes attention/<id>.npz.
  */
 process ATTENTION_CONTACTS {
