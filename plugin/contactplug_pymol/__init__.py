@@ -2,7 +2,7 @@
 # Author: contactplug
 # Citation-Required: No
 """
-contactplug for PyMOL: draw ESM-2 attention contacts on a structure.
+contactplug for PyMOL: draw attention contacts (ESM-2, ESM-1b/1v, ESM C, ProtT5) on a structure.
 
 Commands: attncontacts, loadcontacts, attncontacts_clear (type `help attncontacts`).
 Install: Plugin > Plugin Manager > Install New Plugin > Install from local file

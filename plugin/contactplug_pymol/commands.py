@@ -117,7 +117,7 @@ def attncontacts(
     DESCRIPTION
 
         "attncontacts" predicts residue-residue contacts of each protein chain in
-        the selection with an ESM-2 language model (contactplug) and draws the top
+        the selection with a protein language model (contactplug) and draws the top
         pairs as dashed distances between C-beta atoms (C-alpha for Gly), grouped
         as attn_<object>_<chain>, one object per pair attn_<object>_<chain>_<i>_<j>
         (author residue numbers). Green: C-beta distance < 8 A in this structure
