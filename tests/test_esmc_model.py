@@ -84,6 +84,32 @@ def test_readout_maps_are_the_official_attention_processed(official, ref):
         np.testing.assert_allclose(got[k], a, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["attention", "all-heads"])
+def test_folded_maps_of_a_padded_batch_are_the_official_attention_processed(
+    official, ref, method, monkeypatch
+):
+    """The readout folds row blocks of ESM C's probabilities (as ESM-2's); in a padded batch
+    of the three reference sequences, each map is the official attention processed."""
+    from contactplug.models import row_blocks
+
+    monkeypatch.setattr(row_blocks, "ROW_BLOCK_BYTES", 1024)  # many blocks per layer
+    seqs = [str(s) for s in ref["sequences"]]
+    layers, heads = int(ref["n_layers"]), int(ref["n_heads"])
+    chosen = [(2, 3), (0, 1), (1, 0)] if method == "attention" else None
+    picks = chosen or [(layer, h) for layer in range(layers) for h in range(heads)]
+    maps = attention.batch_maps(official, seqs, method, chosen)
+    for b, (seq, got) in enumerate(zip(seqs, maps, strict=True)):
+        n = len(seq)
+        want = np.zeros((n, n))
+        for layer, head in picks:
+            a = ref["attention"][layer, b, head, 1 : n + 1, 1 : n + 1].astype(np.float64)
+            a = 0.5 * (a + a.T)
+            want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
+        want /= len(picks)
+        np.fill_diagonal(want, 0)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def test_logit_columns_of_the_jacobian_are_the_official_logits(official, ref):
     seq = str(ref["sequences"][2])  # the 20 amino acids once each
     aa = official.token_ids(jacobian.AMINO_ACIDS)

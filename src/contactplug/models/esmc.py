@@ -1,5 +1,5 @@
-"""ESM C (EvolutionaryScale) in plain torch: its checkpoint, its tokenizer, a forward that hands
-over the attention of chosen heads only.
+"""ESM C (EvolutionaryScale) in plain torch: its tokenizer and a forward that hands over the
+attention of chosen heads only (its checkpoints: `esmc_weights`).
 
 Written from the architecture, not from EvolutionaryScale's code (their package installs a
 module named `esm` and cannot sit beside fair-esm). Per block, pre-LayerNorm throughout and no
@@ -18,32 +18,25 @@ from scripts/make_esmc_fixtures.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from contactplug.files.errors import ContactplugError
+from contactplug.models import row_blocks
 
 # The official vocabulary; the embedding and the logits have 64 rows, 33..63 are never used.
 VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>") + tuple("LAGVSERTIDPKQNFYMHWCXBUZO.-|") + ("<mask>",)
 CLS, PAD, EOS, UNK, MASK = 0, 1, 2, 3, 32
 EMBED_ROWS = 64
-HEAD_DIM = 64  # every ESM C release: 300M 960/15, 600M 1152/18, 6B 2560/40
 _IDS = {token: i for i, token in enumerate(VOCAB)} | {"_": MASK}  # '_' is the official mask letter
 _TOKEN = re.compile(r"<(?:cls|pad|eos|unk|mask)>|.", re.DOTALL)
-
-# name -> (HF hub repository, weights file under data/weights/)
-RELEASES = {
-    "esmc_300m": ("EvolutionaryScale/esmc-300m-2024-12", "esmc_300m_2024_12_v0.pth"),
-    "esmc_600m": ("EvolutionaryScale/esmc-600m-2024-12", "esmc_600m_2024_12_v0.pth"),
-}
 
 # callback(layer, head indices, probabilities B x k x T x T); the tensor is freed afterwards
 HeadCallback = Callable[[int, list[int], torch.Tensor], None]
@@ -159,13 +152,27 @@ def _attention(
     keep: torch.Tensor | None,
     rotary: tuple[torch.Tensor, torch.Tensor],
     wanted: list[int] | None,
+    on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
+    padding: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One attention block (no residual): its output and the wanted heads' probabilities, or,
+    with `on_rows` (the readout's fold, fp32 only), those streamed in blocks of query rows as
+    ESM-2's are (`row_blocks`; padding: B x T, True at padded keys) and None returned."""
     batch, length, d = x.shape
     heads = model.n_heads
     q, k, v = F.linear(_ln(x, attn.layernorm_qkv[0]), attn.layernorm_qkv[1].weight).chunk(3, -1)
     q, k = _ln(q, attn.q_ln), _ln(k, attn.k_ln)  # over the whole d_model, before the head split
     q, k, v = (t.view(batch, length, heads, d // heads).transpose(1, 2) for t in (q, k, v))
     q, k = _rotate(q, *rotary), _rotate(k, *rotary)
+    if wanted and on_rows is not None:
+        # padded query rows see real keys only here (officially: padding only); no real row
+        # reads them, so every real position's output and probabilities are the same
+        scaled = q / math.sqrt(d // heads)
+        out = row_blocks.blocked_heads(scaled, k, v, padding, wanted, on_rows)
+        if out is None:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        out = out.transpose(1, 2).reshape(batch, length, d)
+        return F.linear(out, attn.out_proj.weight), None
     every = wanted is not None and len(wanted) == heads
     # every head wanted (all-heads, esm-head): their probabilities make the output too, so the
     # attention is computed once (SDPA beside them took 1.5-2x the bare forward at L = 1000)
@@ -230,9 +237,16 @@ def forward(
         keep = None if bool(real.all()) else (real[:, None, :, None] == real[:, None, None, :])
         dtype = autocast or x.dtype
         rotary = _rotary(tokens.shape[1], model.d_model // model.n_heads, x.device, dtype)
+        # the readout's fold takes row blocks; under torch.autocast it gets whole maps (the
+        # blocks' matmuls write into preallocated buffers, which autocast does not do)
+        rows = getattr(on_heads, "rows", None) if autocast is None else None
+        padding = None if keep is None else ~real
         for index in range(last):
             block = blocks[index]
-            h, probs = _attention(model, block.attn, x, keep, rotary, heads.get(index))
+            on_rows = None if rows is None else functools.partial(rows, index)
+            h, probs = _attention(
+                model, block.attn, x, keep, rotary, heads.get(index), on_rows, padding
+            )
             if probs is not None:
                 on_heads(index, heads[index], probs)
                 del probs
@@ -256,148 +270,3 @@ def forward(
                     weight, bias = weight[cols], bias[cols]
                 out.logits = F.linear(y, weight, bias)
     return out
-
-
-def _fail(path: Path | str, why: str) -> ContactplugError:
-    return ContactplugError(f"{path}: {why}")
-
-
-def read_state(path: Path) -> dict[str, torch.Tensor]:
-    """The checkpoint's tensors, loaded safely (weights_only); refused when not ESM C."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        if "Weights only load failed" in reason:  # pickled objects, e.g. a fair-esm .pt
-            reason = "it pickles Python objects; ESM C's is a plain state dict"
-        raise _fail(path, f"cannot read as a PyTorch checkpoint ({reason})") from None
-    if isinstance(state, Mapping) and "model" in state and ("args" in state or "cfg" in state):
-        raise _fail(path, "is a fair-esm checkpoint, not ESM C")
-    if not isinstance(state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise _fail(path, "not an ESM C checkpoint (not a flat dict of tensors)")
-    if "transformer.blocks.0.attn.layernorm_qkv.1.weight" not in state:
-        raise _fail(path, "not an ESM C checkpoint (no transformer.blocks.0.attn.layernorm_qkv)")
-    return dict(state)
-
-
-def from_state(
-    state: Mapping[str, torch.Tensor],
-    heads: int | None = None,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    source: str = "",
-) -> ESMC:
-    """An ESM C with its architecture read from the tensor shapes (heads: d_model / 64 unless
-    given; a reduced test config passes it). Every tensor must be there, in its shape, finite."""
-    where = source or "ESM C state"
-    embed = state.get("embed.weight")
-    if embed is None or embed.ndim != 2:
-        raise _fail(where, "not an ESM C checkpoint (no 2-D embed.weight)")
-    d_model = embed.shape[1]
-    if heads is None:
-        if d_model % HEAD_DIM:
-            raise _fail(where, f"d_model {d_model} is not a multiple of {HEAD_DIM}; give heads")
-        heads = d_model // HEAD_DIM
-    numbers = [re.match(r"transformer\.blocks\.(\d+)\.", k) for k in state]
-    layers = 1 + max((int(m[1]) for m in numbers if m), default=-1)
-    if not layers:
-        raise _fail(where, "not an ESM C checkpoint (no transformer.blocks)")
-    hidden_key = "transformer.blocks.0.ffn.3.weight"
-    hidden = state[hidden_key].shape[-1] if hidden_key in state else ffn_width(d_model)
-    with torch.device("meta"):
-        model = ESMC(
-            d_model, heads, layers, hidden, sequence_head="sequence_head.3.weight" in state
-        )
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        more = len(missing) + len(extra) - 1
-        raise _fail(where, f"not an ESM C checkpoint ({what}{f' and {more} more' if more else ''})")
-    for key, shape in expected.items():
-        tensor = state[key]
-        if tuple(tensor.shape) != shape:
-            raise _fail(where, f"{key} has shape {tuple(tensor.shape)}, ESM C needs {shape}")
-        if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
-            raise _fail(where, f"{key} is not finite floating point (damaged checkpoint?)")
-    model.load_state_dict({k: state[k].to(device, dtype) for k in expected}, assign=True)
-    model.requires_grad_(False).eval()
-    model.source = source
-    return model
-
-
-def hub_cache() -> Path:
-    """The HuggingFace hub cache, found the way huggingface_hub finds it."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "huggingface" / "hub"
-
-
-def _from_repo_cache(repo_dir: Path, filename: str | None) -> Path | None:
-    """The weights in a hub-cache repository folder: the snapshot refs/main names, else the
-    newest snapshot that has them."""
-    snapshots = repo_dir / "snapshots"
-    ref = repo_dir / "refs" / "main"
-    order = [snapshots / ref.read_text().strip()] if ref.is_file() else []
-    order += sorted(snapshots.glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for snap in order:
-        found = _weights_in(snap, filename)
-        if found is not None:
-            return found
-    return None
-
-
-def _weights_in(folder: Path, filename: str | None) -> Path | None:
-    weights = folder / "data" / "weights"
-    candidates = [weights / filename] if filename else sorted(weights.glob("*.pth"))
-    candidates = [p for p in candidates if p.is_file()]
-    if len(candidates) > 1:
-        names = ", ".join(p.name for p in candidates)
-        raise _fail(folder, f"several checkpoints in data/weights ({names}); give the file")
-    return candidates[0] if candidates else None
-
-
-def resolve(spec: str | Path) -> Path:
-    """The .pth file a spec names: a file, an HF snapshot folder (or its hub-cache repository
-    folder), or esmc_300m / esmc_600m looked up offline in the hub cache."""
-    if str(spec) in RELEASES:
-        repo, filename = RELEASES[str(spec)]
-        repo_dir = hub_cache() / ("models--" + repo.replace("/", "--"))
-        found = _from_repo_cache(repo_dir, filename)
-        if found is None:
-            raise _fail(spec, f"not in the HuggingFace cache {hub_cache()} (download {repo})")
-        return found
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return path
-    if path.is_dir():
-        found = (
-            _from_repo_cache(path, None)
-            if (path / "snapshots").is_dir()
-            else _weights_in(path, None)
-        )
-        if found is None:
-            raise _fail(path, "no data/weights/*.pth here (not an ESM C snapshot folder)")
-        return found
-    names = ", ".join(RELEASES)
-    raise _fail(spec, f"no such file or folder, and not a known ESM C name ({names})")
-
-
-def load(
-    spec: str | Path,
-    heads: int | None = None,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> ESMC:
-    """ESM C from a .pth, a snapshot folder or a release name (see `resolve`)."""
-    path = resolve(spec)
-    model = from_state(read_state(path), heads=heads, device=device, dtype=dtype, source=str(path))
-    if str(spec) in RELEASES:
-        model.name = str(spec)
-    return model
