@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models import esmc
+from contactplug.models import esmc, esmc_weights
 
 DATA = Path(__file__).parent / "data" / "esmc"
 TINY = DATA / "esmc_tiny.pth"
@@ -35,7 +35,7 @@ def ref() -> dict:
 
 @pytest.fixture(scope="module")
 def model(ref) -> esmc.ESMC:
-    return esmc.load(TINY, heads=int(ref["n_heads"]))
+    return esmc_weights.load(TINY, heads=int(ref["n_heads"]))
 
 
 def run_all(model: esmc.ESMC, tokens: torch.Tensor) -> tuple[esmc.Output, dict]:
@@ -145,21 +145,21 @@ def check_parity(model: esmc.ESMC, ref) -> None:
 
 def test_loads_the_snapshot_folder_the_repo_folder_and_the_name(tmp_path, monkeypatch, ref):
     snapshot = fake_hub(tmp_path / "hub")
-    check_parity(esmc.load(snapshot, heads=4), ref)
-    check_parity(esmc.load(tmp_path / "hub" / REPO, heads=4), ref)
+    check_parity(esmc_weights.load(snapshot, heads=4), ref)
+    check_parity(esmc_weights.load(tmp_path / "hub" / REPO, heads=4), ref)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    by_name = esmc.load("esmc_300m", heads=4)
+    by_name = esmc_weights.load("esmc_300m", heads=4)
     check_parity(by_name, ref)
     assert by_name.name == "esmc_300m" and by_name.source.endswith(WEIGHTS)
     monkeypatch.delenv("HF_HUB_CACHE")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # HF_HOME/hub when HF_HUB_CACHE is unset
-    assert esmc.resolve("esmc_300m") == snapshot / "data" / "weights" / WEIGHTS
+    assert esmc_weights.resolve("esmc_300m") == snapshot / "data" / "weights" / WEIGHTS
 
 
 def test_a_name_missing_from_the_cache_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ContactplugError) as err:
-        esmc.load("esmc_600m")
+        esmc_weights.load("esmc_600m")
     assert "not in the HuggingFace cache" in str(err.value)
     assert "EvolutionaryScale/esmc-600m-2024-12" in str(err.value)
     assert "\n" not in str(err.value)
@@ -168,7 +168,7 @@ def test_a_name_missing_from_the_cache_is_one_line(tmp_path, monkeypatch):
 def test_architecture_comes_from_the_shapes():
     # 64-dim heads unless told otherwise, as in every release; the widths of the real ones
     state = esmc.ESMC(128, 2, 1).state_dict()
-    loaded = esmc.from_state(state)
+    loaded = esmc_weights.from_state(state)
     assert (loaded.d_model, loaded.n_heads, loaded.n_layers) == (128, 2, 1)
     assert esmc.ffn_width(960) == 2560 and esmc.ffn_width(1152) == 3072
     with torch.device("meta"):
@@ -177,13 +177,13 @@ def test_architecture_comes_from_the_shapes():
     assert shapes["transformer.blocks.29.attn.layernorm_qkv.1.weight"] == (2880, 960)
     assert shapes["sequence_head.3.weight"] == (64, 960)
     with pytest.raises(ContactplugError, match="not a multiple of 64; give heads"):
-        esmc.load(TINY)
+        esmc_weights.load(TINY)
 
 
 def test_a_bfloat16_checkpoint_loads_as_float32(tmp_path):
     state = torch.load(TINY, weights_only=True)
     torch.save({k: v.bfloat16() for k, v in state.items()}, tmp_path / "bf16.pth")
-    loaded = esmc.load(tmp_path / "bf16.pth", heads=4)
+    loaded = esmc_weights.load(tmp_path / "bf16.pth", heads=4)
     weight = loaded.transformer.blocks[1].ffn[1].weight
     assert weight.dtype == torch.float32
     key = "transformer.blocks.1.ffn.1.weight"
@@ -192,7 +192,7 @@ def test_a_bfloat16_checkpoint_loads_as_float32(tmp_path):
 
 def one_line_error(path: Path, **kw) -> str:
     with pytest.raises(ContactplugError) as err:
-        esmc.load(path, **kw)
+        esmc_weights.load(path, **kw)
     message = str(err.value)
     assert "\n" not in message and str(path) in message
     return message

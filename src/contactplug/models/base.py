@@ -176,6 +176,18 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def hf_hub_cache() -> Path:
+    """The HuggingFace hub cache, found the way huggingface_hub finds it (HF_HUB_CACHE, else
+    HF_HOME/hub, else $XDG_CACHE_HOME or ~/.cache, then huggingface/hub): every family's
+    names (esm2_*, esmc_*, prot_t5_*) are looked up there offline."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "huggingface" / "hub"
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """auto, cpu, cuda or cuda:N. Other torch devices (mps, meta, xpu, ...) are refused: the
     forwards are written and tested for the CPU and CUDA, and `meta` would give no numbers."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
-from contactplug.models import esmc
+from contactplug.models import esmc, esmc_weights
 from contactplug.models.base import (
     HeadCallback,
     Heads,
@@ -103,7 +103,7 @@ def from_state(
     """An ESM C state dict in the official layout (architecture from its shapes) as a Model."""
     device, dtype = place(device, dtype)
     fp = esmc_fingerprint(state)
-    net = esmc.from_state(state, heads=heads, device=device, dtype=dtype, source=source)
+    net = esmc_weights.from_state(state, heads=heads, device=device, dtype=dtype, source=source)
     return EsmcModel(net, name, source, fp, device, dtype)
 
 
@@ -112,6 +112,6 @@ def load(
 ) -> EsmcModel:
     """A .pth, an HF snapshot folder (or its hub-cache repository folder), or esmc_300m /
     esmc_600m from the hub cache, offline."""
-    path = esmc.resolve(spec)
-    name = spec if spec in esmc.RELEASES else path.stem
-    return from_state(esmc.read_state(path), name, str(path), device, dtype)
+    path = esmc_weights.resolve(spec)
+    name = spec if spec in esmc_weights.RELEASES else path.stem
+    return from_state(esmc_weights.read_state(path), name, str(path), device, dtype)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from esm.model.esm1 import ProteinBertModel
 from esm.model.esm2 import ESM2
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models.base import check_state, safe_torch_load
+from contactplug.models.base import check_state, hf_hub_cache, safe_torch_load
 from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
 from contactplug.models.fair_esm import assign_state, without_init
@@ -26,13 +25,6 @@ from contactplug.models.fair_esm_model import FairEsmModel
 from contactplug.models.unsupported import known_family, refuse
 
 log = logging.getLogger("contactplug")
-
-
-def hf_hub_cache() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"
-    return Path(home) / "hub"
 
 
 def hf_key_to_fair_esm(key: str) -> str | None:

@@ -17,14 +17,14 @@ import torch
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models import esmc_model
-from contactplug.models.base import Model, safe_torch_load
+from contactplug.models.base import Model, hf_hub_cache, safe_torch_load
 from contactplug.models.fair_esm import (
     download,
     load_fair_esm_checkpoint,
     network_reachable,
     torch_hub_checkpoints,
 )
-from contactplug.models.hf import find_hf_snapshot, hf_hub_cache, load_hf_folder, read_config
+from contactplug.models.hf import find_hf_snapshot, load_hf_folder, read_config
 from contactplug.models.unsupported import SUPPORTED, known_family, refuse
 
 
