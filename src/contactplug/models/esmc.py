@@ -156,7 +156,7 @@ def _attention(
     padding: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One attention block (no residual): its output and the wanted heads' probabilities, or,
-    with `on_rows` (the readout's fold, fp32 only), those streamed in blocks of query rows as
+    with `on_rows` (the readout's fold), those streamed in blocks of query rows as
     ESM-2's are (`row_blocks`; padding: B x T, True at padded keys) and None returned."""
     batch, length, d = x.shape
     heads = model.n_heads
@@ -237,9 +237,7 @@ def forward(
         keep = None if bool(real.all()) else (real[:, None, :, None] == real[:, None, None, :])
         dtype = autocast or x.dtype
         rotary = _rotary(tokens.shape[1], model.d_model // model.n_heads, x.device, dtype)
-        # the readout's fold takes row blocks; under torch.autocast it gets whole maps (the
-        # blocks' matmuls write into preallocated buffers, which autocast does not do)
-        rows = getattr(on_heads, "rows", None) if autocast is None else None
+        rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
         padding = None if keep is None else ~real
         for index in range(last):
             block = blocks[index]
