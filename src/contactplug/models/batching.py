@@ -126,8 +126,8 @@ def plan(
 
 
 def cpu_workers(model: Model, workers: int | None = None) -> int:
-    """How many batches run at once: on CPU one per torch thread (auto), each on one thread
-    (`run_groups`); on CUDA one (a GPU takes its parallelism from the batch itself).
+    """How many batches run at once: on CPU one per torch thread (auto; `run_groups` shares
+    the threads out, one each then); on CUDA one (a GPU takes its parallelism from the batch).
 
     Why: on CPU a forward of one short protein keeps the matmul kernels near their peak on
     one core, but splitting each small op across cores costs more in synchronisation than it

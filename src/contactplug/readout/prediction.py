@@ -35,7 +35,8 @@ def predict_unordered(
     """(input index, ContactMap) per record, in the order they are done: length-sorted
     padded batches, then the proteins longer than `window` (None or 0: refuse those).
     precision: the matmuls' (auto | fp32 | bf16, see `readout.precision`); workers: batches
-    run side by side on CPU, one thread each (None: one per torch thread, `batching`)."""
+    run side by side on CPU, torch's threads shared out among them (None: one per thread,
+    `batching.run_groups`)."""
     model.require(method)
     records = list(records)
     heads: list[Head] | None = None
