@@ -153,6 +153,51 @@ def test_only_the_wanted_heads_and_an_early_stop(model, reference):
     np.testing.assert_allclose(probs[0], want[0][0, [1, 3]], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("method", ["attention", "all-heads"])
+def test_folded_maps_of_a_padded_batch_are_transformers_attention_processed(
+    model, reference, method, monkeypatch
+):
+    """The readout folds ProtT5's probabilities in blocks of query rows, the position bias
+    added to each block (`row_blocks`); in a padded batch each map is transformers' own
+    attention, symmetrized, APC'd and averaged."""
+    from contactplug.models import row_blocks
+
+    monkeypatch.setattr(row_blocks, "ROW_BLOCK_BYTES", 1024)  # many blocks per layer
+    seen = []
+    blocked = row_blocks.blocked_heads
+    monkeypatch.setattr(
+        row_blocks, "blocked_heads", lambda *a, **k: seen.append(1) or blocked(*a, **k)
+    )
+    tokenizer, encoder = reference
+    batch = tokenizer([spaced(s) for s in SEQS], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        want_attn = encoder(**batch, output_attentions=True).attentions
+    chosen = [(1, 3), (0, 1), (1, 0)] if method == "attention" else None
+    picks = chosen or attention.all_heads(model)
+    maps = attention.batch_maps(model, SEQS, method, chosen)
+    assert seen  # the row-block path ran, not the whole-map one
+    for b, (seq, got) in enumerate(zip(SEQS, maps, strict=True)):
+        n = len(seq)
+        want = np.zeros((n, n))
+        for layer, head in picks:
+            a = want_attn[layer][b, head, :n, :n].double().numpy()
+            a = 0.5 * (a + a.T)
+            want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
+        want /= len(picks)
+        np.fill_diagonal(want, 0)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_bf16_row_blocks_keep_the_fp32_map(model):
+    """Under bf16 autocast every head's scores and P @ v are bf16 matmuls in the row blocks
+    (keys centred, the position bias added in fp32): the map stays fp32's."""
+    [fp32] = attention.batch_maps(model, SEQS[:1], "all-heads")
+    [bf16] = attention.batch_maps(model, SEQS[:1], "all-heads", autocast=torch.bfloat16)
+    upper = np.triu_indices(len(SEQS[0]), 6)
+    assert np.corrcoef(fp32[upper], bf16[upper])[0, 1] > 0.999
+    assert not np.array_equal(fp32, bf16)  # bf16 did run
+
+
 def test_what_prot_t5_is_and_can_run(model):
     assert model.family == "ProtT5" and (model.num_layers, model.num_heads) == (2, 4)
     assert not model.has_lm_head and not model.has_contact_head and model.mask_id is None

@@ -9,7 +9,9 @@ running the tokenizer on every sequence; tests hold both to the same ids.
 Per layer: RMS norm, q k^T (T5 does not scale it) plus the relative position bias that layer
 0 computes and every layer reuses (transformers' `compute_bias`), softmax, o; then the RMS-
 normed feed-forward (transformers' own module: ReLU or gated GELU). Like the ESM-2 forward it
-runs PyTorch's fused attention and recomputes only the wanted heads' probabilities. The
+runs PyTorch's fused attention and recomputes only the wanted heads' probabilities; the
+readout's fold gets them in blocks of query rows, the position bias added to each block
+(`row_blocks`), so no layer's heads x T x T is held. The
 encoder has no MLM head: representation-CJ runs, the logit CJ does not, and there is no mask
 token for the `fast` variants.
 """
@@ -17,13 +19,15 @@ token for the `fast` variants.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from contactplug.files.errors import ContactplugError
+from contactplug.models import row_blocks
 from contactplug.models.base import (
     HeadCallback,
     Heads,
@@ -141,25 +145,38 @@ def _attention(
     bias: torch.Tensor,
     wanted: list[int] | None,
     heads: int,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """T5 self-attention (bias: position bias + padding, 1 or B x H x T x T, no scaling)."""
+    on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
+    output: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """T5 self-attention (bias: position bias + padding, 1 or B x H x T x T, no scaling). With
+    `on_rows` (the readout's fold) the wanted heads' probabilities go to it in blocks of query
+    rows (`row_blocks`) and None is returned for them. output=False: only the probabilities
+    (no values or output projection; None is returned for the output)."""
     batch, length, _ = x.shape
 
     def split(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, -1).transpose(1, 2)
 
-    q, k, v = split(attn.q(x)), split(attn.k(x)), split(attn.v(x))
-    probs = None
-    if wanted is not None and len(wanted) == heads:
+    q, k = split(attn.q(x)), split(attn.k(x))
+    v = split(attn.v(x)) if output else None
+    probs = out = None
+    if wanted and on_rows is not None:
+        out = row_blocks.blocked_heads(q, k, v, None, wanted, on_rows, output, bias.float())
+        if out is None and output:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
+    elif wanted is not None and len(wanted) == heads:
         probs = torch.softmax((q @ k.transpose(-1, -2)).float() + bias.float(), dim=-1)
-        out = probs.to(v.dtype) @ v
+        out = probs.to(v.dtype) @ v if output else None
     else:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
+        if output:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
         if wanted:
             index = torch.tensor(wanted, device=x.device)
             scores = q.index_select(1, index) @ k.index_select(1, index).transpose(-1, -2)
             picked = bias.index_select(1, index)
             probs = torch.softmax(scores.float() + picked.float(), dim=-1)
+    if not output:
+        return None, probs
     out = out.transpose(1, 2).reshape(batch, length, -1)
     return attn.o(out), probs
 
@@ -193,18 +210,27 @@ def forward(
         padding = tokens.eq(model.pad_id)
         if padding.any():
             bias = bias.masked_fill(padding[:, None, None, :], float("-inf"))
+        rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
         for index in range(last):
             block = stack.block[index]
             wanted = heads.get(index)
             attn_layer, ff_layer = block.layer[0], block.layer[-1]
+            on_rows = None if rows is None else functools.partial(rows, index)
+            final = index == last - 1 and not representation  # nobody reads its output
             h, probs = _attention(
-                attn_layer.SelfAttention, attn_layer.layer_norm(x), bias, wanted, model.num_heads
+                attn_layer.SelfAttention,
+                attn_layer.layer_norm(x),
+                bias,
+                wanted,
+                model.num_heads,
+                on_rows,
+                not final,
             )
             if probs is not None:
                 on_heads(index, wanted, probs)
                 del probs
-            if index == last - 1 and not representation:
-                break  # nobody reads this layer's output: its feed-forward is skipped
+            if final:
+                break  # the last layer stops at its heads' probabilities
             x = x + h
             x = x + ff_layer.DenseReluDense(ff_layer.layer_norm(x))
         if representation:

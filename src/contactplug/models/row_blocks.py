@@ -1,5 +1,5 @@
-"""The wanted heads' softmax(q k^T) streamed in blocks of query rows (ESM-2's and ESM-1b's
-readout path): each block is softmaxed, handed to the readout's fold and, with every head
+"""The wanted heads' softmax(q k^T) streamed in blocks of query rows (the readout path of
+every family): each block is softmaxed, handed to the readout's fold and, with every head
 wanted, multiplied by v before the next, so no head's T x T map is ever held.
 
 Blocks are sized so one block's fp32 scores stay near ROW_BLOCK_BYTES: smaller blocks (to fit
@@ -50,6 +50,7 @@ def blocked_heads(
     wanted: list[int],
     on_rows: Callable[[list[int], torch.Tensor, int], None],
     output: bool = True,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """Stream softmax(q k^T) of the wanted heads to on_rows(wanted, B x k x rows x T, start)
     block by block (fp32, contiguous); with every head wanted (and `output`), also the
@@ -62,12 +63,16 @@ def blocked_heads(
     before the fp32 softmax, and the probabilities to bf16 for P @ v only; the fold gets them
     in fp32. fp32 scores cost up to 30 % more a layer here (head widths 16-32), for maps a
     little closer to fp32's (benchmarks/reduced_precision_gate.py). A subset of heads (the
-    attention readout) keeps fp32 scores: it is cheap there, and they are the whole map."""
+    attention readout) keeps fp32 scores: it is cheap there, and they are the whole map.
+
+    bias: added to the scores before the softmax (1 or B x H x T x T, fp32; T5's relative
+    position bias with its padded keys at -inf), in place of the `padding` mask."""
     batch, heads, length, head_dim = q.shape
     every = len(wanted) == heads
     if not every:
         index = torch.tensor(wanted, device=q.device)
         q, k = q.index_select(1, index), k.index_select(1, index)
+        bias = None if bias is None else bias.index_select(1, index)
     score_dtype = q.dtype if every else torch.float32
     queries, keys = _score_operands(q, k, score_dtype)
     rows = min(length, max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length)))
@@ -86,6 +91,8 @@ def blocked_heads(
         torch.matmul(queries[:, :, start:end], keys, out=raw)
         if raw is not block:
             block.copy_(raw)
+        if bias is not None:
+            block.add_(bias[:, :, start:end])
         if masked is not None:
             block.masked_fill_(masked, float("-inf"))
         torch.softmax(block, dim=-1, out=block)
