@@ -42,6 +42,18 @@ HeadCallback = Callable[[int, list[int], torch.Tensor], None]
 Heads = Mapping[int, Sequence[int]]  # layer -> head indices, 0-based
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What a network is, as each family reads it from its config or weights."""
+
+    num_layers: int
+    num_heads: int
+    embed_dim: int
+    vocab_size: int
+    max_length: int  # the most residues one forward reads
+    mask_id: int | None  # None: the family has no mask token
+
+
 @dataclass
 class Output:
     logits: torch.Tensor | None = None  # B x T x V (or the asked-for vocabulary columns)
@@ -67,6 +79,7 @@ class Model(ABC):
     def __init__(
         self,
         module: torch.nn.Module,
+        shape: Shape,
         name: str,
         source: str,
         fingerprint: str,
@@ -76,6 +89,7 @@ class Model(ABC):
         dtype: torch.dtype,
     ) -> None:
         self.module = module
+        self.shape = shape
         self.name = name
         self.source = source
         self.fingerprint = fingerprint
@@ -84,32 +98,32 @@ class Model(ABC):
         self.device = device
         self.dtype = dtype
 
-    # -- the network's shape -------------------------------------------------------------
+    # -- the network's shape (`Shape`, read once by the family) ---------------------------
     @property
-    @abstractmethod
-    def num_layers(self) -> int: ...
+    def num_layers(self) -> int:
+        return self.shape.num_layers
 
     @property
-    @abstractmethod
-    def num_heads(self) -> int: ...
+    def num_heads(self) -> int:
+        return self.shape.num_heads
 
     @property
-    @abstractmethod
-    def embed_dim(self) -> int: ...
+    def embed_dim(self) -> int:
+        return self.shape.embed_dim
 
     @property
-    @abstractmethod
-    def vocab_size(self) -> int: ...
+    def vocab_size(self) -> int:
+        return self.shape.vocab_size
 
     @property
-    @abstractmethod
     def max_length(self) -> int:
         """The most residues one forward reads (longer proteins are read in windows)."""
+        return self.shape.max_length
 
     @property
-    @abstractmethod
     def mask_id(self) -> int | None:
         """The mask token (the Jacobian's `fast` variants), None when the family has none."""
+        return self.shape.mask_id
 
     # -- tokens ----------------------------------------------------------------------------
     @abstractmethod

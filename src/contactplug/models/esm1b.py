@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from contactplug.models.base import HeadCallback, Heads, Output
+from contactplug.models.base import HeadCallback, Output
 from contactplug.models.esm2 import (
     _layer_norm,
     autocast_context,
@@ -22,33 +22,6 @@ from contactplug.models.esm2 import (
     wanted_heads,
 )
 from contactplug.models.fair_esm_model import FairEsmModel
-
-
-class Esm1bModel(FairEsmModel):
-    """ESM-1b (or ESM-1v, by its name: the same architecture)."""
-
-    family = "ESM-1b"
-
-    def __init__(self, module: torch.nn.Module, *args, **kwargs) -> None:
-        super().__init__(module, *args, **kwargs)
-        if "esm1v" in self.name.lower():
-            self.family = "ESM-1v"
-
-    @property
-    def max_length(self) -> int:
-        return self.esm.embed_positions.max_positions - 2  # BOS and EOS take two positions
-
-    def forward(
-        self,
-        tokens: torch.Tensor,
-        heads: Heads | None = None,
-        on_heads: HeadCallback | None = None,
-        logits: bool = True,
-        columns: Sequence[int] | None = None,
-        representation: bool = False,
-        autocast: torch.dtype | None = None,
-    ) -> Output:
-        return forward(self, tokens, heads, on_heads, logits, columns, representation, autocast)
 
 
 def embed(model: FairEsmModel, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -95,3 +68,20 @@ def forward(
             esm, x, padding, None, heads, on_heads, last, hidden=logits or representation
         )
         return final_outputs(esm, x, out, logits, columns, representation)
+
+
+class Esm1bModel(FairEsmModel):
+    """ESM-1b (or ESM-1v, by its name: the same architecture)."""
+
+    family = "ESM-1b"
+
+    def __init__(self, module: torch.nn.Module, *args, **kwargs) -> None:
+        super().__init__(module, *args, **kwargs)
+        if "esm1v" in self.name.lower():
+            self.family = "ESM-1v"
+
+    @staticmethod
+    def residue_limit(module: torch.nn.Module) -> int:
+        return module.embed_positions.max_positions - 2  # BOS and EOS take two positions
+
+    forward = forward  # the fused forward above, the model its first argument

@@ -13,6 +13,7 @@ from contactplug.models.base import (
     Heads,
     Model,
     Output,
+    Shape,
     fingerprint_state,
     place,
 )
@@ -25,34 +26,12 @@ class EsmcModel(Model):
     family = "ESM C"
 
     def __init__(self, net: esmc.ESMC, name: str, source: str, fingerprint: str, device, dtype):
-        super().__init__(
-            net, name, source, fingerprint, net.sequence_head is not None, False, device, dtype
+        shape = Shape(
+            net.n_layers, net.n_heads, net.d_model, esmc.EMBED_ROWS, MAX_RESIDUES, esmc.MASK
         )
+        has_lm_head = net.sequence_head is not None
+        super().__init__(net, shape, name, source, fingerprint, has_lm_head, False, device, dtype)
         self.net = net
-
-    @property
-    def num_layers(self) -> int:
-        return self.net.n_layers
-
-    @property
-    def num_heads(self) -> int:
-        return self.net.n_heads
-
-    @property
-    def embed_dim(self) -> int:
-        return self.net.d_model
-
-    @property
-    def vocab_size(self) -> int:
-        return esmc.EMBED_ROWS
-
-    @property
-    def max_length(self) -> int:
-        return MAX_RESIDUES
-
-    @property
-    def mask_id(self) -> int:
-        return esmc.MASK
 
     def tokens(self, sequences: Sequence[str]) -> torch.Tensor:
         return esmc.batch_tokens(list(sequences)).to(self.device)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import esm
 import torch
 
-from contactplug.models.base import Model, fingerprint_state, place
+from contactplug.models.base import Model, Shape, fingerprint_state, place
 
 MAX_RESIDUES = 1022  # 1024 positions less BOS and EOS (ESM-1b's learned table; ESM-2 kept it)
 
@@ -32,33 +32,25 @@ class FairEsmModel(Model):
         module.eval()
         fp = fair_esm_fingerprint(module)  # before the cast: one identity whatever the dtype
         module.to(device=device, dtype=dtype)
-        super().__init__(module, name, source, fp, has_lm_head, has_contact_head, device, dtype)
+        attn = module.layers[0].self_attn
+        shape = Shape(
+            len(module.layers),
+            attn.num_heads,
+            attn.embed_dim,
+            len(alphabet),
+            self.residue_limit(module),
+            alphabet.mask_idx,
+        )
+        super().__init__(
+            module, shape, name, source, fp, has_lm_head, has_contact_head, device, dtype
+        )
         self.esm = module
         self.alphabet = alphabet
 
-    @property
-    def num_layers(self) -> int:
-        return len(self.esm.layers)
-
-    @property
-    def num_heads(self) -> int:
-        return self.esm.layers[0].self_attn.num_heads
-
-    @property
-    def embed_dim(self) -> int:
-        return self.esm.layers[0].self_attn.embed_dim
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.alphabet)
-
-    @property
-    def max_length(self) -> int:
+    @staticmethod
+    def residue_limit(module: torch.nn.Module) -> int:
+        """The most residues one forward reads (`Model.max_length`)."""
         return MAX_RESIDUES
-
-    @property
-    def mask_id(self) -> int:
-        return self.alphabet.mask_idx
 
     def tokens(self, sequences: Sequence[str]) -> torch.Tensor:
         """BOS + residues + EOS, right-padded, on the model's device."""

@@ -33,6 +33,7 @@ from contactplug.models.base import (
     Heads,
     Model,
     Output,
+    Shape,
     fingerprint_state,
     place,
 )
@@ -65,37 +66,22 @@ class ProtT5Model(Model):
         encoder.eval().requires_grad_(False)
         fp = t5_fingerprint(encoder)
         encoder.to(device=device, dtype=dtype)
-        super().__init__(encoder, name, source, fp, False, False, device, dtype)
+        config = encoder.config
+        shape = Shape(
+            config.num_layers,
+            config.num_heads,
+            config.d_model,
+            config.vocab_size,
+            MAX_RESIDUES,
+            None,
+        )
+        super().__init__(encoder, shape, name, source, fp, False, False, device, dtype)
         self.encoder = encoder
         self.config = encoder.config
         self.letter_ids = dict(letter_ids)
         self.eos_id, self.pad_id = eos_id, pad_id
         # the bias and the padding mask: H floats per token pair for each sequence of a batch
         self.pair_floats = self.config.num_heads
-
-    @property
-    def num_layers(self) -> int:
-        return self.config.num_layers
-
-    @property
-    def num_heads(self) -> int:
-        return self.config.num_heads
-
-    @property
-    def embed_dim(self) -> int:
-        return self.config.d_model
-
-    @property
-    def vocab_size(self) -> int:
-        return self.config.vocab_size
-
-    @property
-    def max_length(self) -> int:
-        return MAX_RESIDUES
-
-    @property
-    def mask_id(self) -> None:
-        return None
 
     def token_ids(self, letters: Iterable[str]) -> list[int]:
         out = []
