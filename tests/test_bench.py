@@ -106,3 +106,41 @@ def test_onednn_reports_the_bf16_matmul_kernel():
     # fp32 matmuls go to MKL: no oneDNN matmul is logged for them
     b = torch.randn(64, 64)
     assert not any(k.startswith("matmul ") for k in hardware.onednn_kernels(lambda: b @ b))
+
+
+def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, capsys, monkeypatch):
+    """On more than one thread both readout paths also run on one thread, and bench prints
+    the bound their work and their use of the threads set on batched / one at a time."""
+    threads = torch.get_num_threads()
+    args = ["bench", "--model", str(tiny_model_path), "--only", "throughput"]
+    code = main(args + ["--throughput", "4", "--threads", "2", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0 and torch.get_num_threads() == threads  # restored after the run
+    assert "on one thread batched does" in out and "cannot pass" in out
+    assert "on 2 threads one at a time uses" in out
+
+    from contactplug import bench
+    from contactplug.models.loading import load_model
+    from contactplug.readout import prediction
+
+    seen = []  # (batch_size, workers, torch threads) of each predict bench ran
+    real = prediction.predict_unordered
+
+    def recorded(model, part, **kw):
+        seen.append((kw["batch_size"], kw["workers"], torch.get_num_threads()))
+        return real(model, part, **kw)
+
+    monkeypatch.setattr(prediction, "predict_unordered", recorded)
+    model = load_model(str(tiny_model_path), device="cpu")
+    torch.set_num_threads(2)
+    try:
+        got = bench.throughput(model, 4, [(1, 0), (1, 2)], None)
+    finally:
+        torch.set_num_threads(threads)
+    assert got["threads"] == 2 and torch.get_num_threads() == threads
+    # one at a time and batched, each on both threads and on one
+    assert sorted(set(seen), key=str) == sorted(
+        {(1, 1, 2), (None, None, 2), (1, 1, 1), (None, 1, 1)}, key=str
+    )
+    assert got["batched_bound"] == 2 * got["batched_1t"] / got["one"]
+    assert 0 < got["use_one"] and 0 < got["use_batched"]

@@ -275,7 +275,9 @@ def throughput(
     """Sequences per second over `count` random sequences of 50-1000 residues: fair-esm hooks
     one at a time (the previous path; fair-esm families only), the readout one at a time, and
     length-sorted batches. They take turns on chunks of `chunk` sequences (rotating who goes
-    first), so load from elsewhere falls on all; the batched path sorts within each chunk."""
+    first), so load from elsewhere falls on all; the batched path sorts within each chunk.
+    On more than one thread both readout paths also run on one thread (`one_1t`,
+    `batched_1t`): the work each does, from which `batched_bound` follows."""
     from contactplug.files.sequences import Record
 
     rng = np.random.default_rng(seed)
@@ -286,6 +288,9 @@ def throughput(
     spent = {"old": 0.0, "one": 0.0, "batched": 0.0}
     if not has_fair_esm(model):
         del spent["old"]
+    threads = torch.get_num_threads() if model.device.type == "cpu" else 1
+    if threads > 1:
+        spent.update(one_1t=0.0, batched_1t=0.0)
     rss = []
 
     def run(name: str, part: list) -> None:
@@ -294,14 +299,21 @@ def throughput(
                 old_readout(model, r.sequence, heads)
             return
         # one at a time: one sequence per forward, one after another, on all threads;
-        # batched: what predict does by default (length-sorted batches, side by side on CPU)
-        size, workers = (1, 1) if name == "one" else (batch, None)
+        # batched: what predict does by default (length-sorted batches, side by side on CPU);
+        # *_1t: the same on one thread, the work each path does
+        size, workers = (1, 1) if name.startswith("one") else (batch, None)
+        if name.endswith("_1t"):
+            torch.set_num_threads(1)
+            workers = 1
         peak = 0.0
-        stream = prediction.predict_unordered(
-            model, part, ranking=ranking, batch_size=size, workers=workers
-        )
-        for _ in stream:
-            peak = max(peak, hardware.rss_mb())  # maps are dropped as the CLI drops them once saved
+        try:
+            stream = prediction.predict_unordered(
+                model, part, ranking=ranking, batch_size=size, workers=workers
+            )
+            for _ in stream:
+                peak = max(peak, hardware.rss_mb())  # maps dropped once saved, as the CLI does
+        finally:
+            torch.set_num_threads(threads)
         if name == "batched":
             rss.append(peak)
 
@@ -314,6 +326,13 @@ def throughput(
             run(name, part)
             spent[name] += clock() - begin
     out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
+    out["threads"] = threads
+    if threads > 1:
+        # batched over one at a time = (one's work / batched's work) x (batched's use of the
+        # threads / one's): even with every thread fully used, it stays under this
+        out["use_one"] = out["one"] / (threads * out["one_1t"])
+        out["use_batched"] = out["batched"] / (threads * out["batched_1t"])
+        out["batched_bound"] = threads * out["batched_1t"] / out["one"]
     return out
 
 

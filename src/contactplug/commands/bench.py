@@ -289,6 +289,15 @@ def run_bench(args: argparse.Namespace) -> int:
             header += ["fair-esm hooks, one at a time", "batched / fair-esm"]
             cells += [f"{got['old']:.2f}", f"{got['batched'] / got['old']:.2f}x"]
         print(table(header, [cells]))
+        if "batched_bound" in got:
+            work = got["batched_1t"] / got["one_1t"]
+            print(
+                f"on one thread batched does {work:.2f}x less work than one at a time; on "
+                f"{got['threads']} threads one at a time uses {got['use_one']:.0%} of "
+                f"{got['threads']} cores' worth of that work and batched "
+                f"{got['use_batched']:.0%}: so batched / one at a time cannot pass "
+                f"{got['batched_bound']:.2f}x on this machine"
+            )
         chunks = ", ".join(f"{v:.0f}" for v in got["rss_chunks"])
         print(
             f"(the paths take turns on chunks of 100 sequences.) RSS, MB: "
