@@ -329,7 +329,7 @@ def throughput(
     out["threads"] = threads
     if threads > 1:
         # batched over one at a time = (one's work / batched's work) x (batched's use of the
-        # threads / one's): even with every thread fully used, it stays under this
+        # threads / one's); with batched using every thread fully, it would be this
         out["use_one"] = out["one"] / (threads * out["one_1t"])
         out["use_batched"] = out["batched"] / (threads * out["batched_1t"])
         out["batched_bound"] = threads * out["batched_1t"] / out["one"]

@@ -72,7 +72,6 @@ def blocked_heads(
     if not every:
         index = torch.tensor(wanted, device=q.device)
         q, k = q.index_select(1, index), k.index_select(1, index)
-        bias = None if bias is None else bias.index_select(1, index)
     score_dtype = q.dtype if every else torch.float32
     queries, keys = _score_operands(q, k, score_dtype)
     rows = min(length, max(ROW_MIN, ROW_BLOCK_BYTES // (4 * batch * len(wanted) * length)))
@@ -91,8 +90,9 @@ def blocked_heads(
         torch.matmul(queries[:, :, start:end], keys, out=raw)
         if raw is not block:
             block.copy_(raw)
-        if bias is not None:
-            block.add_(bias[:, :, start:end])
+        if bias is not None:  # the wanted heads' rows only: a whole k x T x T copy is not made
+            rows_bias = bias[:, :, start:end]
+            block.add_(rows_bias if every else rows_bias.index_select(1, index))
         if masked is not None:
             block.masked_fill_(masked, float("-inf"))
         torch.softmax(block, dim=-1, out=block)
