@@ -20,7 +20,9 @@ fp32 scores from the bf16 q and k; with every head of a layer wanted (all-heads,
 q k^T and P @ v are bf16 matmuls too (keys centred first; see `row_blocks`). A callback
 with a `rows` method (the readout's fold) gets the wanted heads' probabilities in blocks of
 query rows instead of B x k x T x T at once: one block is softmaxed, folded and (all heads
-wanted) multiplied by v before the next; T x T per head is never held. When nothing reads the
+wanted) multiplied by v before the next; T x T per head is never held. Other callbacks get
+the same blocks gathered into B x k x T x T (`row_blocks.wanted_heads`, every family's one
+path for its wanted heads). When nothing reads the
 last layer's output (a readout), that layer stops at its wanted heads' probabilities.
 """
 
@@ -126,21 +128,11 @@ def attention_layer(
         cos, sin = rotary
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
-    probs = None
-    if wanted and on_rows is not None:
-        out = row_blocks.blocked_heads(q, k, v, padding, wanted, on_rows, output)
-        if out is None and output:
-            out = _attention(q, k, v, padding)
-    elif output and wanted is not None and len(wanted) == heads:
-        # every head is wanted: the weights are needed anyway, so use them for the output too
-        probs = _softmax(q.float() @ k.float().transpose(-1, -2), padding)
-        out = probs.to(v.dtype) @ v
-    else:
-        out = _attention(q, k, v, padding) if output else None
-        if wanted:
-            index = torch.tensor(wanted, device=x.device)
-            qs, ks = q.index_select(1, index), k.index_select(1, index)
-            probs = _softmax(qs.float() @ ks.float().transpose(-1, -2), padding)
+    out = probs = None
+    if wanted:
+        out, probs = row_blocks.wanted_heads(q, k, v, padding, wanted, on_rows, output)
+    if out is None and output:
+        out = _attention(q, k, v, padding)
     if not output:
         return None, probs
     out = out.transpose(1, 2).reshape(batch, length, dim)
@@ -161,12 +153,6 @@ def _attention(
             q[b : b + 1, :, :n], k[b : b + 1, :, :n], v[b : b + 1, :, :n], scale=1.0
         )
     return out
-
-
-def _softmax(scores: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
-    if padding is not None:
-        scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
-    return torch.softmax(scores.float(), dim=-1)
 
 
 _GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

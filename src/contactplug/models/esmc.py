@@ -153,41 +153,23 @@ def _attention(
     rotary: tuple[torch.Tensor, torch.Tensor],
     wanted: list[int] | None,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
-    padding: torch.Tensor | None = None,
+    mask_bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One attention block (no residual): its output and the wanted heads' probabilities, or,
-    with `on_rows` (the readout's fold), those streamed in blocks of query rows as
-    ESM-2's are (`row_blocks`; padding: B x T, True at padded keys) and None returned."""
+    with `on_rows` (the readout's fold), those streamed in blocks of query rows as ESM-2's
+    are and None returned (`row_blocks.wanted_heads`; mask_bias: `keep` as 0 / -inf)."""
     batch, length, d = x.shape
     heads = model.n_heads
     q, k, v = F.linear(_ln(x, attn.layernorm_qkv[0]), attn.layernorm_qkv[1].weight).chunk(3, -1)
     q, k = _ln(q, attn.q_ln), _ln(k, attn.k_ln)  # over the whole d_model, before the head split
     q, k, v = (t.view(batch, length, heads, d // heads).transpose(1, 2) for t in (q, k, v))
     q, k = _rotate(q, *rotary), _rotate(k, *rotary)
-    if wanted and on_rows is not None:
-        # padded query rows see real keys only here (officially: padding only); no real row
-        # reads them, so every real position's output and probabilities are the same
-        scaled = q / math.sqrt(d // heads)
-        out = row_blocks.blocked_heads(scaled, k, v, padding, wanted, on_rows)
-        if out is None:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-        out = out.transpose(1, 2).reshape(batch, length, d)
-        return F.linear(out, attn.out_proj.weight), None
-    every = wanted is not None and len(wanted) == heads
-    # every head wanted (all-heads, esm-head): their probabilities make the output too, so the
-    # attention is computed once (SDPA beside them took 1.5-2x the bare forward at L = 1000)
-    out = None if every else F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-    probs = None
+    out = probs = None
     if wanted:
-        if not every:
-            index = torch.tensor(wanted, device=x.device)
-            q, k = q.index_select(1, index), k.index_select(1, index)
-        scores = (q @ k.transpose(-1, -2)).float() / math.sqrt(d // heads)
-        if keep is not None:
-            scores = scores.masked_fill(~keep, float("-inf"))
-        probs = torch.softmax(scores, dim=-1)
-        if every:
-            out = probs.to(v.dtype) @ v
+        scaled = q / math.sqrt(d // heads)
+        out, probs = row_blocks.wanted_heads(scaled, k, v, None, wanted, on_rows, True, mask_bias)
+    if out is None:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
     out = out.transpose(1, 2).reshape(batch, length, d)
     return F.linear(out, attn.out_proj.weight), probs
 
@@ -238,12 +220,16 @@ def forward(
         dtype = autocast or x.dtype
         rotary = _rotary(tokens.shape[1], model.d_model // model.n_heads, x.device, dtype)
         rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
-        padding = None if keep is None else ~real
+        # the official mask as a bias for the wanted heads' row blocks: a real query sees real
+        # keys, a padded one padded keys (B x 1 x T x T, shared by the heads)
+        mask_bias = None
+        if keep is not None:
+            mask_bias = torch.zeros(keep.shape, device=x.device).masked_fill_(~keep, -math.inf)
         for index in range(last):
             block = blocks[index]
             on_rows = None if rows is None else functools.partial(rows, index)
             h, probs = _attention(
-                model, block.attn, x, keep, rotary, heads.get(index), on_rows, padding
+                model, block.attn, x, keep, rotary, heads.get(index), on_rows, mask_bias
             )
             if probs is not None:
                 on_heads(index, heads[index], probs)

@@ -145,22 +145,11 @@ def _attention(
 
     q, k = split(attn.q(x)), split(attn.k(x))
     v = split(attn.v(x)) if output else None
-    probs = out = None
-    if wanted and on_rows is not None:
-        out = row_blocks.blocked_heads(q, k, v, None, wanted, on_rows, output, bias.float())
-        if out is None and output:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
-    elif wanted is not None and len(wanted) == heads:
-        probs = torch.softmax((q @ k.transpose(-1, -2)).float() + bias.float(), dim=-1)
-        out = probs.to(v.dtype) @ v if output else None
-    else:
-        if output:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
-        if wanted:
-            index = torch.tensor(wanted, device=x.device)
-            scores = q.index_select(1, index) @ k.index_select(1, index).transpose(-1, -2)
-            picked = bias.index_select(1, index)
-            probs = torch.softmax(scores.float() + picked.float(), dim=-1)
+    out = probs = None
+    if wanted:
+        out, probs = row_blocks.wanted_heads(q, k, v, None, wanted, on_rows, output, bias.float())
+    if out is None and output:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
     if not output:
         return None, probs
     out = out.transpose(1, 2).reshape(batch, length, -1)

@@ -65,8 +65,9 @@ def blocked_heads(
     little closer to fp32's (benchmarks/reduced_precision_gate.py). A subset of heads (the
     attention readout) keeps fp32 scores: it is cheap there, and they are the whole map.
 
-    bias: added to the scores before the softmax (1 or B x H x T x T, fp32; T5's relative
-    position bias with its padded keys at -inf), in place of the `padding` mask."""
+    bias: added to the scores before the softmax (1 or B x H x T x T, or B x 1 x T x T for
+    every head, fp32: T5's relative position bias with its padded keys at -inf, ESM C's
+    padding mask), in place of the `padding` mask."""
     batch, heads, length, head_dim = q.shape
     every = len(wanted) == heads
     if not every:
@@ -92,7 +93,8 @@ def blocked_heads(
             block.copy_(raw)
         if bias is not None:  # the wanted heads' rows only: a whole k x T x T copy is not made
             rows_bias = bias[:, :, start:end]
-            block.add_(rows_bias if every else rows_bias.index_select(1, index))
+            shared = rows_bias.shape[1] == 1  # one bias for every head (a mask)
+            block.add_(rows_bias if every or shared else rows_bias.index_select(1, index))
         if masked is not None:
             block.masked_fill_(masked, float("-inf"))
         torch.softmax(block, dim=-1, out=block)
@@ -104,3 +106,29 @@ def blocked_heads(
             torch.matmul(raw, values, out=result)
             out[:, start:end].copy_(result.transpose(1, 2))
     return out.transpose(1, 2) if with_output else None
+
+
+def wanted_heads(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor | None,
+    padding: torch.Tensor | None,
+    wanted: list[int],
+    on_rows: Callable[[list[int], torch.Tensor, int], None] | None,
+    output: bool = True,
+    bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The one path of every family's wanted heads: (attention output or None, probabilities
+    or None). With `on_rows` (the readout's fold) the blocks go there and no probabilities are
+    returned; without, the same blocks are gathered into B x k x T x T (fp32, padded keys 0)
+    for a callback that takes a layer's maps whole. The output is None where the caller must
+    run its fused attention (a subset of heads, or `output` False)."""
+    probs = None
+    if on_rows is None:
+        batch, _, length, _ = q.shape
+        probs = torch.empty(batch, len(wanted), length, length, device=q.device)
+
+        def on_rows(_, block: torch.Tensor, start: int) -> None:
+            probs[:, :, start : start + block.shape[2]].copy_(block)
+
+    return blocked_heads(q, k, v, padding, wanted, on_rows, output, bias), probs
