@@ -84,8 +84,8 @@ def write_weights(arch: str, kind: str, where: Path) -> Path:
 
         module = random_model(arch, "cpu").esm
         return save_fair_esm_checkpoint(module, where / f"{arch}.pt")
-    from contactplug.models.loading import REGISTRY
     from contactplug.models.random_weights import make_hf_esm
+    from contactplug.models.registry import REGISTRY
 
     spec = REGISTRY[arch]
     folder = where / arch

@@ -149,3 +149,30 @@ def test_a_subcommand_imports_its_own_module_only():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['contactplug.commands.predict']"
+
+
+def test_commands_that_only_read_maps_never_import_torch(tmp_path):
+    """`export` (run once per map by the pipeline) and `--help` name the models from the
+    registry and find calibrations in the store without loading torch (1-2 s a process)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 40), dtype=np.float32)
+    sequence = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRV"
+    ContactMap(contacts=x + x.T, sequence=sequence, id="p1", method="attention", model="m").save(
+        tmp_path / "p1.npz"
+    )
+    code = (  # --help exits inside main: the finally still reports
+        "import sys\nfrom contactplug import cli\n"
+        "try:\n    sys.exit(cli.main(sys.argv[1:]))\nfinally:\n    print('torch' in sys.modules)"
+    )
+    for args in (
+        ["export", str(tmp_path / "p1.npz"), "--format", "rosetta", "-o", str(tmp_path / "rst")],
+        ["export", str(tmp_path / "p1.npz"), "--format", "casp-rr", "--pseudo-prob", "-o",
+         str(tmp_path / "rr")],
+        ["--help"],
+        ["export", "--help"],
+    ):  # fmt: skip
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert run.stdout.strip().splitlines()[-1] == "False", (args, run.stdout, run.stderr)
+        assert run.returncode == 0, run.stderr
+    assert "AtomPair" in (tmp_path / "rst").read_text()
+    assert (tmp_path / "rr").read_text().startswith("PFRMAT RR")

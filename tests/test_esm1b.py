@@ -16,7 +16,7 @@ from contactplug.jacobian import categorical as jacobian
 from contactplug.models.fair_esm import save_fair_esm_checkpoint
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import make_esm1b, make_hf_esm
-from contactplug.readout import attention, prediction, ranking
+from contactplug.readout import attention, prediction, store
 
 SEQS = [
     "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ",
@@ -152,10 +152,10 @@ def test_esm1v_has_no_contact_regression(esm1v):
 
 def test_every_method_runs_and_the_ranking_is_made_on_first_use(esm1b_small):
     m = esm1b_small
-    assert not ranking.cached_path(m.fingerprint).exists()
+    assert not store.cached_path(m.fingerprint).exists()
     seq = SEQS[0][:40]
     [first] = prediction.predict(m, [Record("q", seq)], "attention")
-    assert ranking.cached_path(m.fingerprint).exists()  # made once, then cached
+    assert store.cached_path(m.fingerprint).exists()  # made once, then cached
     assert 1 <= first.meta["k"] <= m.num_layers * m.num_heads
     for method in ("all-heads", "esm-head"):
         [cmap] = prediction.predict(m, [Record("q", seq)], method)

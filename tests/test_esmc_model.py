@@ -17,7 +17,7 @@ from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models import esmc, esmc_model
 from contactplug.models.loading import load_model
-from contactplug.readout import attention, prediction, ranking
+from contactplug.readout import attention, prediction, store
 
 DATA = Path(__file__).parent / "data" / "esmc"
 TINY = DATA / "esmc_tiny.pth"
@@ -168,9 +168,9 @@ def test_a_missing_name_and_foreign_files_are_one_line(tmp_path, monkeypatch):
 
 def test_every_method_runs_and_the_ranking_is_made_on_first_use(small):
     seq = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRV"
-    assert not ranking.cached_path(small.fingerprint).exists()
+    assert not store.cached_path(small.fingerprint).exists()
     [cmap] = prediction.predict(small, [Record("q", seq)], "attention")
-    assert ranking.cached_path(small.fingerprint).exists()
+    assert store.cached_path(small.fingerprint).exists()
     assert cmap.contacts.shape == (len(seq),) * 2 and np.isfinite(cmap.contacts).all()
     [every] = prediction.predict(small, [Record("q", seq)], "all-heads")
     assert np.isfinite(every.contacts).all()

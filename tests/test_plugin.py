@@ -266,6 +266,15 @@ def test_plugin_reads_files_with_the_core_readers(tmp_path):
         files.read_npz(bad)
 
 
+def test_the_plugin_default_model_is_the_core_default():
+    """The plugin names its default without importing the core (it may run without it)."""
+    from contactplug_pymol import predictor
+
+    from contactplug.models.registry import DEFAULT_MODEL
+
+    assert predictor.DEFAULT_MODEL == DEFAULT_MODEL
+
+
 def test_loadcontacts_npz_by_author_numbering(pm, tiny_model_path, tmp_path):
     from contactplug.cli import main
 

@@ -19,7 +19,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.loading import load_model
-from contactplug.readout import attention, prediction, ranking
+from contactplug.readout import attention, prediction, store
 
 transformers = pytest.importorskip("transformers", reason="ProtT5 runs on transformers' T5")
 spm = pytest.importorskip("sentencepiece", reason="ProtT5's tokenizer is sentencepiece")
@@ -236,9 +236,9 @@ def test_representation_jacobian_rows_are_transformers_mutants(model, reference)
 
 def test_every_method_that_applies_runs(model):
     seq = SEQS[0][:40]
-    assert not ranking.cached_path(model.fingerprint).exists()
+    assert not store.cached_path(model.fingerprint).exists()
     [cmap] = prediction.predict(model, [Record("q", seq)], "attention")
-    assert ranking.cached_path(model.fingerprint).exists()  # made once, on first use
+    assert store.cached_path(model.fingerprint).exists()  # made once, on first use
     assert cmap.contacts.shape == (40, 40) and np.isfinite(cmap.contacts).all()
     [every] = prediction.predict(model, [Record("q", seq)], "all-heads")
     assert np.isfinite(every.contacts).all()

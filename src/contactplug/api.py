@@ -15,7 +15,8 @@ from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.sequences import Record, clean_sequence
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.base import Model
-from contactplug.models.loading import DEFAULT_MODEL, load_model
+from contactplug.models.loading import load_model
+from contactplug.models.registry import DEFAULT_MODEL
 from contactplug.readout import prediction
 
 

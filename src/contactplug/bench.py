@@ -29,7 +29,7 @@ from contactplug.models.base import Model
 from contactplug.models.fair_esm_model import FairEsmModel, HeadCapture
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
-from contactplug.readout import attention, prediction, ranking
+from contactplug.readout import attention, prediction, ranking, store
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -46,7 +46,7 @@ def sequence(length: int, seed: int = 0) -> str:
 def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
     """The model's ranked top-K if one is shipped or cached; else K heads spread over the upper
     half of the layers, the last one included (the costliest placement for the readout)."""
-    stored = ranking.stored_path(model.fingerprint)
+    stored = store.stored_path(model.fingerprint)
     if stored is not None:
         heads = ranking.read_ranking(stored).top(top_k)
         return heads, f"ranked top-{len(heads)}"

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import torch
-
-from contactplug import hardware
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import REPR_FALLBACK
-from contactplug.models.loading import REGISTRY
+from contactplug.models.registry import REGISTRY
 
 # `--paths`: what `bench --memory` can measure (contactplug.bench_memory runs each)
 MEMORY_PATHS = (
@@ -25,7 +22,13 @@ MEMORY_PATHS = (
 )
 
 
+# torch (and `hardware`, which measures with it) are imported in the functions that run, so
+# that `contactplug --help` lists this command without loading torch (commands/__init__.py)
 def describe_device(model) -> str:
+    import torch
+
+    from contactplug import hardware
+
     if model.device.type == "cuda":
         return torch.cuda.get_device_name(model.device)
     return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
@@ -40,6 +43,10 @@ def clock_name() -> str:
 def machine_lines(model) -> tuple[list[str], dict]:
     """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
     lines to print, and the peaks (dtype -> GFLOP/s)."""
+    import torch
+
+    from contactplug import hardware
+
     device = model.device
     bf16 = hardware.has_bf16_matmul(device)
     dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
@@ -79,6 +86,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
+    import torch
+
     def row(label, fn):
         return [label] + [fn(r) for r in results]
 
@@ -201,6 +210,8 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    import torch
+
     from contactplug import bench, bench_memory
 
     if not args.model and not args.arch:

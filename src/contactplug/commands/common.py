@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from contactplug.models.base import Model
-from contactplug.models.loading import DEFAULT_MODEL, REGISTRY, load_model
+from contactplug.models.registry import DEFAULT_MODEL, REGISTRY
+
+if TYPE_CHECKING:  # `export` and `--help` name the models without importing torch
+    from contactplug.models.base import Model
 
 log = logging.getLogger("contactplug")
 
@@ -24,6 +27,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def model_from(args: argparse.Namespace) -> Model:
+    from contactplug.models.loading import load_model
+
     model = load_model(args.model, args.device, args.dtype)
     log.info("model: %s", model.describe())
     return model

@@ -11,7 +11,6 @@ from contactplug.commands.common import add_model_options, model_from
 from contactplug.files.contactmap import load, map_files
 from contactplug.files.errors import ContactplugError
 from contactplug.files.outputs import OutputFolder
-from contactplug.restraints import calibrate
 from contactplug.restraints import calibration as cal
 from contactplug.restraints.export import FORMATS, Options, check_format, export_map, render
 
@@ -176,6 +175,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    from contactplug.restraints import calibrate  # fits on predictions: torch, unlike export
 
     model = model_from(args)
     model.require(args.method)

@@ -16,7 +16,6 @@ from contactplug.commands.common import (
 )
 from contactplug.files.methods import jacobian_for
 from contactplug.files.outputs import OutputFolder
-from contactplug.models.batching import parse_batch_size
 
 log = logging.getLogger("contactplug")
 
@@ -25,6 +24,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from contactplug.inputs.queries import read_inputs
     from contactplug.jacobian import categorical as jacobian
     from contactplug.jacobian.parts import compute_part, parse_positions
+    from contactplug.models.batching import parse_batch_size
 
     queries = read_inputs(args.inputs, args.chain)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work

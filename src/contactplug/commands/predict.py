@@ -18,13 +18,13 @@ from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
 from contactplug.files.progress import Progress
 from contactplug.files.sequences import check_length
-from contactplug.models.batching import parse_batch_size
 
 log = logging.getLogger("contactplug")
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from contactplug.inputs.queries import read_inputs, warn_chain_breaks
+    from contactplug.models.batching import parse_batch_size
     from contactplug.readout import prediction
 
     queries = read_inputs(args.inputs, args.chain)
@@ -90,7 +90,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_select_heads(args: argparse.Namespace) -> int:
     from contactplug.readout import selection_set
-    from contactplug.readout.ranking import cached_path, rank_heads, read_ranking, stored_path
+    from contactplug.readout.ranking import rank_heads, read_ranking
+    from contactplug.readout.store import cached_path, stored_path
 
     model = model_from(args)
     known = stored_path(model.fingerprint) if args.reuse and not args.structures else None

@@ -184,12 +184,6 @@ class Model(ABC):
         )
 
 
-def cache_dir() -> Path:
-    """contactplug's own cache (head rankings, fetched test weights)."""
-    root = os.environ.get("CONTACTPLUG_CACHE") or Path.home() / ".cache" / "contactplug"
-    return Path(root)
-
-
 def hf_hub_cache() -> Path:
     """The HuggingFace hub cache, found the way huggingface_hub finds it (HF_HUB_CACHE, else
     HF_HOME/hub, else $XDG_CACHE_HOME or ~/.cache, then huggingface/hub): every family's

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 
@@ -25,33 +24,8 @@ from contactplug.models.fair_esm import (
     torch_hub_checkpoints,
 )
 from contactplug.models.hf import find_hf_snapshot, load_hf_folder, read_config
+from contactplug.models.registry import DEFAULT_MODEL, REGISTRY
 from contactplug.models.unsupported import SUPPORTED, known_family, refuse
-
-
-class Arch(NamedTuple):
-    family: str
-    layers: int
-    embed_dim: int
-    heads: int
-    hub: str = ""  # the HF hub owner the name is looked up under, offline
-
-
-# name -> architecture; one registry of every name a user may give (and bench --arch takes)
-REGISTRY: dict[str, Arch] = {
-    "esm2_t6_8M_UR50D": Arch("ESM-2", 6, 320, 20, "facebook"),
-    "esm2_t12_35M_UR50D": Arch("ESM-2", 12, 480, 20, "facebook"),
-    "esm2_t30_150M_UR50D": Arch("ESM-2", 30, 640, 20, "facebook"),
-    "esm2_t33_650M_UR50D": Arch("ESM-2", 33, 1280, 20, "facebook"),
-    "esm2_t36_3B_UR50D": Arch("ESM-2", 36, 2560, 40, "facebook"),
-    "esm2_t48_15B_UR50D": Arch("ESM-2", 48, 5120, 40, "facebook"),
-    "esm1b_t33_650M_UR50S": Arch("ESM-1b", 33, 1280, 20),
-    **{f"esm1v_t33_650M_UR90S_{n}": Arch("ESM-1v", 33, 1280, 20) for n in range(1, 6)},
-    "esmc_300m": Arch("ESM C", 30, 960, 15),
-    "esmc_600m": Arch("ESM C", 36, 1152, 18),
-    "prot_t5_xl_uniref50": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
-    "prot_t5_xl_half_uniref50-enc": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
-}
-DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 
 
 def load_by_name(name: str, device="auto", dtype="float32") -> Model:

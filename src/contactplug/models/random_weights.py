@@ -15,7 +15,7 @@ from contactplug.models import esmc, esmc_model
 from contactplug.models.base import Model
 from contactplug.models.esm1b import Esm1bModel
 from contactplug.models.esm2 import Esm2Model
-from contactplug.models.loading import REGISTRY
+from contactplug.models.registry import REGISTRY
 
 # ProtT5's letters get ids 3.. here (after <pad>, </s>, <unk>); real folders bring their own
 T5_LETTERS = "ALGVSREDTIPKFQNYMHWCXBOUZ"

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,11 @@ from contactplug import __version__
 from contactplug.files.atomic import write_text
 from contactplug.files.errors import ContactplugError
 from contactplug.files.progress import Progress
-from contactplug.models.base import Model, cache_dir
+from contactplug.models.base import Model
 from contactplug.readout.attention import all_heads, head_maps
 from contactplug.readout.selection_set import LabelledProtein, split
 from contactplug.readout.selection_set import load as load_selection_set
+from contactplug.readout.store import cached_path, stored_path
 
 log = logging.getLogger("contactplug")
 FORMAT = "contactplug-head-ranking/1"
@@ -184,25 +184,6 @@ def rank_heads(
         k_curve=[float(v) for v in curve],
         info=info,
     )
-
-
-# Rankings, and the calibrations fitted with them, are stored per weights fingerprint: shipped
-# with the package for the weights we know, else in the user's cache once computed.
-def shipped_path(fingerprint: str, suffix: str = ".json") -> Path:
-    root = Path(str(resources.files("contactplug") / "data" / "rankings"))
-    return root / f"{fingerprint}{suffix}"
-
-
-def cached_path(fingerprint: str, suffix: str = ".json") -> Path:
-    return cache_dir() / "rankings" / f"{fingerprint}{suffix}"
-
-
-def stored_path(fingerprint: str, suffix: str = ".json") -> Path | None:
-    """The shipped file for these weights, else the cached one, else None."""
-    for path in (shipped_path(fingerprint, suffix), cached_path(fingerprint, suffix)):
-        if path.exists():
-            return path
-    return None
 
 
 def read_ranking(path: str | os.PathLike) -> Ranking:

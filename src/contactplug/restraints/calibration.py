@@ -32,7 +32,7 @@ import numpy as np
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import write_text_atomic
-from contactplug.readout import ranking
+from contactplug.readout import store
 
 log = logging.getLogger("contactplug")
 
@@ -373,12 +373,12 @@ def evaluate(
 
 # ---------------------------------------------------------------- where calibrations live
 def suffix(method: str) -> str:
-    """Calibrations sit beside the head ranking of the same weights (`readout.ranking`)."""
+    """Calibrations sit beside the head ranking of the same weights (`readout.store`)."""
     return f".calibration.{method}.json"
 
 
 def cached_path(fingerprint: str, method: str) -> Path:
-    return ranking.cached_path(fingerprint, suffix(method))
+    return store.cached_path(fingerprint, suffix(method))
 
 
 def find(cmap: ContactMap) -> Calibration | None:
@@ -386,7 +386,7 @@ def find(cmap: ContactMap) -> Calibration | None:
     fp = str(cmap.meta.get("fingerprint", "")) if isinstance(cmap.meta, dict) else ""
     if not fp:
         return None
-    path = ranking.stored_path(fp, suffix(cmap.method))
+    path = store.stored_path(fp, suffix(cmap.method))
     return load(path) if path is not None else None
 
 
