@@ -44,6 +44,19 @@ def reference(model, seq, method, heads):
     return attention.head_maps(model, seq, heads).mean(0).numpy()
 
 
+def test_the_base_2_softmax_is_torch_softmax():
+    """Row blocks' softmax of base-2 scores (exp2, faster here) equals torch.softmax of the
+    natural scores, masked keys (-inf) and scores far beyond exp's range included."""
+    generator = torch.Generator().manual_seed(0)
+    scores = 40 * torch.randn(3, 4, 17, 300, generator=generator)
+    scores[..., 250:] = float("-inf")  # padded keys
+    scores[0, 0, 0, 7] = 500.0  # exp(500) overflows fp32; the max shift keeps it finite
+    block = scores * row_blocks.LOG2E
+    row_blocks._softmax_(block)
+    torch.testing.assert_close(block, torch.softmax(scores, -1), atol=1e-6, rtol=1e-5)
+    assert not block[..., 250:].any()
+
+
 @pytest.mark.parametrize("method", ["attention", "all-heads", "esm-head"])
 def test_folded_readout_equals_per_head_maps(esm8m, method, block_bytes):
     heads = [(5, 3), (5, 17), (2, 0), (4, 9)]

@@ -9,12 +9,14 @@ other ops) outweighing the cache gain.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
 ROW_BLOCK_BYTES = 2**22  # one block's fp32 scores (tuned at L = 300 and 1000, head widths 16-32)
 ROW_MIN = 16
+LOG2E = 1 / math.log(2)  # scores in base-2 units: softmax(s) = 2^(s log2 e) / sum (_softmax_)
 
 
 def _block_buffer(shape: tuple[int, ...], dtype: torch.dtype, device) -> Callable:
@@ -31,15 +33,27 @@ def _block_buffer(shape: tuple[int, ...], dtype: torch.dtype, device) -> Callabl
 def _score_operands(
     q: torch.Tensor, k: torch.Tensor, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """q (B x k x T x d) and k^T (B x k x d x T), contiguous, in the scores' matmul dtype. For
-    bf16 the keys are centred first: softmax(q k^T) is unchanged by a shift common to all keys
-    (it adds q . c to a whole row), and smaller scores lose less when rounded to bf16 (on the
-    real 8M weights it halved the maps' mean P@L/2 change against fp32)."""
-    keys = k.float()
+    """q (B x k x T x d) and log2(e) k^T (B x k x d x T), contiguous, in the scores' matmul
+    dtype, so that q k^T comes out in base-2 units for _softmax_ (scaled in fp32, before the
+    keys are rounded: no extra rounding in bf16). For bf16 the keys are centred first:
+    softmax(q k^T) is unchanged by a shift common to all keys (it adds q . c to a whole row),
+    and smaller scores lose less when rounded to bf16 (on the real 8M weights it halved the
+    maps' mean P@L/2 change against fp32)."""
+    keys = k.float() * LOG2E
     if dtype != torch.float32:
         keys = keys - keys.mean(-2, keepdim=True)
     # a transposed view of k made the matmul 7x slower
     return q.to(dtype).contiguous(), keys.to(dtype).transpose(-1, -2).contiguous()
+
+
+def _softmax_(block: torch.Tensor) -> None:
+    """softmax over the last axis, in place, of scores in base-2 units (s log2 e): exp2 runs
+    ~3.5x faster than torch.softmax's exp on this CPU (torch 2.13), so these four passes take
+    0.70-0.80x of torch.softmax's time (blocks of 20 heads x 6-175 rows x 300-1000 keys), for
+    the same fp32 accuracy (max relative error against fp64 3.0e-6 here, 2.3e-6 torch's)."""
+    block.sub_(block.amax(-1, keepdim=True))
+    block.exp2_()
+    block.mul_(block.sum(-1, keepdim=True).reciprocal_())
 
 
 def blocked_heads(
@@ -94,10 +108,11 @@ def blocked_heads(
         if bias is not None:  # the wanted heads' rows only: a whole k x T x T copy is not made
             rows_bias = bias[:, :, start:end]
             shared = rows_bias.shape[1] == 1  # one bias for every head (a mask)
-            block.add_(rows_bias if every or shared else rows_bias.index_select(1, index))
+            rows_bias = rows_bias if every or shared else rows_bias.index_select(1, index)
+            block.add_(rows_bias, alpha=LOG2E)
         if masked is not None:
             block.masked_fill_(masked, float("-inf"))
-        torch.softmax(block, dim=-1, out=block)
+        _softmax_(block)
         on_rows(wanted, block, start)
         if with_output:
             if raw is not block:
