@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from contactplug import bench, hardware
+from contactplug import hardware, timing
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.readout import prediction, windows
@@ -29,10 +29,10 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=int, default=windows.DEFAULT_WINDOW)
     parser.add_argument("--overlap", type=int)
     args = parser.parse_args(argv)
-    model = bench.get_model(args.model, args.arch, "cpu")
-    heads, note = bench.heads_for(model, None)
+    model = timing.get_model(args.model, args.arch, "cpu")
+    heads, note = timing.heads_for(model, None)
     ranking = Ranking(model.name, model.fingerprint, heads, [0.0] * len(heads), len(heads))
-    record = Record("long", bench.sequence(args.length, seed=args.length))
+    record = Record("long", timing.sequence(args.length, seed=args.length))
     idle = hardware.process_status("VmRSS")
     hardware.reset_peak_rss()
     start = time.perf_counter()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from contactplug.evaluation.precision import precision
+from contactplug.evaluation.metrics import precision
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.loading import load_model

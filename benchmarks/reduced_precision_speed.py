@@ -21,7 +21,7 @@ import statistics
 import numpy as np
 import torch
 
-from contactplug import bench, hardware
+from contactplug import hardware, timing
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention
 
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--lengths", default="100,300,1000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
-    parser.add_argument("--clock", choices=list(bench.CLOCKS), default="wall")
+    parser.add_argument("--clock", choices=list(timing.CLOCKS), default="wall")
     parser.add_argument(
         "--precisions",
         default="before,fp32,bf16",
@@ -118,7 +118,7 @@ def main() -> int:
         parser.error(f"unknown precision or method: {', '.join(unknown)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    bench.clock = bench.CLOCKS[args.clock]
+    timing.clock = timing.CLOCKS[args.clock]
     lengths = [int(n) for n in args.lengths.split(",")]
     device = torch.device("cpu")
     load = os.getloadavg()[0]
@@ -132,7 +132,7 @@ def main() -> int:
     noise: list[float] = []
     for arch in args.archs.split(","):
         model = random_model(ARCHS[arch], "cpu")
-        heads, note = bench.heads_for(model)
+        heads, note = timing.heads_for(model)
         params = hardware.linear_params(model.esm)
         print(
             f"\n### {arch} ({note}), median ms over {args.repeats} interleaved rounds; "
@@ -145,8 +145,8 @@ def main() -> int:
         header.append("% of peak, bare fp32 / bf16")
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for length in lengths:
-            seq = bench.sequence(length, seed=length)
-            got = bench.interleaved(
+            seq = timing.sequence(length, seed=length)
+            got = timing.interleaved(
                 paths(model, seq, heads, precisions, methods), args.repeats, model
             )
             flops = hardware.forward_flops(
@@ -166,7 +166,7 @@ def main() -> int:
             ]
             cells.append(" / ".join(share) + " %")
             print("| " + " | ".join(cells) + " |", flush=True)
-            noise.append(statistics.median(bench.SPREADS.values()))
+            noise.append(statistics.median(timing.SPREADS.values()))
     print(
         f"\nload average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end; spread "
         f"(max - min) / median of a path's repeats: median {100 * statistics.median(noise):.0f} %, "

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from contactplug.evaluation.precision import precision
+from contactplug.evaluation.metrics import precision
 from contactplug.inputs.structure import align, contacts_from_coords, query_coords, read_chain
 from contactplug.models import esm2 as fastforward
 from contactplug.models.loading import load_model

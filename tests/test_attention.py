@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.files.sequences import Record
 from contactplug.models.fair_esm_model import HeadCapture
@@ -50,7 +51,7 @@ def test_all_heads_is_mean_of_every_head(tiny_model):
     want = np.mean(
         [reference_head_map(tiny_model, SEQ, la, h) for la in range(2) for h in range(4)], axis=0
     )
-    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, want, **of(tiny_model, 0, 1e-6))
 
 
 def test_esm_head_is_fair_esm_contact_head(tiny_model):
@@ -59,7 +60,7 @@ def test_esm_head_is_fair_esm_contact_head(tiny_model):
         want = tiny_model.esm.predict_contacts(tiny_model.tokens([SEQ]))[0].numpy()
     want = 0.5 * (want + want.T)
     np.fill_diagonal(want, 0)
-    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, want, **of(tiny_model, 0, 1e-6))
 
 
 def test_ranking_is_computed_once_and_cached(tiny_model):
@@ -88,7 +89,7 @@ def test_predict_attention_uses_top_k(tiny_model):
         [reference_head_map(tiny_model, SEQ, 1, 1), reference_head_map(tiny_model, SEQ, 0, 2)],
         axis=0,
     )
-    np.testing.assert_allclose(cmap.contacts, want, atol=1e-6)
+    np.testing.assert_allclose(cmap.contacts, want, **of(tiny_model, 0, 1e-6))
     assert cmap.meta["heads"] == [[1, 1], [0, 2]] and cmap.n_forward == 1
     [three] = prediction.predict(tiny_model, [Record("q", SEQ)], "attention", 3, ranking)
     assert three.meta["k"] == 3

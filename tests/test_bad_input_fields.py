@@ -15,7 +15,7 @@ from badinput import SEQ, accepted, raw_npz, refused, structure_map, toy_map
 from contactplug.files.contactmap import ContactMap, load
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import read_rr
-from contactplug.restraints.export import FORMATS
+from contactplug.restraints.pairs import FORMATS
 
 BAD_SEQUENCES = {
     "digits": "MKT1AY2" + SEQ[7:],

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from badinput import accepted, pdb_lines, refused, residue_numbers
 
-from contactplug.evaluation.precision import evaluate_map
+from contactplug.evaluation.metrics import evaluate_map
 from contactplug.files.contactmap import load
 from contactplug.inputs.structure import read_chain
 
@@ -191,7 +191,7 @@ def test_a_bad_cached_ranking_is_refused_too(
 ):
     """The ranking found by fingerprint (no --heads: the CLI, the API and the plugin) is
     checked against the model as an explicit one is."""
-    from contactplug.readout.store import cached_path
+    from contactplug.readout.cache import cached_path
 
     monkeypatch.setenv("CONTACTPLUG_CACHE", str(tmp_path / "cache"))
     path = cached_path(tiny_model.fingerprint)

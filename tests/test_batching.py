@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
@@ -30,7 +31,7 @@ def test_padded_batch_equals_one_at_a_time(tiny_model, method):
     for seq, got in zip(SEQS, batched, strict=True):
         [alone] = attention.batch_maps(tiny_model, [seq], method, heads)
         assert got.shape == (len(seq), len(seq))
-        np.testing.assert_allclose(got, alone, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, alone, **of(tiny_model))
 
 
 def test_padded_esm_head_equals_fair_esm_single(tiny_model):
@@ -42,7 +43,7 @@ def test_padded_esm_head_equals_fair_esm_single(tiny_model):
             want = tiny_model.esm.predict_contacts(tiny_model.tokens([seq]))[0].numpy()
         want = 0.5 * (want + want.T)
         np.fill_diagonal(want, 0)
-        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, want, **of(tiny_model))
 
 
 def test_predict_batched_equals_unbatched_and_keeps_order(tiny_model):
@@ -52,7 +53,7 @@ def test_predict_batched_equals_unbatched_and_keeps_order(tiny_model):
     many = list(prediction.predict(tiny_model, records, ranking=ranking, batch_size=8))
     assert [c.id for c in one] == [c.id for c in many] == [r.id for r in records]
     for a, b in zip(one, many, strict=True):
-        np.testing.assert_allclose(a.contacts, b.contacts, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(a.contacts, b.contacts, **of(tiny_model))
         assert a.n_forward == b.n_forward == 1
     assert max(c.meta["batch"] for c in many) > 1 and {c.meta["batch"] for c in one} == {1}
     done = [n for n, _ in prediction.predict_unordered(tiny_model, records, ranking=ranking)]
@@ -71,7 +72,7 @@ def test_batches_side_by_side_equal_one_worker(tiny_model, method):
     side = list(prediction.predict(tiny_model, records, workers=3, **kw))
     assert [c.id for c in side] == [r.id for r in records]
     for a, b in zip(one, side, strict=True):
-        np.testing.assert_allclose(a.contacts, b.contacts, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(a.contacts, b.contacts, **of(tiny_model, 0, 1e-6))
     assert torch.get_num_threads() == threads
     stream = prediction.predict_unordered(tiny_model, records, workers=2, **kw)
     next(stream)

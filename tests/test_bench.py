@@ -119,7 +119,7 @@ def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, ca
     assert "on one thread batched does" in out and "(the bound)" in out
     assert "on 2 threads one at a time uses" in out
 
-    from contactplug import bench
+    from contactplug import timing
     from contactplug.models.loading import load_model
     from contactplug.readout import prediction
 
@@ -134,7 +134,7 @@ def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, ca
     model = load_model(str(tiny_model_path), device="cpu")
     torch.set_num_threads(2)
     try:
-        got = bench.throughput(model, 4, [(1, 0), (1, 2)], None)
+        got = timing.throughput(model, 4, [(1, 0), (1, 2)], None)
     finally:
         torch.set_num_threads(threads)
     assert got["threads"] == 2 and torch.get_num_threads() == threads

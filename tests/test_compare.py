@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from contactplug.cli import main
-from contactplug.evaluation.precision import METRICS
+from contactplug.evaluation.metrics import METRICS
 from contactplug.evaluation.report import bootstrap_ci, compare, paired_test
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import METHODS
@@ -16,7 +17,7 @@ from contactplug.jacobian import categorical as jacobian
 from contactplug.models.fair_esm import save_fair_esm_checkpoint
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import make_esm1b, make_hf_esm
-from contactplug.readout import attention, prediction, store
+from contactplug.readout import attention, cache, prediction
 
 SEQS = [
     "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ",
@@ -85,12 +86,12 @@ def test_logits_hidden_states_and_every_head_equal_fair_esm(esm1b_real_width):
     got = m.forward(tokens, every, lambda n, h, p: maps.update({n: p.clone()}), True, None, True)
     for b, seq in enumerate(SEQS):
         t = len(seq) + 2
-        np.testing.assert_allclose(got.logits[b, :t], want["logits"][b, :t], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.logits[b, :t], want["logits"][b, :t], **of(m, t, 1e-4))
         rep = want["representations"][m.num_layers][b, :t]
-        np.testing.assert_allclose(got.representation[b, :t], rep, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.representation[b, :t], rep, **of(m, t, 1e-4))
         for layer in range(m.num_layers):
             ref = want["attentions"][b, layer, :, :t, :t]
-            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, **of(m, t))
             assert maps[layer][b, :, :t, t:].sum() == 0  # padded keys get no attention
     assert want["attentions"].amax(-1).mean() > 0.2  # peaky enough to catch a wrong order
 
@@ -104,7 +105,7 @@ def test_some_heads_and_an_early_stop(esm1b_real_width):
     assert out.layers_run == 1 and out.logits is None and list(seen) == [0]
     heads, probs = seen[0]
     assert heads == [2, 7]
-    np.testing.assert_allclose(probs[0], want[0, 0, [2, 7]], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(probs[0], want[0, 0, [2, 7]], **of(m, tokens.shape[1]))
 
 
 def test_mask_tokens_follow_token_dropout(esm1b_small):
@@ -114,7 +115,7 @@ def test_mask_tokens_follow_token_dropout(esm1b_small):
     tokens[2, 7:12] = m.mask_id
     aa = m.token_ids(jacobian.AMINO_ACIDS)
     got = m.forward(tokens, columns=aa).logits
-    np.testing.assert_allclose(got, fair_esm(m, tokens)["logits"][..., aa], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(got, fair_esm(m, tokens)["logits"][..., aa], **of(m, 0, 1e-4))
 
 
 def test_full_length_uses_the_last_learned_position(esm1b_small):
@@ -125,7 +126,7 @@ def test_full_length_uses_the_last_learned_position(esm1b_small):
     assert tokens.shape[1] == 1024
     got = m.forward(tokens, representation=True)
     want = fair_esm(m, tokens, repr_layers=[2])
-    np.testing.assert_allclose(got.logits, want["logits"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(got.logits, want["logits"], **of(m, tokens.shape[1], 1e-4))
     with pytest.raises(ContactplugError, match="1022"):
         check_length(Record("long", seq + "A"), m.max_length)
 
@@ -137,7 +138,7 @@ def test_esm_head_equals_fair_esm_contact_head(esm1b_real_width):
     want = 0.5 * (want + want.T)
     np.fill_diagonal(want, 0)
     [got] = attention.batch_maps(m, [seq], "esm-head")
-    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got, want, **of(m))
 
 
 def test_esm1v_has_no_contact_regression(esm1v):
@@ -152,10 +153,10 @@ def test_esm1v_has_no_contact_regression(esm1v):
 
 def test_every_method_runs_and_the_ranking_is_made_on_first_use(esm1b_small):
     m = esm1b_small
-    assert not store.cached_path(m.fingerprint).exists()
+    assert not cache.cached_path(m.fingerprint).exists()
     seq = SEQS[0][:40]
     [first] = prediction.predict(m, [Record("q", seq)], "attention")
-    assert store.cached_path(m.fingerprint).exists()  # made once, then cached
+    assert cache.cached_path(m.fingerprint).exists()  # made once, then cached
     assert 1 <= first.meta["k"] <= m.num_layers * m.num_heads
     for method in ("all-heads", "esm-head"):
         [cmap] = prediction.predict(m, [Record("q", seq)], method)
@@ -208,8 +209,8 @@ def test_hf_folder_with_absolute_positions_equals_transformers(tmp_path, name):
         want = hf(tokens, attention_mask=mask, output_attentions=True)
     for b, seq in enumerate(SEQS):
         t = len(seq) + 2
-        np.testing.assert_allclose(got.logits[b, :t], want.logits[b, :t], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.logits[b, :t], want.logits[b, :t], **of(model, t, 1e-4))
         for layer in range(2):
             ref = want.attentions[layer][b, :, :t, :t]
-            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, **of(model, t))
     assert want.attentions[1].amax(-1).mean() > 0.2

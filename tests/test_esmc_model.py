@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models import esmc, esmc_model
 from contactplug.models.loading import load_model
-from contactplug.readout import attention, prediction, store
+from contactplug.readout import attention, cache, prediction
 
 DATA = Path(__file__).parent / "data" / "esmc"
 TINY = DATA / "esmc_tiny.pth"
@@ -65,10 +66,11 @@ def test_interface_forward_equals_the_official_modules(official, ref):
     maps = {}
     every = {layer: range(m.num_heads) for layer in range(m.num_layers)}
     out = m.forward(tokens, every, lambda n, h, p: maps.update({n: p}), representation=True)
-    assert np.abs(out.logits.numpy() - ref["logits"]).max() < 1e-4
-    assert np.abs(out.representation.numpy() - ref["embeddings"]).max() < 1e-4
+    t = tokens.shape[1]
+    np.testing.assert_allclose(out.logits.numpy(), ref["logits"], **of(m, t, 1e-4))
+    np.testing.assert_allclose(out.representation.numpy(), ref["embeddings"], **of(m, t, 1e-4))
     for layer in range(m.num_layers):
-        assert np.abs(maps[layer].numpy() - ref["attention"][layer]).max() < 1e-5
+        np.testing.assert_allclose(maps[layer].numpy(), ref["attention"][layer], **of(m, t))
 
 
 def test_readout_maps_are_the_official_attention_processed(official, ref):
@@ -81,7 +83,7 @@ def test_readout_maps_are_the_official_attention_processed(official, ref):
         a = 0.5 * (a + a.T)
         a = a - np.outer(a.sum(1), a.sum(0)) / a.sum()
         np.fill_diagonal(a, 0)
-        np.testing.assert_allclose(got[k], a, atol=1e-5)
+        np.testing.assert_allclose(got[k], a, **of(official))
 
 
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
@@ -107,7 +109,7 @@ def test_folded_maps_of_a_padded_batch_are_the_official_attention_processed(
             want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
         want /= len(picks)
         np.fill_diagonal(want, 0)
-        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_allclose(got, want, **of(official))
 
 
 def test_logit_columns_of_the_jacobian_are_the_official_logits(official, ref):
@@ -168,9 +170,9 @@ def test_a_missing_name_and_foreign_files_are_one_line(tmp_path, monkeypatch):
 
 def test_every_method_runs_and_the_ranking_is_made_on_first_use(small):
     seq = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRV"
-    assert not store.cached_path(small.fingerprint).exists()
+    assert not cache.cached_path(small.fingerprint).exists()
     [cmap] = prediction.predict(small, [Record("q", seq)], "attention")
-    assert store.cached_path(small.fingerprint).exists()
+    assert cache.cached_path(small.fingerprint).exists()
     assert cmap.contacts.shape == (len(seq),) * 2 and np.isfinite(cmap.contacts).all()
     [every] = prediction.predict(small, [Record("q", seq)], "all-heads")
     assert np.isfinite(every.contacts).all()
@@ -191,7 +193,7 @@ def test_padded_batches_equal_one_at_a_time(small):
     batched = attention.batch_maps(small, seqs, "attention", heads)
     for seq, got in zip(seqs, batched, strict=True):
         [alone] = attention.batch_maps(small, [seq], "attention", heads)
-        np.testing.assert_allclose(got, alone, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, alone, **of(small))
 
 
 def test_the_bare_pth_is_told_from_a_fair_esm_pt_by_its_contents(tmp_path, esmc_pth, tiny_model):

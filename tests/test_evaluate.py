@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from contactplug.cli import main
-from contactplug.evaluation.precision import (
+from contactplug.evaluation.metrics import (
     METRICS,
     evaluate_map,
     evaluate_maps,

@@ -20,7 +20,7 @@ from contactplug.files.rr import read_rr
 from contactplug.files.specs import parse_sep, parse_top
 from contactplug.inputs.queries import from_structure
 from contactplug.restraints.calibration import Calibration
-from contactplug.restraints.export import Options, render
+from contactplug.restraints.pairs import Options, render
 
 DATA = Path(__file__).parent / "data"
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ"  # 65, has Gly

@@ -4,6 +4,7 @@ weights of the real esm2_t6_8M architecture (6 layers, 320 dim, 20 heads)."""
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.models import esm2 as fastforward
 from contactplug.models.random_weights import random_model
@@ -38,9 +39,9 @@ def test_logits_and_representation_equal_fair_esm(model):
     got = fastforward.forward(model, tokens, representation=True)
     for b, seq in enumerate(SEQS):
         t = len(seq) + 2
-        np.testing.assert_allclose(got.logits[b, :t], want["logits"][b, :t], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.logits[b, :t], want["logits"][b, :t], **of(model, t, 1e-4))
         rep = want["representations"][model.num_layers][b, :t]
-        np.testing.assert_allclose(got.representation[b, :t], rep, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got.representation[b, :t], rep, **of(model, t, 1e-4))
 
 
 def test_mask_tokens_use_fair_esm_token_dropout(model):
@@ -50,7 +51,7 @@ def test_mask_tokens_use_fair_esm_token_dropout(model):
     aa = [model.alphabet.get_idx(a) for a in "LAGVSERTIDPKQNFYMHWC"]
     want = fair_esm(model, tokens)["logits"][..., aa]
     got = fastforward.logits(model, tokens, columns=aa)
-    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(got, want, **of(model, 0, 1e-4))
 
 
 def test_head_probabilities_equal_fair_esm_in_padded_batch(model):
@@ -69,7 +70,7 @@ def test_head_probabilities_equal_fair_esm_in_padded_batch(model):
         for b, seq in enumerate(SEQS):
             t = len(seq) + 2  # fair-esm zeroes padded rows; compare the real tokens
             ref = want[b, layer, heads, :t, :t]
-            np.testing.assert_allclose(probs[b, :, :t, :t], ref, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(probs[b, :, :t, :t], ref, **of(model, t))
             assert probs[b, :, :t, t:].sum() == 0  # padded keys get no attention
 
 
@@ -97,12 +98,12 @@ def test_readout_maps_equal_fair_esm_on_8m_architecture(esm8m):
     heads = [(5, 3), (2, 11), (5, 0), (0, 19)]
     seq = SEQS[0]
     ref = reference_maps(esm8m, seq, heads)
-    np.testing.assert_allclose(attention.head_maps(esm8m, seq, heads).numpy(), ref, atol=1e-5)
+    np.testing.assert_allclose(attention.head_maps(esm8m, seq, heads).numpy(), ref, **of(esm8m))
     [mean] = attention.batch_maps(esm8m, [seq], "attention", heads)
-    np.testing.assert_allclose(mean, ref.mean(0), atol=1e-5)
+    np.testing.assert_allclose(mean, ref.mean(0), **of(esm8m))
     every = attention.all_heads(esm8m)
     [all_mean] = attention.batch_maps(esm8m, [seq], "all-heads")
-    np.testing.assert_allclose(all_mean, reference_maps(esm8m, seq, every).mean(0), atol=1e-5)
+    np.testing.assert_allclose(all_mean, reference_maps(esm8m, seq, every).mean(0), **of(esm8m))
 
 
 def test_esm_head_equals_fair_esm_on_8m_architecture(esm8m):
@@ -111,7 +112,7 @@ def test_esm_head_equals_fair_esm_on_8m_architecture(esm8m):
     want = 0.5 * (want + want.T)
     np.fill_diagonal(want, 0)
     [got] = attention.batch_maps(esm8m, [seq], "esm-head")
-    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got, want, **of(esm8m))
 
 
 def test_bfloat16_autocast_runs_and_stays_close(tiny_model):

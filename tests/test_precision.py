@@ -5,12 +5,13 @@ matmul path against fp32 on the real 8M weights (the accuracy gate, on a few pro
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug import hardware
 from contactplug.files.sequences import Record
 from contactplug.models import esm2, row_blocks
 from contactplug.models.random_weights import random_model
-from contactplug.readout import attention, precision, prediction
+from contactplug.readout import attention, matmul_precision, prediction
 from contactplug.readout.selection_set import load as load_selection_set
 
 SEQS = [
@@ -65,7 +66,7 @@ def test_folded_readout_equals_per_head_maps(esm8m, method, block_bytes):
         want = reference(esm8m, seq, method, heads)
         if method == "esm-head":
             np.fill_diagonal(want, 0)
-        np.testing.assert_allclose(scores, want, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(scores, want, **of(esm8m))
 
 
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
@@ -115,12 +116,12 @@ def test_bf16_forward_stays_close_to_fp32(esm8m):
 
 
 def test_auto_precision_follows_the_cpu(esm8m, tiny_model):
-    chosen = precision.resolve(esm8m, "auto")
+    chosen = matmul_precision.resolve(esm8m, "auto")
     assert chosen.name == ("bf16" if BF16 else "fp32")
-    assert precision.resolve(esm8m, "fp32").autocast is None
-    assert precision.resolve(esm8m, "bf16").autocast is torch.bfloat16
-    assert "--precision fp32" in precision.describe(chosen)
-    toy = precision.resolve(tiny_model, "auto")  # dim 32: below the widths the gate measured
+    assert matmul_precision.resolve(esm8m, "fp32").autocast is None
+    assert matmul_precision.resolve(esm8m, "bf16").autocast is torch.bfloat16
+    assert "--precision fp32" in matmul_precision.describe(chosen)
+    toy = matmul_precision.resolve(tiny_model, "auto")  # dim 32: below the widths the gate measured
     assert toy.name == "fp32" and "gated from dim" in toy.why
 
 
@@ -133,7 +134,7 @@ def test_predict_records_the_precision_and_fp32_is_the_reference(esm8m):
     assert {m.meta["precision"] for m in auto} == {"bf16" if BF16 else "fp32"}
     for seq, cmap in zip(SEQS, fp32, strict=True):
         want = reference(esm8m, seq, "attention", [(5, 3)])
-        np.testing.assert_allclose(cmap.contacts, want, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(cmap.contacts, want, **of(esm8m))
 
 
 def _top_pairs(scores, n, sep=24):
@@ -189,7 +190,7 @@ def test_cli_precision_flag_and_model_info(esm8m, esm8m_files, tmp_path, capsys)
     assert {m.meta["precision"] for m in fp32.values()} == {"fp32"}
     for n, seq in enumerate(SEQS):
         want = attention.batch_maps(esm8m, [seq], "attention", [(5, 3), (4, 9)])[0]
-        np.testing.assert_allclose(fp32[f"s{n}"].contacts, want, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(fp32[f"s{n}"].contacts, want, **of(esm8m))
     assert main(["model-info", "--model", str(model)]) == 0
     info = capsys.readouterr().out
     assert "readout precision " + ("bf16 matmuls" if BF16 else "fp32") in info

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from parity import of
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.loading import load_model
-from contactplug.readout import attention, prediction, store
+from contactplug.readout import attention, cache, prediction
 
 transformers = pytest.importorskip("transformers", reason="ProtT5 runs on transformers' T5")
 spm = pytest.importorskip("sentencepiece", reason="ProtT5's tokenizer is sentencepiece")
@@ -130,11 +131,11 @@ def test_hidden_states_and_every_head_equal_transformers(model, reference):
     for b, seq in enumerate(SEQS):
         t = len(seq) + 1
         np.testing.assert_allclose(
-            got.representation[b, :t], want.last_hidden_state[b, :t], atol=1e-5, rtol=0
+            got.representation[b, :t], want.last_hidden_state[b, :t], **of(model, t)
         )
         for layer in range(model.num_layers):
             ref = want.attentions[layer][b, :, :t, :t]
-            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(maps[layer][b, :, :t, :t], ref, **of(model, t))
             assert maps[layer][b, :, :t, t:].sum() == 0  # padded keys get no attention
     assert want.attentions[0].amax(-1).mean() > 0.2  # peaky enough to catch a wrong order
 
@@ -150,7 +151,7 @@ def test_only_the_wanted_heads_and_an_early_stop(model, reference):
     assert out.layers_run == 1 and out.representation is None and list(seen) == [0]
     heads, probs = seen[0]
     assert heads == [1, 3]
-    np.testing.assert_allclose(probs[0], want[0][0, [1, 3]], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(probs[0], want[0][0, [1, 3]], **of(model))
 
 
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
@@ -185,7 +186,7 @@ def test_folded_maps_of_a_padded_batch_are_transformers_attention_processed(
             want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
         want /= len(picks)
         np.fill_diagonal(want, 0)
-        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_allclose(got, want, **of(model))
 
 
 def test_bf16_row_blocks_keep_the_fp32_map(model):
@@ -231,14 +232,14 @@ def test_representation_jacobian_rows_are_transformers_mutants(model, reference)
         for a in ("W", seq[i]):
             mutant = seq[:i] + a + seq[i + 1 :]
             k = jacobian.AMINO_ACIDS.index(a)
-            np.testing.assert_allclose(rows[i - 3, k], hidden(mutant) - base, atol=1e-5)
+            np.testing.assert_allclose(rows[i - 3, k], hidden(mutant) - base, **of(model))
 
 
 def test_every_method_that_applies_runs(model):
     seq = SEQS[0][:40]
-    assert not store.cached_path(model.fingerprint).exists()
+    assert not cache.cached_path(model.fingerprint).exists()
     [cmap] = prediction.predict(model, [Record("q", seq)], "attention")
-    assert store.cached_path(model.fingerprint).exists()  # made once, on first use
+    assert cache.cached_path(model.fingerprint).exists()  # made once, on first use
     assert cmap.contacts.shape == (40, 40) and np.isfinite(cmap.contacts).all()
     [every] = prediction.predict(model, [Record("q", seq)], "all-heads")
     assert np.isfinite(every.contacts).all()
@@ -252,7 +253,7 @@ def test_every_method_that_applies_runs(model):
     batched = attention.batch_maps(model, SEQS, "all-heads")
     for seq, got in zip(SEQS, batched, strict=True):
         [alone] = attention.batch_maps(model, [seq], "all-heads")
-        np.testing.assert_allclose(got, alone, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got, alone, **of(model))
 
 
 def test_the_name_resolves_from_the_hub_cache(t5_folder, model, tmp_path, monkeypatch):

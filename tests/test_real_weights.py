@@ -4,7 +4,7 @@ structures the head ranking never saw (the selection set's held-out proteins).""
 import numpy as np
 import pytest
 
-from contactplug.evaluation.precision import evaluate_map
+from contactplug.evaluation.metrics import evaluate_map
 from contactplug.inputs.queries import from_structure
 from contactplug.jacobian import categorical as jacobian
 from contactplug.readout import prediction

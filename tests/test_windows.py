@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from contactplug.evaluation.precision import evaluate_map
+from contactplug.evaluation.metrics import evaluate_map
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
 from contactplug.inputs.queries import from_structure

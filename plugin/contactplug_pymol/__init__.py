@@ -12,20 +12,24 @@ The contactplug core is used in-process when PyMOL's Python can import it; other
 """
 
 try:
-    from . import commands
+    from . import pymol_commands
 except ImportError:  # `run .../contactplug_pymol/__init__.py`: not imported as a package
     import os as _os
     import sys as _sys
 
     _here = globals().get("__script__") or __file__
     _sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(_here))))
-    from contactplug_pymol import commands
+    from contactplug_pymol import pymol_commands
 
 from pymol import cmd
 from pymol.shortcut import Shortcut
 
 __version__ = "0.1.0"
-COMMANDS = (commands.attncontacts, commands.loadcontacts, commands.attncontacts_clear)
+COMMANDS = (
+    pymol_commands.attncontacts,
+    pymol_commands.loadcontacts,
+    pymol_commands.attncontacts_clear,
+)
 
 
 def register(_self=cmd) -> None:
@@ -46,7 +50,7 @@ def register(_self=cmd) -> None:
 
 
 def _methods_sc():
-    return Shortcut(commands.method_names())
+    return Shortcut(pymol_commands.method_names())
 
 
 def __init_plugin__(app=None) -> None:
@@ -65,7 +69,7 @@ def __init_plugin__(app=None) -> None:
 def _open_dialog() -> None:
     import importlib
 
-    importlib.import_module(".dialog", commands.__package__).open_dialog(cmd)
+    importlib.import_module(".dialog", pymol_commands.__package__).open_dialog(cmd)
 
 
 # Importing the package is enough in a script (`import contactplug_pymol`).

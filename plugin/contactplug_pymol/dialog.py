@@ -52,10 +52,10 @@ def build_dialog(_self):
             model.setText(path)
 
     def draw():
-        from . import commands
+        from . import pymol_commands
 
         try:
-            commands.attncontacts(
+            pymol_commands.attncontacts(
                 selection.text().strip(),
                 top.currentText(),
                 method.currentText(),
@@ -68,9 +68,9 @@ def build_dialog(_self):
             print(f" attncontacts: error: {exc}")
 
     def wipe():
-        from . import commands
+        from . import pymol_commands
 
-        commands.attncontacts_clear(selection.text().strip(), _self=_self)
+        pymol_commands.attncontacts_clear(selection.text().strip(), _self=_self)
 
     browse.clicked.connect(pick_model)
     run.clicked.connect(draw)

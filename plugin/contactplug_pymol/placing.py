@@ -7,8 +7,8 @@ import numpy as np
 from pymol import CmdException
 
 from .chains import Chain
+from .contact_files import Prediction
 from .draw import free_group, group_name, is_contact_group
-from .files import Prediction
 
 FILE_PREFIX = "lc"  # groups drawn by loadcontacts
 

@@ -17,7 +17,7 @@ import tempfile
 
 from pymol import CmdException
 
-from .files import Prediction, from_matrix, read_npz
+from .contact_files import Prediction, from_matrix, read_npz
 from .messages import core_messages, feedback, pymol_words
 
 try:
@@ -87,7 +87,7 @@ def predict(
 
     recs = [Record(record_id(rid), seq) for rid, seq in records]
     # the core's progress lines and notes go to PyMOL's output; stderr is no terminal here,
-    # so no bar is drawn (files.progress)
+    # so no bar is drawn (contactplug.progress)
     with core_messages(), contextlib.redirect_stderr(ProgressLines()):
         try:
             loaded = api.cached_model(model)
@@ -191,7 +191,7 @@ class ProgressLines:
 
 def _run(args: list[str]) -> tuple[int, list[str]]:
     """Run the executable, its stderr read line by line as it comes: not a terminal, so the
-    CLI writes a plain progress line every tenth of the work (files.progress)."""
+    CLI writes a plain progress line every tenth of the work (contactplug.progress)."""
     sink = ProgressLines()
     proc = subprocess.Popen(
         args,

@@ -7,7 +7,7 @@ import os
 
 from pymol import cmd
 
-from . import commands
+from . import pymol_commands
 
 
 def style(_self=cmd) -> None:
@@ -51,6 +51,8 @@ def contacts_figure(
     """Load a structure, draw predicted contacts (truth colours) and render them."""
     name = os.path.splitext(os.path.basename(structure))[0]
     _self.load(structure, name)
-    results = commands.attncontacts(name, top, "attention", model, min_sep, "truth", _self=_self)
+    results = pymol_commands.attncontacts(
+        name, top, "attention", model, min_sep, "truth", _self=_self
+    )
     render_png(out, width, height, _self=_self)
     return results

@@ -51,7 +51,7 @@ def predict(
 ) -> list[ContactMap]:
     """Contact maps for one or more sequences. `method` is attention | all-heads | esm-head |
     jacobian | jacobian-fast | repr-jacobian | repr-jacobian-fast. `precision` (auto | fp32 |
-    bf16) is the readout's matmul precision (`readout.precision`); the Jacobian runs fp32."""
+    bf16) is the readout's matmul precision (`readout.matmul_precision`); the Jacobian runs fp32."""
     loaded = model if isinstance(model, Model) else cached_model(model, device, dtype)
     records = _records(sequences)
     if method in READOUT_METHODS:

@@ -9,7 +9,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import REPR_FALLBACK
 from contactplug.models.registry import REGISTRY
 
-# `--paths`: what `bench --memory` can measure (contactplug.bench_memory runs each)
+# `--paths`: what `bench --memory` can measure (contactplug.memory_peaks runs each)
 MEMORY_PATHS = (
     "fair_bare",
     "fast_bare",
@@ -35,9 +35,9 @@ def describe_device(model) -> str:
 
 
 def clock_name() -> str:
-    from contactplug import bench
+    from contactplug import timing
 
-    return next(name for name, fn in bench.CLOCKS.items() if fn is bench.clock)
+    return next(name for name, fn in timing.CLOCKS.items() if fn is timing.clock)
 
 
 def machine_lines(model) -> tuple[list[str], dict]:
@@ -50,9 +50,9 @@ def machine_lines(model) -> tuple[list[str], dict]:
     device = model.device
     bf16 = hardware.has_bf16_matmul(device)
     dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
-    from contactplug import bench
+    from contactplug import timing
 
-    peaks = hardware.matmul_peaks(device, dtypes=dtypes, clock=bench.clock)
+    peaks = hardware.matmul_peaks(device, dtypes=dtypes, clock=timing.clock)
     tokens = model.tokens(["ACDEFGHIKLMNPQRSTVWY"])
     lines = []
     if device.type == "cpu":
@@ -73,9 +73,10 @@ def machine_lines(model) -> tuple[list[str], dict]:
         lines.append(
             f"kernel path, {name} forward: {hardware.kernel_path(device, bool(autocast), kernels)}"
         )
-    from contactplug.readout import precision
+    from contactplug.readout import matmul_precision
 
-    lines.append(f"readout precision by default: {precision.describe(precision.resolve(model))}")
+    chosen = matmul_precision.resolve(model)
+    lines.append(f"readout precision by default: {matmul_precision.describe(chosen)}")
     return lines, peaks
 
 
@@ -212,13 +213,13 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
 def run_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from contactplug import bench, bench_memory
+    from contactplug import memory_peaks, timing
 
     if not args.model and not args.arch:
         raise ContactplugError("bench needs --model or --arch")
     if args.threads:
         torch.set_num_threads(args.threads)
-    bench.clock = bench.CLOCKS[args.clock]
+    timing.clock = timing.CLOCKS[args.clock]
     try:
         lengths = [int(x) for x in args.lengths.split(",")]
     except ValueError:
@@ -234,13 +235,13 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ContactplugError(
             f"unknown --paths {', '.join(unknown)}; from {', '.join(MEMORY_PATHS)}"
         )
-    model = bench.get_model(args.model, args.arch, args.device)
-    heads, note = bench.heads_for(model, args.top_k)
+    model = timing.get_model(args.model, args.arch, args.device)
+    heads, note = timing.heads_for(model, args.top_k)
     machine, peaks = machine_lines(model)
     positions = None if args.jacobian == "full" else int(args.jacobian)
     cj = args.only != "readout"
     results = [
-        bench.measure(model, n, heads, args.batch_size, positions, args.repeats, cj)
+        timing.measure(model, n, heads, args.batch_size, positions, args.repeats, cj)
         for n in ([] if args.only in ("memory", "throughput") else lengths)
     ]
     print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
@@ -268,10 +269,10 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.memory or args.only == "memory":
         print()
         rows = []
-        for path in bench_memory.memory_paths(model, asked_paths or MEMORY_PATHS):
+        for path in memory_peaks.memory_paths(model, asked_paths or MEMORY_PATHS):
             cells = []
             for n in lengths:
-                got = bench_memory.peak_rss(args.model, args.arch, args.device, path, n, heads)
+                got = memory_peaks.peak_rss(args.model, args.arch, args.device, path, n, heads)
                 if "error" in got:
                     cells.append(f"failed: {got['error'][:60]}")
                 else:
@@ -284,7 +285,7 @@ def run_bench(args: argparse.Namespace) -> int:
             "2 positions; jacobian_fold: L random rows folded into the compact store, no forwards)"
         )
     if args.throughput:
-        got = bench.throughput(model, args.throughput, heads, args.batch_size)
+        got = timing.throughput(model, args.throughput, heads, args.batch_size)
         print()
         print(
             f"throughput over {got['count']} random sequences of 50-1000 residues "

@@ -35,7 +35,7 @@ def model_from(args: argparse.Namespace) -> Model:
 
 
 def show_progress(args: argparse.Namespace) -> bool:
-    """Progress unless -q: a bar on a terminal, else a line every tenth (files.progress)."""
+    """Progress unless -q: a bar on a terminal, else a line every tenth (contactplug.progress)."""
     return not args.quiet
 
 
@@ -45,7 +45,7 @@ def structure_facts(query) -> dict:
     so that `export --numbering author` skips their pairs as PyMOL does."""
     if not query.structure or not os.path.isfile(query.structure):
         return {}
-    from contactplug.restraints.export import anchor_absent
+    from contactplug.restraints.pairs import anchor_absent
 
     absent = anchor_absent(query.structure, query.chain, query.resnum, query.icode)
     return {"anchor_absent": absent} if absent else {}

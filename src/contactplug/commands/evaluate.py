@@ -113,7 +113,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from contactplug.evaluation.precision import evaluate_maps, write_csv, write_json
+    from contactplug.evaluation.metrics import evaluate_maps, write_csv, write_json
 
     json_path, csv_path = _outputs(args.output)
     maps = load_dir(args.maps)
@@ -135,8 +135,8 @@ def score_and_draw(items: list[tuple], out: Path, cutoff: float = 8.0) -> list[d
     """`predict --evaluate`: each (map, structure, chain, picture name) scored
     (OUT/metrics.json and .csv, the table printed) and drawn (OUT/<picture name>), as
     `evaluate` and `plot` would."""
+    from contactplug.evaluation.metrics import evaluate_map, write_csv, write_json
     from contactplug.evaluation.plot import plot_map
-    from contactplug.evaluation.precision import evaluate_map, write_csv, write_json
 
     rows = [evaluate_map(cmap, path, chain, cutoff) for cmap, path, chain, _ in items]
     json_path = write_json(rows, out / "metrics.json", cutoff=cutoff, atom="CB")

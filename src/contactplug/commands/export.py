@@ -12,7 +12,7 @@ from contactplug.files.contactmap import load, map_files
 from contactplug.files.errors import ContactplugError
 from contactplug.files.outputs import OutputFolder
 from contactplug.restraints import calibration as cal
-from contactplug.restraints.export import FORMATS, Options, check_format, export_map, render
+from contactplug.restraints.pairs import FORMATS, Options, check_format, export_map, render
 
 log = logging.getLogger("contactplug")
 

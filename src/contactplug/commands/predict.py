@@ -16,8 +16,8 @@ from contactplug.commands.common import (
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
-from contactplug.files.progress import Progress
 from contactplug.files.sequences import check_length
+from contactplug.progress import Progress
 
 log = logging.getLogger("contactplug")
 
@@ -47,7 +47,7 @@ def run_predict(args: argparse.Namespace) -> int:
         ranking = get_ranking(model, args.heads)
         ranking.top(args.top_k)  # refuse a bad --top-k before any work
     out = Path(args.output)
-    # many sequences: a bar on a terminal, else a line every tenth (files.progress)
+    # many sequences: a bar on a terminal, else a line every tenth (contactplug.progress)
     many = show_progress(args) and len(queries) > 1
     bar = Progress(len(queries), f"predict {args.method}", "proteins", many)
     records = [q.record for q in queries]
@@ -90,8 +90,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_select_heads(args: argparse.Namespace) -> int:
     from contactplug.readout import selection_set
+    from contactplug.readout.cache import cached_path, stored_path
     from contactplug.readout.ranking import rank_heads, read_ranking
-    from contactplug.readout.store import cached_path, stored_path
 
     model = model_from(args)
     known = stored_path(model.fingerprint) if args.reuse and not args.structures else None
@@ -132,14 +132,14 @@ def run_select_heads(args: argparse.Namespace) -> int:
 
 
 def run_model_info(args: argparse.Namespace) -> int:
-    from contactplug.readout import precision
+    from contactplug.readout import matmul_precision
 
     model = model_from(args)
     print(model.describe())
     for method, why in model.methods().items():
         print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
     print(f"  fingerprint {model.fingerprint}")
-    print(f"  readout precision {precision.describe(precision.resolve(model))}")
+    print(f"  readout precision {matmul_precision.describe(matmul_precision.resolve(model))}")
     return 0
 
 

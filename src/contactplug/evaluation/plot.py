@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from contactplug.evaluation.precision import precision
+from contactplug.evaluation.metrics import precision
 from contactplug.files.atomic import atomic_path
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError

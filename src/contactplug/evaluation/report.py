@@ -21,17 +21,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from contactplug.evaluation.plot import draw_map, save_figure
-from contactplug.evaluation.precision import (
+from contactplug.evaluation.metrics import (
     COLUMNS,
     INFO_COLUMNS,
     METRICS,
     evaluate_maps,
     write_csv,
 )
+from contactplug.evaluation.plot import draw_map, save_figure
+from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap, load_dir
 from contactplug.files.errors import ContactplugError
-from contactplug.files.rr import write_text_atomic
 from contactplug.inputs.structure import (
     align,
     contacts_from_coords,

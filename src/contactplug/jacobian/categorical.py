@@ -30,11 +30,11 @@ import torch
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import jacobian_method
-from contactplug.files.progress import Progress
 from contactplug.files.sequences import Record, check_length
-from contactplug.jacobian.store import SymmetricStore, choose_precision
+from contactplug.jacobian.block_store import SymmetricStore, choose_precision
 from contactplug.models import batching
 from contactplug.models.base import Model
+from contactplug.progress import Progress
 from contactplug.readout import windows
 
 AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order (any order does: one for both axes)
@@ -91,7 +91,7 @@ def row_stream(
     subs = [model.mask_id] if fast else model.token_ids(AMINO_ACIDS)
     mutants = [(i, k) for i in range(start, end) for k in range(width)]
     row = np.empty((width, length, base.shape[-1]), dtype=np.float32)
-    # a bar on a terminal, else a line every tenth (see files.progress)
+    # a bar on a terminal, else a line every tenth (see contactplug.progress)
     bar = Progress(len(mutants), f"jacobian {start + 1}-{end}/{length}", "forwards", progress)
     for first in range(0, len(mutants), batch_size):
         chunk = mutants[first : first + batch_size]

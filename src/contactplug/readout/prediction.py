@@ -14,7 +14,7 @@ from contactplug.models import batching
 from contactplug.models.base import Model
 from contactplug.readout import windows
 from contactplug.readout.attention import Head, batch_maps, by_layer, windowed_map
-from contactplug.readout.precision import resolve as resolve_precision
+from contactplug.readout.matmul_precision import resolve as resolve_precision
 from contactplug.readout.ranking import get_ranking
 
 log = logging.getLogger("contactplug")
@@ -34,7 +34,7 @@ def predict_unordered(
 ) -> Iterator[tuple[int, ContactMap]]:
     """(input index, ContactMap) per record, in the order they are done: length-sorted
     padded batches, then the proteins longer than `window` (None or 0: refuse those).
-    precision: the matmuls' (auto | fp32 | bf16, see `readout.precision`); workers: batches
+    precision: the matmuls' (auto | fp32 | bf16, see `readout.matmul_precision`); workers: batches
     run side by side on CPU, torch's threads shared out among them (None: one per thread,
     `batching.run_groups`)."""
     model.require(method)

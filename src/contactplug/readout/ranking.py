@@ -21,12 +21,12 @@ import torch
 from contactplug import __version__
 from contactplug.files.atomic import write_text
 from contactplug.files.errors import ContactplugError
-from contactplug.files.progress import Progress
 from contactplug.models.base import Model
+from contactplug.progress import Progress
 from contactplug.readout.attention import all_heads, head_maps
+from contactplug.readout.cache import cached_path, stored_path
 from contactplug.readout.selection_set import LabelledProtein, split
 from contactplug.readout.selection_set import load as load_selection_set
-from contactplug.readout.store import cached_path, stored_path
 
 log = logging.getLogger("contactplug")
 FORMAT = "contactplug-head-ranking/1"

@@ -7,8 +7,8 @@ import logging
 
 from contactplug import api
 from contactplug.files.errors import ContactplugError
-from contactplug.files.progress import Progress
-from contactplug.readout import selection_set, store
+from contactplug.progress import Progress
+from contactplug.readout import cache, selection_set
 from contactplug.restraints.calibration import (
     Calibration,
     cached_path,
@@ -64,7 +64,7 @@ def fit_model(model, method: str = "attention", top_k: int | None = None, protei
 
 def for_model(model, method: str = "attention", top_k: int | None = None) -> Calibration:
     """The stored calibration for these weights and method, or fit one now and cache it."""
-    path = store.stored_path(model.fingerprint, suffix(method))
+    path = cache.stored_path(model.fingerprint, suffix(method))
     if path is not None:
         return load(path)
     log.info("no calibration for %s %s yet: fitting on the selection set, once", model.name, method)

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
-from contactplug.files.rr import write_text_atomic
-from contactplug.readout import store
+from contactplug.readout import cache
 
 log = logging.getLogger("contactplug")
 
@@ -373,12 +373,12 @@ def evaluate(
 
 # ---------------------------------------------------------------- where calibrations live
 def suffix(method: str) -> str:
-    """Calibrations sit beside the head ranking of the same weights (`readout.store`)."""
+    """Calibrations sit beside the head ranking of the same weights (`readout.cache`)."""
     return f".calibration.{method}.json"
 
 
 def cached_path(fingerprint: str, method: str) -> Path:
-    return store.cached_path(fingerprint, suffix(method))
+    return cache.cached_path(fingerprint, suffix(method))
 
 
 def find(cmap: ContactMap) -> Calibration | None:
@@ -386,7 +386,7 @@ def find(cmap: ContactMap) -> Calibration | None:
     fp = str(cmap.meta.get("fingerprint", "")) if isinstance(cmap.meta, dict) else ""
     if not fp:
         return None
-    path = store.stored_path(fp, suffix(cmap.method))
+    path = cache.stored_path(fp, suffix(cmap.method))
     return load(path) if path is not None else None
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
-from contactplug.files.rr import format_rr, write_text_atomic
+from contactplug.files.rr import format_rr
 from contactplug.files.specs import parse_sep, parse_top
 from contactplug.restraints import writers as restraints
 from contactplug.restraints.calibration import Calibration

@@ -5,7 +5,7 @@ fair-esm's own forward beside ours appear for the fair-esm families (ESM-2, ESM-
 The bare forward is the family's forward to the final hidden states, without the LM head.
 
 Every ratio is measured in one run with its parts interleaved (A, B, A, B, ...; medians), so a
-busy machine slows both sides alike (peak memory per path is `bench_memory`'s). The Jacobian
+busy machine slows both sides alike (peak memory per path is `memory_peaks`'s). The Jacobian
 is timed on a sample of positions and extrapolated unless `--jacobian full`; such numbers are
 marked `(est.)`. Its bound is (20L+1)/B x one batch-B forward of what it runs.
 """
@@ -23,13 +23,13 @@ import torch
 
 from contactplug import hardware
 from contactplug.jacobian import categorical as jacobian
-from contactplug.jacobian.store import SymmetricStore
+from contactplug.jacobian.block_store import SymmetricStore
 from contactplug.models import batching
 from contactplug.models.base import Model
 from contactplug.models.fair_esm_model import FairEsmModel, HeadCapture
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
-from contactplug.readout import attention, prediction, ranking, store
+from contactplug.readout import attention, cache, prediction, ranking
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -46,7 +46,7 @@ def sequence(length: int, seed: int = 0) -> str:
 def heads_for(model: Model, top_k: int | None = None) -> tuple[list, str]:
     """The model's ranked top-K if one is shipped or cached; else K heads spread over the upper
     half of the layers, the last one included (the costliest placement for the readout)."""
-    stored = store.stored_path(model.fingerprint)
+    stored = cache.stored_path(model.fingerprint)
     if stored is not None:
         heads = ranking.read_ranking(stored).top(top_k)
         return heads, f"ranked top-{len(heads)}"

@@ -10,8 +10,8 @@ from pymol import CmdException, cmd
 
 from . import predictor
 from .chains import Chain, chain_length, protein_chains
+from .contact_files import parse_min_sep, parse_top, read_contacts
 from .draw import Drawn, color_key, delete_group, draw_pairs, group_name, is_contact_group
-from .files import parse_min_sep, parse_top, read_contacts
 from .messages import feedback
 from .placing import FILE_PREFIX, file_group, map_positions, match_chains
 from .predictor import DEFAULT_MODEL, METHODS

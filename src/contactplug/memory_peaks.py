@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from contactplug import bench, hardware
+from contactplug import hardware, timing
 from contactplug.jacobian import categorical as jacobian
-from contactplug.jacobian.store import SymmetricStore
+from contactplug.jacobian.block_store import SymmetricStore
 from contactplug.models import batching
 from contactplug.models.base import Model
 from contactplug.readout import attention
@@ -30,7 +30,7 @@ def memory_paths(model: Model, asked: Sequence[str]) -> list[str]:
     """The asked-for memory paths (`bench --paths`) that apply to the model: fair-esm's own
     forward for its families only, the esm-head where the checkpoint has the regression."""
     paths = list(asked)
-    if not bench.has_fair_esm(model):
+    if not timing.has_fair_esm(model):
         paths = [p for p in paths if not p.startswith("fair_")]
     if not model.has_contact_head:
         paths = [p for p in paths if p != "esm_head"]
@@ -48,7 +48,7 @@ def peak_rss(spec, arch, device, path: str, length: int, heads, positions: int =
         "heads": heads,
         "positions": positions,
     }
-    cmd = [sys.executable, "-m", "contactplug.bench_memory", json.dumps(args)]
+    cmd = [sys.executable, "-m", "contactplug.memory_peaks", json.dumps(args)]
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if done.returncode != 0:
@@ -58,19 +58,19 @@ def peak_rss(spec, arch, device, path: str, length: int, heads, positions: int =
 
 def _child(args: dict) -> None:
     """One path, measured by VmHWM after the model is built (subprocess side of peak_rss)."""
-    model = bench.get_model(args["spec"], args["arch"], args["device"])
-    seq = bench.sequence(args["length"], seed=args["length"])
+    model = timing.get_model(args["spec"], args["arch"], args["device"])
+    seq = timing.sequence(args["length"], seed=args["length"])
     heads = [tuple(h) for h in args["heads"]]
     tokens = model.tokens([seq])
     size = batching.auto_batch_size(model, len(seq))
     paths = {
         "fair_bare": lambda: model.esm(tokens),
         "fair_heads": lambda: model.esm(tokens, need_head_weights=True),
-        "fast_bare": lambda: bench.bare(model, tokens),
+        "fast_bare": lambda: timing.bare(model, tokens),
         "readout": lambda: attention.batch_maps(model, [seq], "attention", heads),
         "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads"),
         "esm_head": lambda: attention.batch_maps(model, [seq], "esm-head"),
-        "jacobian": lambda: bench.jacobian_run(model, seq, size, args["positions"], 0.0),
+        "jacobian": lambda: timing.jacobian_run(model, seq, size, args["positions"], 0.0),
         "jacobian_fold": lambda: _fold_synthetic(len(seq)),
     }
     gc.collect()

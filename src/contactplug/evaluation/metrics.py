@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
-from contactplug.files.rr import write_text_atomic
 from contactplug.files.specs import RANGES
 from contactplug.inputs.structure import (
     align,
