@@ -11,6 +11,9 @@ Keys (see README "npz schema"):
   chain     str (only when the input was a structure)
   resnum    int32 L (only when the input was a structure; author residue numbers)
   icode     str L  (only when the input was a structure; insertion codes, '' when none)
+  chain_ids     str C (only for a complex of C >= 2 chains: each chain's name, in map order)
+  chain_lengths int32 C (only for a complex: each chain's residues; they sum to L)
+  linker    str (only for a complex: how its chains were joined for the model)
   meta      str: JSON with anything else (heads used, batch size, device, dtype, ...)
 """
 
@@ -77,6 +80,9 @@ class ContactMap:
     resnum: np.ndarray | None = None
     icode: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    chain_ids: list[str] | None = None
+    chain_lengths: list[int] | None = None
+    linker: str | None = None
 
     def __post_init__(self) -> None:
         """Every field checked once, here: maps read from files and maps made in memory alike,
@@ -124,6 +130,55 @@ class ContactMap:
                 raise ContactplugError(f"resnum/icode of {self.id!r} do not match length {L}")
         elif self.icode is not None:
             raise ContactplugError(f"{where}: icode without resnum")
+        self._check_chains(where)
+
+    def _check_chains(self, where: str) -> None:
+        """A complex's chains: two or more distinct names, lengths that add up to L."""
+        if self.chain_ids is None and self.chain_lengths is None:
+            if self.linker is not None:
+                raise ContactplugError(f"{where}: a linker without chains")
+            return
+        if self.chain_ids is None or self.chain_lengths is None:
+            raise ContactplugError(f"{where}: chain_ids and chain_lengths come together")
+        ids = [str(c) for c in np.asarray(self.chain_ids, dtype=str).reshape(-1)]
+        lengths = np.asarray(self.chain_lengths).reshape(-1)
+        if lengths.dtype.kind not in "iu":
+            raise ContactplugError(f"{where}: chain_lengths are not integers")
+        if len(ids) != len(lengths) or len(ids) < 2:
+            raise ContactplugError(
+                f"{where}: {len(ids)} chain ids for {len(lengths)} chain lengths (a complex "
+                "has two or more)"
+            )
+        if any(not c.strip() or _CONTROL.search(c) for c in ids) or len(set(ids)) != len(ids):
+            raise ContactplugError(f"{where}: chain ids {ids} are not distinct names")
+        if (lengths < 1).any() or int(lengths.sum()) != self.length:
+            raise ContactplugError(
+                f"{where}: chain lengths {lengths.tolist()} do not add up to {self.length}"
+            )
+        self.chain_ids, self.chain_lengths = ids, [int(n) for n in lengths]
+        if self.linker is not None and not isinstance(self.linker, str):
+            raise ContactplugError(f"{where}: linker {self.linker!r} is not a name")
+
+    @property
+    def is_complex(self) -> bool:
+        return self.chain_lengths is not None
+
+    def chain_index(self) -> np.ndarray:
+        """Each position's chain, 0-based in map order (all 0 for a single chain)."""
+        if self.chain_lengths is None:
+            return np.zeros(self.length, dtype=np.int64)
+        return np.repeat(np.arange(len(self.chain_lengths)), self.chain_lengths)
+
+    def chain_spans(self) -> list[tuple[str, int, int]]:
+        """(chain name, first, end) per chain, 0-based and end exclusive, in map order."""
+        if self.chain_lengths is None:
+            return [(self.chain or "A", 0, self.length)]
+        ends = np.cumsum([0, *self.chain_lengths])
+        return [(c, int(ends[n]), int(ends[n + 1])) for n, c in enumerate(self.chain_ids)]
+
+    def chain_of(self, index: int) -> str:
+        """The chain name of a 0-based position ('A' for a single chain without a name)."""
+        return self.chain_spans()[int(self.chain_index()[index])][0]
 
     @property
     def length(self) -> int:
@@ -139,12 +194,28 @@ class ContactMap:
         min_sep: int = 6,
         max_sep: int | None = None,
         top: int | None = None,
+        kind: str = "intra",
     ) -> list[tuple[int, int, float]]:
-        """Pairs (i, j, score) with i < j, 0-based, best first; ties broken by (i, j)."""
-        i, j = np.triu_indices(self.length, k=max(1, min_sep))
-        if max_sep is not None:
-            keep = (j - i) <= max_sep
-            i, j = i[keep], j[keep]
+        """Pairs (i, j, score) with i < j, 0-based, best first; ties broken by (i, j).
+
+        kind: `intra` (pairs within a chain, min_sep <= j - i <= max_sep), `inter` (pairs
+        between chains of a complex; separation does not apply), or `all`: the intra pairs
+        ranked, then the inter pairs ranked, each list cut to `top` on its own, since the
+        inter-chain block is scored on its own scale (see README, Complexes)."""
+        if kind == "all":
+            return self.pairs(min_sep, max_sep, top, "intra") + self.pairs(top=top, kind="inter")
+        if kind not in ("intra", "inter"):
+            raise ContactplugError(f"unknown pair kind {kind!r}; choose intra, inter or all")
+        chain = self.chain_index()
+        if kind == "inter":
+            i, j = np.triu_indices(self.length, k=1)
+            keep = chain[i] != chain[j]
+        else:
+            i, j = np.triu_indices(self.length, k=max(1, min_sep))
+            keep = chain[i] == chain[j]
+            if max_sep is not None:
+                keep &= (j - i) <= max_sep
+        i, j = i[keep], j[keep]
         scores = self.contacts[i, j]
         order = np.lexsort((j, i, -scores))
         if top is not None:
@@ -174,6 +245,11 @@ class ContactMap:
         if self.resnum is not None:
             arrays["resnum"] = self.resnum
             arrays["icode"] = self.icode
+        if self.chain_ids is not None:
+            arrays["chain_ids"] = np.array(self.chain_ids, dtype=str)
+            arrays["chain_lengths"] = np.array(self.chain_lengths, dtype=np.int32)
+        if self.linker is not None:
+            arrays["linker"] = np.array(self.linker)
         return arrays
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -318,7 +394,7 @@ def load(path: str | os.PathLike) -> ContactMap:
     contacts = data["contacts"]
     if contacts.dtype.kind not in "iuf":
         raise ContactplugError(f"{path}: contacts are not numbers ({contacts.dtype})")
-    for name in ("resnum", "icode"):
+    for name in ("resnum", "icode", "chain_ids", "chain_lengths"):
         if name in data and data[name].ndim != 1:
             raise ContactplugError(f"{path}: {name} is not one value per residue")
     try:
@@ -334,6 +410,9 @@ def load(path: str | os.PathLike) -> ContactMap:
             resnum=data.get("resnum"),
             icode=data.get("icode"),
             meta=meta,
+            chain_ids=data.get("chain_ids"),
+            chain_lengths=data.get("chain_lengths"),
+            linker=_scalar(data, "linker", str, path),
         )
     except ContactplugError as exc:
         raise ContactplugError(f"{path}: {exc}") from None
@@ -366,21 +445,3 @@ def load_dir(path: str | os.PathLike) -> list[ContactMap]:
     """All maps in a folder (see `map_files`), or the one file given."""
     return [load(p) for p in map_files(path)]
 
-
-def symmetrize(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (x + np.swapaxes(x, -1, -2))
-
-
-def apc(x: np.ndarray) -> np.ndarray:
-    """Average product correction over the last two axes."""
-    a1 = x.sum(-1, keepdims=True)
-    a2 = x.sum(-2, keepdims=True)
-    total = x.sum((-1, -2), keepdims=True)
-    return x - a1 * a2 / np.where(total == 0, 1, total)
-
-
-def zero_diagonal(x: np.ndarray) -> np.ndarray:
-    x = x.copy()
-    idx = np.arange(x.shape[-1])
-    x[..., idx, idx] = 0
-    return x

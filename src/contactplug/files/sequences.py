@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from .atomic import write_text
 from .errors import ContactplugError
@@ -19,10 +21,67 @@ AMBIGUOUS = set("XBZUO")
 MAX_LENGTH = 1022  # ESM-2's window without BOS/EOS
 
 
+CHAIN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
 @dataclass(frozen=True)
 class Record:
+    """A protein to predict: one chain, or a complex of chains (`chain_ids` and
+    `chain_lengths` set, `sequence` their residues joined in that order, no separator)."""
+
     id: str
     sequence: str
+    chain_ids: tuple[str, ...] | None = None
+    chain_lengths: tuple[int, ...] | None = None
+
+    @property
+    def is_complex(self) -> bool:
+        return self.chain_lengths is not None
+
+    def chains(self) -> list[str]:
+        """The sequence of each chain (one for a single chain)."""
+        if self.chain_lengths is None:
+            return [self.sequence]
+        ends = np.cumsum((0, *self.chain_lengths))
+        return [self.sequence[ends[n] : ends[n + 1]] for n in range(len(self.chain_lengths))]
+
+
+def complex_record(rid: str, chains: list[str], chain_ids: list[str] | None = None) -> Record:
+    """A complex of two or more chains (each already cleaned); ids default to A, B, C..."""
+    if len(chains) < 2:
+        raise ContactplugError(f"{rid}: a complex needs two or more chains, got {len(chains)}")
+    if len(chains) > len(CHAIN_LETTERS):
+        raise ContactplugError(f"{rid}: {len(chains)} chains; at most {len(CHAIN_LETTERS)}")
+    ids = list(chain_ids) if chain_ids is not None else list(CHAIN_LETTERS[: len(chains)])
+    if len(set(ids)) != len(ids):
+        raise ContactplugError(f"{rid}: chain {_first_repeat(ids)!r} is named twice")
+    return Record(rid, "".join(chains), tuple(ids), tuple(len(c) for c in chains))
+
+
+def _first_repeat(items: list[str]) -> str:
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return ""
+
+
+def parse_chains(raw: str, name: str) -> Record | str:
+    """A FASTA sequence holding chains separated by ':' (the ColabFold/ESMFold convention)
+    as a complex Record; without ':' the cleaned sequence itself."""
+    if ":" not in raw:
+        return clean_sequence(raw, name)
+    parts = re.sub(r"\s+", "", raw).split(":")
+    empty = [n + 1 for n, part in enumerate(parts) if not part.strip("*")]
+    if empty:
+        raise ContactplugError(
+            f"{name}: chain {empty[0]} of {len(parts)} is empty (a stray ':'; chains are "
+            "separated by single ':' as in SEQA:SEQB)"
+        )
+    chains = [clean_sequence(part, f"{name} chain {CHAIN_LETTERS[n]}") for n, part in
+              enumerate(parts)]  # fmt: skip
+    return complex_record(name, chains)
 
 
 def clean_sequence(raw: str, name: str = "sequence") -> str:
@@ -78,7 +137,8 @@ def parse_fasta(text: str, source: str = "<fasta>") -> list[Record]:
         if rid in seen:
             raise ContactplugError(f"{source}: duplicate record id {rid!r}")
         seen.add(rid)
-        records.append(Record(rid, clean_sequence("".join(chunks), f"{source}:{rid}")))
+        got = parse_chains("".join(chunks), f"{source}:{rid}")
+        records.append(Record(rid, got) if isinstance(got, str) else replace(got, id=rid))
 
     # split on newlines only: str.splitlines also breaks at \x85, \x1c.. that Latin-1 text holds
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -149,5 +209,6 @@ def write_fasta(records: list[Record], path: str | os.PathLike, width: int = 60)
     lines = []
     for rec in records:
         lines.append(f">{rec.id}")
-        lines += [rec.sequence[k : k + width] for k in range(0, len(rec.sequence), width)]
+        text = ":".join(rec.chains())  # a complex as ColabFold writes it
+        lines += [text[k : k + width] for k in range(0, len(text), width)]
     write_text(path, "\n".join(lines) + "\n")
