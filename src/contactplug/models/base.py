@@ -75,6 +75,7 @@ class Model(ABC):
     first_residue: int = 1  # row index of residue 0 (1 after a BOS token)
     special_tokens: int = 2  # tokens a row holds beyond its residues (BOS, EOS)
     pair_floats: int = 0  # float32s per token pair one sequence's bare forward holds itself
+    default_linker: str = "special"  # how a complex's chains are joined (`models.joining`)
 
     def __init__(
         self,

@@ -24,7 +24,8 @@ import torch
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
-from contactplug.models import batching
+from contactplug.files.sequences import Record
+from contactplug.models import batching, joining
 from contactplug.models.base import Model
 from contactplug.readout import windows
 
@@ -69,66 +70,98 @@ class HeadFold:
     Every method is a weighted sum over heads of APC(0.5 (A + A^T)) of the cropped maps A
     (`attention`: weights 1/K; `all-heads`: 1/(layers x heads); `esm-head`: twice the
     regression weights, as fair-esm's symmetrize is A + A^T). APC is linear but for its
-    correction r r^T / t (r: row sums of the symmetrized map, t: its total), so the fold keeps
-    sum_h c_h A_h, and per head its row and column sums; the correction is one rank-K product
-    at the end. Nothing per head is materialised, and with the forward's row blocks (`rows`)
-    the cropped maps are never copied.
+    correction r c^T / t (r, c: row and column sums of the symmetrized block, t: its total),
+    so the fold keeps sum_h c_h A_h, and per head its row sums over each chain's keys and
+    column sums over each chain's queries; the corrections are rank-K products at the end.
+    Nothing per head is materialised, and with the forward's row blocks (`rows`) the cropped
+    maps are never copied.
+
+    A complex (several spans per sequence, `joining.Layout`) takes APC per block: each chain's
+    own block as a single chain's, and each pair of chains' inter-chain block on its own, as a
+    rectangular block, since its signal is orders of magnitude weaker than the intra-chain one
+    and would vanish under the whole map's correction. Linker tokens are left out of every
+    block.
     """
 
-    def __init__(self, model: Model, lengths: list[int], weights: dict[int, torch.Tensor]):
-        self.lengths, self.first, self.weights = lengths, model.first_residue, weights
+    def __init__(self, spans: list[list[tuple[int, int]]], weights: dict[int, torch.Tensor]):
+        self.spans, self.weights = spans, weights  # spans: per sequence, (first token, length)
+        self.chains = max(len(s) for s in spans)
         self.sums: torch.Tensor | None = None  # B x T x T, sum_h c_h A_h (uncropped)
-        self.row_sums: dict[int, torch.Tensor] = {}  # layer -> B x k x T (residue columns)
-        self.col_sums: dict[int, torch.Tensor] = {}  # layer -> B x k x T (residue rows)
+        self.row_sums: dict[int, torch.Tensor] = {}  # layer -> B x C x k x T (chain d's keys)
+        self.col_sums: dict[int, torch.Tensor] = {}  # layer -> B x C x k x T (chain c's rows)
         self.order: dict[int, list[int]] = {}  # layer -> its heads, in the order they came
         self.coeffs: dict[int, torch.Tensor] = {}  # layer -> B x 1 x k coefficients
+
+    def _start(self, layer: int, wanted: list[int], block: torch.Tensor) -> None:
+        batch, k, _, tokens = block.shape
+        if self.sums is None:
+            self.sums = torch.zeros(batch, tokens, tokens, device=block.device)
+        self.order[layer] = list(wanted)
+        shape = (batch, self.chains, k, tokens)
+        self.row_sums[layer] = torch.zeros(shape, device=block.device)
+        self.col_sums[layer] = torch.zeros(shape, device=block.device)
+        self.coeffs[layer] = self.weights[layer][wanted].to(block.device).expand(batch, 1, k)
 
     def rows(self, layer: int, wanted: list[int], block: torch.Tensor, start: int) -> None:
         """Fold query rows start.. of the wanted heads (block: B x k x rows x T, attention
         probabilities: each row sums to one over the T keys)."""
         batch, k, rows, tokens = block.shape
         block = block.float()
-        if self.sums is None:
-            self.sums = torch.zeros(batch, tokens, tokens, device=block.device)
         if layer not in self.row_sums:
-            self.order[layer] = list(wanted)
-            self.row_sums[layer] = torch.zeros(batch, k, tokens, device=block.device)
-            self.col_sums[layer] = torch.zeros(batch, k, tokens, device=block.device)
-            self.coeffs[layer] = self.weights[layer][wanted].to(block.device).expand(batch, 1, k)
-        coeff = self.coeffs[layer]
+            self._start(layer, wanted, block)
         target = self.sums[:, start : start + rows].view(batch, 1, rows * tokens)
-        target.baddbmm_(coeff, block.reshape(batch, k, rows * tokens))
-        for b, length in enumerate(self.lengths):
-            # this block's residue rows of sequence b, and their sums over residue columns
-            lo, hi = max(start, self.first), min(start + rows, self.first + length)
-            if lo >= hi:
-                continue
-            part = block[b, :, lo - start : hi - start]
-            self.col_sums[layer][b] += part.sum(-2)
+        target.baddbmm_(self.coeffs[layer], block.reshape(batch, k, rows * tokens))
+        for b, spans in enumerate(self.spans):
+            for c, (first, length) in enumerate(spans):
+                # this block's rows of chain c of sequence b, and their sums over each chain
+                lo, hi = max(start, first), min(start + rows, first + length)
+                if lo < hi:
+                    self._fold_rows(layer, b, c, block[b, :, lo - start : hi - start], lo, hi)
+
+    def _fold_rows(self, layer: int, b: int, c: int, part: torch.Tensor, lo: int, hi: int):
+        spans = self.spans[b]
+        self.col_sums[layer][b, c] += part.sum(-2)
+        if len(spans) == 1:
             # each row sums to one over all keys (softmax), so its sum over the residue columns
             # is one less the few others (BOS, EOS, padding): no pass over L columns
-            others = part[..., : self.first].sum(-1) + part[..., self.first + length :].sum(-1)
-            torch.sub(1.0, others, out=self.row_sums[layer][b, :, lo:hi])
+            first, length = spans[0]
+            others = part[..., :first].sum(-1) + part[..., first + length :].sum(-1)
+            torch.sub(1.0, others, out=self.row_sums[layer][b, 0, :, lo:hi])
+            return
+        for d, (first, length) in enumerate(spans):
+            self.row_sums[layer][b, d, :, lo:hi] = part[..., first : first + length].sum(-1)
 
     def __call__(self, layer: int, wanted: list[int], probs: torch.Tensor) -> None:
         """The whole-map protocol of families that hand over B x k x T x T at once."""
         self.rows(layer, wanted, probs, 0)
 
     def maps(self) -> list[torch.Tensor]:
-        """Per sequence: sym(sum_h c_h A_h) - sum_h c_h r_h r_h^T / t_h (L x L, zero diagonal
-        left to the caller)."""
+        """Per sequence: sym(sum_h c_h A_h) less, block by block, sum_h c_h r_h c_h^T / t_h
+        (sum L x sum L over the chains' residues, zero diagonal left to the caller)."""
         out = []
         layers = sorted(self.row_sums)
-        for b, length in enumerate(self.lengths):
-            crop = slice(self.first, self.first + length)
-            total = self.sums[b, crop, crop]
+        coeff = torch.cat([self.weights[n][self.order[n]] for n in layers])
+        for b, spans in enumerate(self.spans):
+            keep = torch.cat([torch.arange(f, f + n) for f, n in spans]).to(self.sums.device)
+            total = self.sums[b].index_select(0, keep).index_select(1, keep)
             folded = 0.5 * (total + total.T)
-            rows = torch.cat([self.row_sums[n][b, :, crop] for n in layers])
-            cols = torch.cat([self.col_sums[n][b, :, crop] for n in layers])
-            coeff = torch.cat([self.weights[n][self.order[n]] for n in layers]).to(rows)
-            r = 0.5 * (rows + cols)
-            t = rows.sum(-1).clamp_min(torch.finfo(r.dtype).tiny)
-            folded -= (r.T * (coeff / t)) @ r
+            rows = [torch.cat([self.row_sums[n][b, d] for n in layers]) for d in range(len(spans))]
+            cols = [torch.cat([self.col_sums[n][b, d] for n in layers]) for d in range(len(spans))]
+            at = [0]
+            for _, n in spans:
+                at.append(at[-1] + n)
+            w = coeff.to(folded)
+            for c, (fc, nc) in enumerate(spans):
+                for d, (fd, nd) in enumerate(spans[c:], c):
+                    # block (c, d): rows i of chain c summed over chain d's columns, columns j
+                    # of chain d summed over chain c's rows, of the symmetrized map
+                    r = 0.5 * (rows[d][:, fc : fc + nc] + cols[d][:, fc : fc + nc])
+                    s = 0.5 * (cols[c][:, fd : fd + nd] + rows[c][:, fd : fd + nd])
+                    t = r.sum(-1).clamp_min(torch.finfo(r.dtype).tiny)
+                    correction = (r.T * (w / t)) @ s
+                    folded[at[c] : at[c + 1], at[d] : at[d + 1]] -= correction
+                    if d != c:
+                        folded[at[d] : at[d + 1], at[c] : at[c + 1]] -= correction.T
             out.append(folded)
         return out
 
@@ -150,13 +183,16 @@ def fold_weights(
 @torch.no_grad()
 def batch_maps(
     model: Model,
-    sequences: Sequence[str],
+    sequences: Sequence[str | Record],
     method: str,
     heads: Sequence[Head] | None = None,
     autocast: torch.dtype | None = None,
+    linker: str | None = None,
 ) -> list[np.ndarray]:
-    """One L x L map per sequence from one padded batch forward (float32 numpy).
-    autocast: the forward's reduced matmul precision (e.g. torch.bfloat16), None for fp32."""
+    """One L x L map per sequence from one padded batch forward (float32 numpy); a complex
+    Record's map is sum L x sum L over its chains joined by `linker` (None: the model's
+    default), linker positions left out. autocast: the forward's reduced matmul precision
+    (e.g. torch.bfloat16), None for fp32."""
     if method in ("all-heads", "esm-head"):
         heads = all_heads(model)
     elif method != "attention":
@@ -165,8 +201,17 @@ def batch_maps(
         raise ContactplugError("the attention method needs a head ranking (see select-heads)")
     bias = model.contact_regression()[1] if method == "esm-head" else None
     weights, wanted = fold_weights(model, method, heads)
-    fold = HeadFold(model, [len(s) for s in sequences], weights)
-    model.forward(model.tokens(list(sequences)), wanted, fold, logits=False, autocast=autocast)
+    if all(isinstance(s, str) for s in sequences):
+        tokens = model.tokens(list(sequences))
+        spans = [[(model.first_residue, len(s))] for s in sequences]
+    else:
+        layouts = [
+            joining.layout(model, s if isinstance(s, Record) else Record("", s), linker)
+            for s in sequences
+        ]
+        tokens, spans = joining.batch(model, layouts), [lay.spans for lay in layouts]
+    fold = HeadFold(spans, weights)
+    model.forward(tokens, wanted, fold, logits=False, autocast=autocast)
     out = []
     for a in fold.maps():
         if bias is not None:
@@ -190,10 +235,6 @@ def head_maps(model: Model, sequence: str, heads: Sequence[Head]) -> torch.Tenso
 
     model.forward(model.tokens([sequence]), by_layer(heads), keep, logits=False)
     return torch.stack([kept[tuple(h)] for h in heads]).cpu()
-
-
-def esm_head_map(model: Model, sequence: str) -> np.ndarray:
-    return batch_maps(model, [sequence], "esm-head")[0]
 
 
 def windowed_map(
