@@ -23,7 +23,11 @@ def _cutoff(text: str) -> float:
 
 
 def _structure_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chain", help="structure chain (default: the map's chain, else the first)")
+    p.add_argument(
+        "--chain",
+        help="structure chain (default: the map's chain, else the first); for a complex map, "
+        "the structure's chains in map order, e.g. A,C (default: the map's chain names)",
+    )
     p.add_argument("--cutoff", type=_cutoff, default=8.0, help="contact distance in Å (8)")
     p.add_argument("--atom", choices=["CB", "CA"], default="CB", help="atom for distances (CB)")
 
@@ -44,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(1AQT_A -> 1AQT_A.pdb, or 1AQT.pdb chain A; .pdb .ent .cif .mmcif, optionally .gz)",
     )
     _structure_options(p)
+    p.add_argument(
+        "--interface-candidates",
+        action="store_true",
+        help="a single chain's map against a homo-oligomer: list its top-L pairs far apart "
+        "within every copy but in contact across copies (in the JSON rows and printed)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -102,14 +112,20 @@ def _outputs(out: str) -> tuple[Path | None, Path | None]:
 
 
 def _table(rows: list[dict]) -> str:
+    """Per chain as ever (a complex's chains named after its id), then any inter-chain rows."""
+    from contactplug.evaluation.interface import inter_table, is_inter_row
+
+    inter = [r for r in rows if is_inter_row(r)]
+    rows = [r for r in rows if not is_inter_row(r)]
+    names = [f"{r['id']} {r['chain']}" if "complex" in r else r["id"] for r in rows]
     cols = ["long_P@L", "long_P@L/2", "long_P@L/5", "medium_P@L/2", "short_P@L/2"]
-    width = max([len("id")] + [len(r["id"]) for r in rows])
+    width = max([len("id")] + [len(n) for n in names])
     mwidth = max([len("method")] + [len(r["method"]) for r in rows])
     lines = [f"{'id':<{width}}  {'method':<{mwidth}}  {'L':>5}  " + "  ".join(cols)]
-    for r in rows:
+    for name, r in zip(names, rows, strict=True):
         cells = "  ".join(f"{r[c]:>{len(c)}.3f}" for c in cols)
-        lines.append(f"{r['id']:<{width}}  {r['method']:<{mwidth}}  {r['L']:>5}  {cells}")
-    return "\n".join(lines)
+        lines.append(f"{name:<{width}}  {r['method']:<{mwidth}}  {r['L']:>5}  {cells}")
+    return "\n".join(lines + (["", inter_table(inter)] if inter else []))
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -117,13 +133,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     json_path, csv_path = _outputs(args.output)
     maps = load_dir(args.maps)
-    rows, skipped = evaluate_maps(maps, args.structure, args.chain, args.cutoff, args.atom)
+    rows, skipped = evaluate_maps(
+        maps, args.structure, args.chain, args.cutoff, args.atom, args.interface_candidates
+    )
     settings = {"cutoff": args.cutoff, "atom": args.atom}
     if json_path:
         write_json(rows, json_path, skipped, **settings)
     if csv_path:
         write_csv(rows, csv_path)
     print(_table(rows))
+    _print_candidates(rows)
     if skipped:
         print(f"{len(skipped)} map(s) skipped: " + ", ".join(s["id"] for s in skipped))
     written = [str(p) for p in (json_path, csv_path) if p]
@@ -131,14 +150,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_candidates(rows: list[dict]) -> None:
+    from contactplug.evaluation.interface import candidates_text
+
+    for row in rows:
+        if "interface_candidates" in row:
+            print(candidates_text(row["interface_candidates"]))
+
+
 def score_and_draw(items: list[tuple], out: Path, cutoff: float = 8.0) -> list[dict]:
     """`predict --evaluate`: each (map, structure, chain, picture name) scored
     (OUT/metrics.json and .csv, the table printed) and drawn (OUT/<picture name>), as
     `evaluate` and `plot` would."""
-    from contactplug.evaluation.metrics import evaluate_map, write_csv, write_json
+    from contactplug.evaluation.metrics import evaluate_rows, write_csv, write_json
     from contactplug.evaluation.plot import plot_map
 
-    rows = [evaluate_map(cmap, path, chain, cutoff) for cmap, path, chain, _ in items]
+    rows = [r for cmap, path, chain, _ in items for r in evaluate_rows(cmap, path, chain, cutoff)]
     json_path = write_json(rows, out / "metrics.json", cutoff=cutoff, atom="CB")
     csv_path = write_csv(rows, out / "metrics.csv")
     pictures = [plot_map(cmap, out / png, path, chain) for cmap, path, chain, png in items]

@@ -16,6 +16,7 @@ from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.specs import RANGES
+from contactplug.inputs.complex_structure import match_complex_structure, read_complex_chains
 from contactplug.inputs.structure import (
     align,
     contacts_from_coords,
@@ -24,6 +25,8 @@ from contactplug.inputs.structure import (
     query_coords,
     read_chain,
 )
+
+from .interface import INTER_COLUMNS, inter_rows, interface_candidates
 
 log = logging.getLogger("contactplug")
 
@@ -111,6 +114,48 @@ def evaluate_map(
     return row
 
 
+def evaluate_rows(
+    cmap: ContactMap,
+    structure_path: str | os.PathLike,
+    chain: str | None = None,
+    cutoff: float = 8.0,
+    atom: str = "CB",
+) -> list[dict]:
+    """A map's rows: one for a single chain (`evaluate_map`); for a complex, one per chain
+    (its block scored as a single chain's map would be) and one `inter A-B` per chain pair.
+    `chain` for a complex: the structure's chains in map order, comma-separated."""
+    if not cmap.is_complex:
+        return [evaluate_map(cmap, structure_path, chain, cutoff, atom)]
+    cx = read_complex_chains(cmap, structure_path, chain)
+    coords = cx.coords(atom)
+    spans = cmap.chain_spans()
+    if atom == "CB":
+        ca = cx.coords("CA")
+        for (_, first, end), name in zip(spans, cx.names, strict=True):
+            where = f"{cmap.id} vs {cx.path.name} chain {name}"
+            _check_cb(coords[first:end], ca[first:end], where)
+    contacts, valid = contacts_from_coords(coords, cutoff)
+    base = {
+        "id": cmap.id,
+        "model": cmap.model,
+        "method": cmap.method,
+        "n_forward": int(cmap.n_forward),
+        "seconds": float(cmap.seconds),
+        "structure": cx.path.name,
+    }
+    rows = []
+    for (_, first, end), name, n in zip(spans, cx.names, cx.aligned(), strict=True):
+        block = slice(first, end)
+        row = {**base, "L": end - first, "chain": name, "aligned": n}
+        row.update(precision(cmap.contacts[block, block], contacts[block, block],
+                             valid[block, block], end - first))  # fmt: skip
+        rows.append(row)
+    rows += inter_rows(cmap, contacts, valid, cx.names, base)
+    for row in rows:
+        row["complex"] = ",".join(cx.names)  # JSON only: which complex a row belongs to
+    return rows
+
+
 def _check_cb(cb: np.ndarray, ca: np.ndarray, where: str) -> None:
     """C-beta needs CB, or N, CA and C for the virtual one: a CA-only model has none, and
     would score NaN everywhere. Refused (or warned about, when most are missing) with the way
@@ -138,11 +183,14 @@ def evaluate_maps(
     chain: str | None = None,
     cutoff: float = 8.0,
     atom: str = "CB",
+    candidates: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """(rows, skipped). `structure` is one file (used for every map) or a folder to match in.
 
     A single map is strict (its error is the error); with several, a map that fails is
     skipped with a warning and listed, and it is an error only when none could be scored.
+    `candidates`: a single chain's row scored against a homo-oligomer gets its candidate
+    interface contacts (`interface.interface_candidates`) under `interface_candidates`.
     """
     structure = Path(structure)
     index = index_structures(structure) if structure.is_dir() else None
@@ -151,12 +199,17 @@ def evaluate_maps(
     for cmap in maps:
         if index is None:
             target: tuple[Path, str | None] | None = (structure, chain or cmap.chain)
+        elif cmap.is_complex:
+            found = match_complex_structure(cmap.id, index)
+            target = None if found is None else (found, chain)
         else:
             target = match_structure(cmap.id, index, chain or cmap.chain)
         try:
             if target is None:
                 raise ContactplugError(f"{cmap.id}: no structure file for it in {structure}")
-            rows.append(evaluate_map(cmap, target[0], target[1], cutoff, atom))
+            rows += evaluate_rows(cmap, target[0], target[1], cutoff, atom)
+            if candidates and not cmap.is_complex:
+                _add_candidates(rows[-1], cmap, target, cutoff, atom)
         except ContactplugError as exc:
             if len(maps) == 1:
                 raise
@@ -167,6 +220,15 @@ def evaluate_maps(
     return rows, skipped
 
 
+def _add_candidates(row: dict, cmap: ContactMap, target: tuple, cutoff: float, atom: str) -> None:
+    found = interface_candidates(cmap, target[0], row["chain"], cutoff, atom)
+    if found is None:
+        log.info("%s: %s holds no other copy of chain %s; no interface candidates",
+                 cmap.id, row["structure"], row["chain"])  # fmt: skip
+    else:
+        row["interface_candidates"] = found
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4f}"
@@ -174,7 +236,7 @@ def _cell(value) -> str:
 
 
 def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
-    columns = columns or [c for c in COLUMNS if any(c in r for r in rows)]
+    columns = columns or [c for c in COLUMNS + INTER_COLUMNS if any(c in r for r in rows)]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
