@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.methods import READOUT_METHODS
-from contactplug.files.sequences import Record, clean_sequence
+from contactplug.files.sequences import Record, clean_sequence, complex_record, parse_chains
 from contactplug.jacobian import categorical as jacobian
 from contactplug.models.base import Model
 from contactplug.models.loading import load_model
@@ -27,14 +27,20 @@ def cached_model(spec: str, device: str = "auto", dtype: str = "float32") -> Mod
 
 
 def _records(items: str | Record | Sequence[str | Record]) -> list[Record]:
+    """Records, each chain cleaned; a string holding ':' is a complex (SEQA:SEQB)."""
     if isinstance(items, (str, Record)):
         items = [items]
     out = []
     for n, item in enumerate(items, 1):
-        if isinstance(item, Record):
+        if isinstance(item, Record) and item.is_complex:
+            chains = [clean_sequence(c, f"{item.id} chain {name}")
+                      for c, name in zip(item.chains(), item.chain_ids, strict=True)]  # fmt: skip
+            out.append(complex_record(item.id, chains, list(item.chain_ids)))
+        elif isinstance(item, Record):
             out.append(Record(item.id, clean_sequence(item.sequence, item.id)))
         else:
-            out.append(Record(f"seq{n}", clean_sequence(item, f"seq{n}")))
+            got = parse_chains(item, f"seq{n}")
+            out.append(Record(f"seq{n}", got) if isinstance(got, str) else got)
     return out
 
 
@@ -48,14 +54,19 @@ def predict(
     batch_size: int = 20,
     progress: bool = False,
     precision: str = "auto",
+    linker: str | None = None,
 ) -> list[ContactMap]:
     """Contact maps for one or more sequences. `method` is attention | all-heads | esm-head |
     jacobian | jacobian-fast | repr-jacobian | repr-jacobian-fast. `precision` (auto | fp32 |
-    bf16) is the readout's matmul precision (`readout.matmul_precision`); the Jacobian runs fp32."""
+    bf16) is the readout's matmul precision (`readout.matmul_precision`); the Jacobian runs fp32.
+    A complex (a Record with chains, or a string SEQA:SEQB) gives one map over all its chains,
+    joined by `linker` (`models.joining`; None: the model's default)."""
     loaded = model if isinstance(model, Model) else cached_model(model, device, dtype)
     records = _records(sequences)
     if method in READOUT_METHODS:
-        return list(prediction.predict(loaded, records, method, top_k, precision=precision))
+        stream = prediction.predict(loaded, records, method, top_k, precision=precision,
+                                    linker=linker)  # fmt: skip
+        return list(stream)
     loaded.require(method)
     representation = method.startswith("repr-")
     fast = method.endswith("-fast")

@@ -47,8 +47,31 @@ def structure_facts(query) -> dict:
         return {}
     from contactplug.restraints.pairs import anchor_absent
 
-    absent = anchor_absent(query.structure, query.chain, query.resnum, query.icode)
+    if not query.record.is_complex:
+        absent = anchor_absent(query.structure, query.chain, query.resnum, query.icode)
+        return {"anchor_absent": absent} if absent else {}
+    absent, start = [], 0  # a complex: each chain's positions, offset to map order
+    for name, length in zip(query.record.chain_ids, query.record.chain_lengths, strict=True):
+        part = slice(start, start + length)
+        got = anchor_absent(query.structure, name, query.resnum[part], query.icode[part])
+        absent += [start + k for k in got]
+        start += length
     return {"anchor_absent": absent} if absent else {}
+
+
+def add_complex_options(parser: argparse.ArgumentParser) -> None:
+    """--chains and --linker: complexes (README, Complexes)."""
+    parser.add_argument(
+        "--chains",
+        help="predict these protein chains of each structure as one complex, in this order "
+        "(A,B), or all of them (all); FASTA records are complexes when their sequence holds "
+        "chains separated by ':' (SEQA:SEQB)",
+    )
+    parser.add_argument(
+        "--linker",
+        help="how a complex's chains are joined for the model: special (its own end and start "
+        "tokens), G<n> (n glycines, e.g. G25) or none (default: the model's, see model-info)",
+    )
 
 
 def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:

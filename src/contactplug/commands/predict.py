@@ -7,12 +7,14 @@ import logging
 from pathlib import Path
 
 from contactplug.commands.common import (
+    add_complex_options,
     add_model_options,
     add_scale_options,
     model_from,
     show_progress,
     structure_facts,
 )
+from contactplug.commands.predict_outputs import PredictOutputs
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
@@ -25,9 +27,12 @@ log = logging.getLogger("contactplug")
 def run_predict(args: argparse.Namespace) -> int:
     from contactplug.inputs.queries import read_inputs, warn_chain_breaks
     from contactplug.models.batching import parse_batch_size
+    from contactplug.models.joining import check_fits, check_linker
     from contactplug.readout import prediction
 
-    queries = read_inputs(args.inputs, args.chain)
+    if args.linker is not None:
+        check_linker(args.linker)
+    queries = read_inputs(args.inputs, args.chain, args.chains)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     scored = [q for q in queries if q.structure] if args.evaluate else []
     if args.evaluate and not scored:
@@ -37,8 +42,10 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     model = model_from(args)
     model.require(args.method)
-    if not args.window:  # windows off: refuse long proteins before any work
-        for query in queries:
+    for query in queries:  # refuse what cannot be read before any work
+        if query.record.is_complex:  # complexes are never windowed
+            check_fits(model, query.record, args.linker)
+        elif not args.window:
             check_length(query.record, model.max_length)
     ranking = None
     if args.method == "attention":
@@ -47,9 +54,21 @@ def run_predict(args: argparse.Namespace) -> int:
         ranking = get_ranking(model, args.heads)
         ranking.top(args.top_k)  # refuse a bad --top-k before any work
     out = Path(args.output)
+    settings = prediction.run_settings(
+        model,
+        args.method,
+        args.top_k,
+        ranking,
+        args.window,
+        args.overlap,
+        args.precision,
+        args.linker,
+    )
+    outputs = PredictOutputs(args, folder, [q.record for q in queries], settings)
     # many sequences: a bar on a terminal, else a line every tenth (contactplug.progress)
-    many = show_progress(args) and len(queries) > 1
-    bar = Progress(len(queries), f"predict {args.method}", "proteins", many)
+    todo = len(queries) - len(outputs.kept)
+    many = show_progress(args) and todo > 1
+    bar = Progress(todo, f"predict {args.method}", "proteins", many)
     records = [q.record for q in queries]
     done: dict[int, object] = {}
     stream = prediction.predict_unordered(  # length-sorted batches; each map saved as it is done
@@ -63,15 +82,21 @@ def run_predict(args: argparse.Namespace) -> int:
         args.overlap,
         args.precision,
         parse_batch_size(args.workers, "--workers"),
+        outputs.finished,  # a rerun into the same -o keeps what is finished there
+        args.linker,
     )
-    for n, cmap in stream:
-        cmap.meta.update(structure_facts(queries[n]))  # for export --numbering author
-        written = queries[n].fill(cmap).save_in(folder)
-        if queries[n].structure and args.evaluate:
-            done[n] = (cmap, written)
-        bar.update(1)
+    with outputs:  # the pairs store: compacted at the end, its buffer kept when stopped
+        for n, cmap in stream:
+            cmap.meta.update(structure_facts(queries[n]))  # for export --numbering author
+            written = outputs.write(queries[n].fill(cmap))
+            if queries[n].structure and args.evaluate:
+                done[n] = (cmap, written)
+            bar.update(1)
     bar.close()
-    log.info("wrote %d maps (%s) to %s", len(queries), args.method, out)
+    log.info("wrote %d maps (%s) to %s", todo, args.method, out)
+    if args.evaluate and outputs.kept:  # kept maps are scored too, read back
+        wanted = {n: queries[n].record.id for n in outputs.kept if queries[n].structure}
+        done.update(outputs.kept_maps(wanted))
     warn_chain_breaks(queries)
     if args.evaluate:
         from contactplug.commands.evaluate import score_and_draw
@@ -160,6 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="heads to average (default: the ranking's K)")
     p.add_argument("--heads", help="a head-ranking JSON from select-heads (default: automatic)")
     p.add_argument("--chain", help="chain of structure inputs (default: first protein chain)")
+    add_complex_options(p)
     p.add_argument(
         "--evaluate",
         action="store_true",
@@ -174,6 +200,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "gate holds for the model, else fp32; see model-info), fp32 or bf16",
     )
     add_scale_options(p, "sequences per padded forward, sorted by length")
+    p.add_argument(
+        "--store",
+        default="map",
+        choices=("map", "pairs"),
+        help="map: one npz per protein (default); pairs: the best --keep pairs of every "
+        "protein in one OUT/pairs.parquet (pandas, Polars, DuckDB), for thousands of proteins",
+    )
+    p.add_argument(
+        "--keep", default="5L", help="--store pairs: pairs kept per protein, |i-j| >= 6 (5L)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute every protein (default: a rerun into the same -o keeps the maps "
+        "finished there with the same model, method and settings)",
+    )
     p.add_argument(
         "--workers",
         default="auto",

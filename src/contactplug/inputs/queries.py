@@ -13,7 +13,13 @@ import numpy as np
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
-from contactplug.files.sequences import Record, clean_sequence, parse_fasta, read_text
+from contactplug.files.sequences import (
+    Record,
+    clean_sequence,
+    complex_record,
+    parse_fasta,
+    read_text,
+)
 
 log = logging.getLogger("contactplug")
 
@@ -34,10 +40,18 @@ class Query:
     meta: dict = field(default_factory=dict)  # facts the map's meta carries (chain breaks)
 
     def schema_fields(self) -> dict:
-        """The npz fields a map made from a structure carries (chain, resnum, icode)."""
-        if self.chain is None:
-            return {}
-        return {"chain": self.chain, "resnum": self.resnum, "icode": self.icode}
+        """The npz fields a map made from this query carries: chain, resnum, icode from a
+        structure; chain_ids and chain_lengths for a complex (its resnum and icode run over
+        every chain, in map order)."""
+        fields: dict = {}
+        if self.record.is_complex:
+            fields["chain_ids"] = list(self.record.chain_ids)
+            fields["chain_lengths"] = list(self.record.chain_lengths)
+        elif self.chain is not None:
+            fields["chain"] = self.chain
+        if self.resnum is not None:
+            fields.update(resnum=self.resnum, icode=self.icode)
+        return fields
 
     def fill(self, cmap: ContactMap) -> ContactMap:
         """The query's fields and meta onto a map made from its record, checked again."""
@@ -73,12 +87,71 @@ def from_structure(
     return Query(Record(rid, seq), ch.name, ch.resnum, ch.icode, str(path), meta)
 
 
+def parse_chains_option(text: str | None) -> list[str] | str | None:
+    """`--chains A,B` (names, in that order) or `--chains all`; None when not given."""
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return "all"
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names):
+        raise ContactplugError(f"--chains {text!r}: an empty chain name (write A,B or all)")
+    if len(set(names)) != len(names):
+        repeat = next(n for n in names if names.count(n) > 1)
+        raise ContactplugError(f"--chains {text!r}: chain {repeat!r} is named twice")
+    if len(names) < 2:
+        raise ContactplugError(
+            f"--chains {text!r}: a complex needs two or more chains (for one chain use --chain)"
+        )
+    return names
+
+
+def from_structure_complex(
+    path: str | os.PathLike, chains: list[str] | str, structure=None, stem: str | None = None
+) -> Query:
+    """The named protein chains of a structure (or all of them) as one complex, in that
+    order. `all` over a structure of one protein chain falls back to that chain, saying so."""
+    from contactplug.inputs.structure import protein_chains, read_structure
+
+    st = structure if structure is not None else read_structure(path)
+    names = protein_chains(path, st) if chains == "all" else list(chains)
+    if len(names) == 1:
+        log.warning("%s: one protein chain (%s); predicted as a single chain", path, names[0])
+        return from_structure(path, names[0], st, stem)
+    parts = [from_structure(path, name, st, stem) for name in names]
+    stem = stem or structure_stem_of(path)
+    rec = complex_record(f"{stem}_{'_'.join(names)}", [q.record.sequence for q in parts], names)
+    meta: dict = {"chains": names}
+    for q in parts:
+        if q.meta.get("chain_breaks"):
+            meta.setdefault("chain_breaks", []).extend(
+                dict(b, chain=q.chain) for b in q.meta["chain_breaks"]
+            )
+        if "model_number" in q.meta:
+            meta["model_number"] = q.meta["model_number"]
+    resnum = np.concatenate([q.resnum for q in parts])
+    icode = np.concatenate([q.icode for q in parts])
+    return Query(rec, None, resnum, icode, str(path), meta)
+
+
+def structure_stem_of(path: str | os.PathLike) -> str:
+    from contactplug.inputs.structure import structure_stem
+
+    return structure_stem(path)
+
+
 def _is_fasta_text(text: str) -> bool:
     head = text.lstrip()
     return head.startswith((">", ";"))
 
 
-def _from_stdin(chain: str | None) -> list[Query]:
+def _structure_query(path, chain, chains, structure=None, stem=None) -> Query:
+    if chains is not None:
+        return from_structure_complex(path, chains, structure, stem)
+    return from_structure(path, chain, structure, stem)
+
+
+def _from_stdin(chain: str | None, chains=None) -> list[Query]:
     """Standard input holds FASTA, or a PDB / mmCIF structure."""
     from contactplug.inputs.structure import parse_structure
 
@@ -87,17 +160,18 @@ def _from_stdin(chain: str | None) -> list[Query]:
         return [Query(rec) for rec in parse_fasta(text, "<stdin>")]
     st = parse_structure(text, "<stdin>")
     name = st.name.strip()  # the HEADER's or data_ block's id; gemmi says "string" without one
-    return [from_structure("<stdin>", chain, st, name if name not in ("", "string") else "stdin")]
+    stem = name if name not in ("", "string") else "stdin"
+    return [_structure_query("<stdin>", chain, chains, st, stem)]
 
 
-def _from_file(path: Path, chain: str | None) -> list[Query]:
+def _from_file(path: Path, chain: str | None, chains=None) -> list[Query]:
     from contactplug.inputs.structure import is_structure_file, parse_structure
 
     if is_structure_file(path):
-        return [from_structure(path, chain)]
+        return [_structure_query(path, chain, chains)]
     text = read_text(path, "input")
     if not _is_fasta_text(text) and _STRUCTURE_START.search(text[:100000]):
-        return [from_structure(path, chain, parse_structure(text, str(path)))]
+        return [_structure_query(path, chain, chains, parse_structure(text, str(path)))]
     return [Query(rec) for rec in parse_fasta(text, str(path))]
 
 
@@ -121,21 +195,28 @@ def expand_folder(folder: Path) -> list[Path]:
     return files
 
 
-def read_inputs(paths: list[str], chain: str | None = None) -> list[Query]:
-    """FASTA records and structure chains, in the order given; ids must be unique."""
+def read_inputs(
+    paths: list[str], chain: str | None = None, chains: str | None = None
+) -> list[Query]:
+    """FASTA records and structure chains, in the order given; ids must be unique.
+    chains: `A,B` or `all`, each structure read as one complex of those chains (FASTA
+    records are complexes when their sequence holds ':')."""
     if list(paths).count("-") > 1:
         raise ContactplugError("'-' (standard input) is given twice")
+    if chain is not None and chains is not None:
+        raise ContactplugError("--chain and --chains contradict each other: give one")
+    wanted = parse_chains_option(chains)
     queries: list[Query] = []
     for given in paths:
         if given == "-":
-            queries.extend(_from_stdin(chain))
+            queries.extend(_from_stdin(chain, wanted))
             continue
         path = Path(given)
         if path.is_dir():
             for member in expand_folder(path):
-                queries.extend(_from_file(member, chain))
+                queries.extend(_from_file(member, chain, wanted))
         elif path.is_file():
-            queries.extend(_from_file(path, chain))
+            queries.extend(_from_file(path, chain, wanted))
         else:
             raise ContactplugError(f"{given}: no such input file")
     seen: set[str] = set()

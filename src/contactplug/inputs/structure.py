@@ -173,9 +173,11 @@ def _is_protein(chain: gemmi.Chain) -> bool:
     return len(polymer) > 0 and polymer.check_polymer_type() in PROTEIN_TYPES
 
 
-def protein_chains(path: str | os.PathLike) -> list[str]:
-    """Names of the protein chains in model 1, in file order."""
-    return [ch.name for ch in read_model(path) if _is_protein(ch)]
+def protein_chains(path: str | os.PathLike, structure: gemmi.Structure | None = None) -> list[str]:
+    """Names of the protein chains in model 1, in file order (`structure`: already read)."""
+    model = read_model(path) if structure is None else pick_model(structure, str(path))
+    names = [ch.name for ch in model if _is_protein(ch)]
+    return list(dict.fromkeys(names))  # a name split by TER records counts once
 
 
 def _letter(name: str) -> str | None:

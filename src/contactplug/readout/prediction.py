@@ -6,11 +6,11 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.sequences import Record, check_length
-from contactplug.models import batching
+from contactplug.models import batching, joining
 from contactplug.models.base import Model
 from contactplug.readout import windows
 from contactplug.readout.attention import Head, batch_maps, by_layer, windowed_map
@@ -31,12 +31,17 @@ def predict_unordered(
     overlap: int | None = None,
     precision: str = "auto",
     workers: int | None = None,
+    finished: Callable[[int, Record], bool] | None = None,
+    linker: str | None = None,
 ) -> Iterator[tuple[int, ContactMap]]:
     """(input index, ContactMap) per record, in the order they are done: length-sorted
     padded batches, then the proteins longer than `window` (None or 0: refuse those).
     precision: the matmuls' (auto | fp32 | bf16, see `readout.matmul_precision`); workers: batches
     run side by side on CPU, torch's threads shared out among them (None: one per thread,
-    `batching.run_groups`)."""
+    `batching.run_groups`). finished(index, record): True skips a record already done (a
+    resumed run); its maps carry `meta["settings"]` (`settings`) for that check. linker: how
+    complexes' chains are joined (`models.joining`; None: the model's default); a complex
+    is never windowed: one over the model's limit is refused before any work."""
     model.require(method)
     records = list(records)
     heads: list[Head] | None = None
@@ -53,16 +58,17 @@ def predict_unordered(
         heads = ranking.top(top_k)
         meta.update(heads=[list(h) for h in heads], k=len(heads), ranking=ranking.fingerprint)
     meta.update(model_source=model.source, fingerprint=model.fingerprint)
+    meta["settings"] = settings(model, method, heads, ranking, chosen.name, window, overlap, linker)
+    if finished is not None:  # a rerun into the same -o: only the records not yet done
+        records = [r if not finished(n, r) else None for n, r in enumerate(records)]
     limit = min(window, model.max_length) if window else model.max_length
-    for record in records:
-        if not window:
-            check_length(record, model.max_length)
-    short = [n for n, r in enumerate(records) if len(r.sequence) <= limit]
-    long = [n for n, r in enumerate(records) if len(r.sequence) > limit]
+    sizes = _sizes(model, records, window, linker)
+    short = [n for n, r in enumerate(records) if r is not None and sizes[n] <= limit]
+    long = [n for n, r in enumerate(records) if r is not None and sizes[n] > limit]
     per_layer = (
         model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
     )
-    lengths = [len(records[n].sequence) for n in short]
+    lengths = [sizes[n] for n in short]
     workers = batching.cpu_workers(model, workers)
     budget = int(batching.MEMORY_SHARE * batching.free_memory(model.device) / workers)
     groups = [
@@ -74,7 +80,8 @@ def predict_unordered(
 
     def run(members):
         start = time.perf_counter()
-        maps = batch_maps(model, [records[n].sequence for n in members], method, heads, low)
+        items = [records[n] if records[n].is_complex else records[n].sequence for n in members]
+        maps = batch_maps(model, items, method, heads, low, linker)
         return maps, (time.perf_counter() - start) / len(members)
 
     for members, (maps, seconds) in batching.run_groups(groups, run, workers):
@@ -110,7 +117,72 @@ def predict_unordered(
         )
 
 
+def settings(
+    model: Model, method: str, heads, ranking, precision: str, window, overlap, linker=None
+) -> dict:
+    """What decides a map beside its sequence; a rerun keeps a map whose settings are equal
+    (`files.resume`). precision: the resolved one (fp32 | bf16), not `auto`; linker: the one
+    complexes are joined by (the model's default when None)."""
+    out = {
+        "method": method,
+        "fingerprint": model.fingerprint,
+        "precision": precision,
+        "window": window or 0,
+        "overlap": overlap,
+        "linker": joining.check_linker(linker or model.default_linker),
+    }
+    if method == "attention":
+        out.update(heads=[list(h) for h in heads], ranking=ranking.fingerprint)
+    return out
+
+
+def run_settings(
+    model: Model,
+    method: str,
+    top_k: int | None = None,
+    ranking=None,
+    window: int | None = windows.DEFAULT_WINDOW,
+    overlap: int | None = None,
+    precision: str = "auto",
+    linker: str | None = None,
+) -> dict:
+    """`settings` of a run before it starts, as `predict_unordered` will stamp them."""
+    heads = None
+    if method == "attention":
+        ranking = ranking or get_ranking(model)
+        heads = ranking.top(top_k)
+    chosen = resolve_precision(model, precision)
+    return settings(model, method, heads, ranking, chosen.name, window, overlap, linker)
+
+
+def _sizes(model: Model, records: list, window, linker: str | None) -> list[int]:
+    """Positions each record takes in a forward (a complex's linker counted), refusing a
+    complex over the model's limit, and with windows off any protein over it."""
+    sizes = []
+    for record in records:
+        if record is None:
+            sizes.append(0)
+        elif record.is_complex:
+            lay = joining.check_fits(model, record, linker)
+            sizes.append(lay.positions - model.special_tokens)
+        else:
+            if not window:
+                check_length(record, model.max_length)
+            sizes.append(len(record.sequence))
+    return sizes
+
+
 def _cmap(record, scores, method, model, n_forward, seconds, meta, batch) -> ContactMap:
+    chains = {}
+    if record.is_complex:
+        linker = joining.check_linker(
+            meta.get("settings", {}).get("linker") or model.default_linker
+        )
+        chains = dict(
+            chain_ids=list(record.chain_ids),
+            chain_lengths=list(record.chain_lengths),
+            linker=linker,
+        )
     return ContactMap(
         contacts=scores,
         sequence=record.sequence,
@@ -120,6 +192,7 @@ def _cmap(record, scores, method, model, n_forward, seconds, meta, batch) -> Con
         n_forward=n_forward,
         seconds=seconds,
         meta=dict(meta, batch=batch),
+        **chains,
     )
 
 
@@ -134,13 +207,24 @@ def predict(
     overlap: int | None = None,
     precision: str = "auto",
     workers: int | None = None,
+    linker: str | None = None,
 ) -> Iterator[ContactMap]:
     """One ContactMap per record, in input order (maps done early wait in a buffer; for flat
     memory over many records use `predict_unordered`)."""
     waiting: list[tuple[int, int, ContactMap]] = []
     expected = 0
     stream = predict_unordered(
-        model, records, method, top_k, ranking, batch_size, window, overlap, precision, workers
+        model,
+        records,
+        method,
+        top_k,
+        ranking,
+        batch_size,
+        window,
+        overlap,
+        precision,
+        workers,
+        linker=linker,
     )
     for n, cmap in stream:
         heapq.heappush(waiting, (n, id(cmap), cmap))
