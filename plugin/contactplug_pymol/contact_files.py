@@ -3,119 +3,120 @@
 PyMOL builds without torch (Incentive PyMOL, conda PyMOL) may not import the contactplug core;
 then the copy of that layer carried with the plugin is used: `_files` is a link to
 src/contactplug/files in the repository, and a copy of it in the Plugin Manager zip
-(plugin/build_zip.py). Either way the plugin has no reader of its own.
+(plugin/build_zip.py). Either way the plugin has no reader, and no map type, of its own: npz
+and RR files alike become the core's ContactMap, ranked by its `pairs`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 from pymol import CmdException
 
 try:
-    from contactplug.files import contactmap, rr, specs
+    from contactplug.files import contactmap, pair_store, rr, specs
+    from contactplug.files.contactmap import ContactMap
     from contactplug.files.errors import ContactplugError
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
-    from ._files import contactmap, rr, specs
+    from ._files import contactmap, pair_store, rr, specs
+    from ._files.contactmap import ContactMap
     from ._files.errors import ContactplugError
 
-
-@dataclass
-class Prediction:
-    """Candidate pairs (0-based i < j, score), best first, with what is known about them."""
-
-    i: np.ndarray
-    j: np.ndarray
-    score: np.ndarray
-    length: int
-    sequence: str | None = None
-    id: str = ""
-    method: str = ""
-    model: str = ""
-    seconds: float = 0.0
-    chain: str | None = None
-    resnum: np.ndarray | None = None
-    icode: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
-
-    def pairs(
-        self, min_sep: int = 6, max_sep: int | None = None, top: int | None = None
-    ) -> list[tuple[int, int, float]]:
-        sep = self.j - self.i
-        keep = sep >= min_sep
-        if max_sep is not None:
-            keep &= sep <= max_sep
-        idx = np.flatnonzero(keep)
-        if top is not None:
-            idx = idx[:top]
-        return [(int(self.i[k]), int(self.j[k]), float(self.score[k])) for k in idx]
-
-
-def sorted_pairs(i: np.ndarray, j: np.ndarray, score: np.ndarray):
-    """Best first; ties broken by (i, j), as ContactMap.pairs does."""
-    order = np.lexsort((j, i, -score))
-    return i[order], j[order], score[order]
-
-
-def from_matrix(contacts: np.ndarray, **meta) -> Prediction:
-    c = np.asarray(contacts, dtype=np.float32)
-    i, j = np.triu_indices(c.shape[0], k=1)
-    i, j, s = sorted_pairs(i, j, c[i, j])
-    return Prediction(i=i, j=j, score=s, length=c.shape[0], **meta)
+# meta of a map read from an RR file: the file lists some pairs only, so every other pair gets
+# a score below all listed ones ("floor", never drawn), and `sequence` says whether the file
+# had one (without it the map's sequence is X's, and positions are matched by count alone)
+RR_META = "rr_file"
 
 
 def _error(exc: Exception) -> CmdException:
     return CmdException(str(exc))
 
 
-def read_npz(path: str | os.PathLike) -> Prediction:
+def read_npz(path: str | os.PathLike) -> ContactMap:
     """One contactplug npz, read and checked by the core's reader (`files.contactmap.load`)."""
     try:
-        cmap = contactmap.load(path)
+        return contactmap.load(path)
     except ContactplugError as exc:
         raise _error(exc) from None
-    return from_matrix(
-        cmap.contacts,
-        sequence=cmap.sequence,
-        id=cmap.id,
-        method=cmap.method,
-        model=cmap.model,
-        seconds=cmap.seconds,
-        chain=cmap.chain,
-        resnum=cmap.resnum,
-        icode=cmap.icode,
-        meta=cmap.meta,
-    )
 
 
-def read_rr(path: str | os.PathLike) -> Prediction:
-    """A CASP RR file (1-based pairs, read by `files.rr`) as 0-based candidate pairs."""
+def read_rr(path: str | os.PathLike) -> ContactMap:
+    """A CASP RR file (1-based pairs, read by `files.rr`) as a ContactMap of its listed pairs."""
     try:
         sequence, pairs = rr.read_rr(path)
     except ContactplugError as exc:
         raise _error(exc) from None
     if not pairs:
         raise CmdException(f"{path}: no contacts in this RR file")
-    seen: dict[tuple[int, int], float] = {}
-    for a, b, p in pairs:
-        seen.setdefault((a - 1, b - 1), p)  # first of repeated pairs wins
-    ij = np.array(list(seen), dtype=np.int64)
-    s = np.array(list(seen.values()), dtype=np.float64)
-    i, j, s = sorted_pairs(ij[:, 0], ij[:, 1], s)
-    length = len(sequence) if sequence else int(j.max()) + 1
-    stem = os.path.splitext(os.path.basename(str(path)))[0]
-    return Prediction(i=i, j=j, score=s, length=length, sequence=sequence, id=stem, method="rr")
+    length = len(sequence) if sequence else max(j for _, j, _ in pairs)
+    scores = np.array([p for _, _, p in pairs], dtype=np.float32)
+    if not np.isfinite(scores).all():
+        raise CmdException(f"{path}: an RR score is NaN or infinite")
+    low = float(scores.min())
+    floor = float(np.float32(low - max(1.0, abs(low))))
+    contacts = np.full((length, length), floor, dtype=np.float32)
+    for (i, j, _), s in zip(pairs, scores, strict=True):  # the reader keeps the first of repeats
+        contacts[i - 1, j - 1] = contacts[j - 1, i - 1] = s
+    np.fill_diagonal(contacts, floor)
+    stem = os.path.splitext(os.path.basename(str(path)))[0] or "rr"
+    meta = {RR_META: {"floor": floor, "sequence": bool(sequence)}}
+    try:
+        return ContactMap(contacts, sequence or "X" * length, stem, "rr", "rr file", meta=meta)
+    except ContactplugError as exc:
+        raise CmdException(f"{path}: {exc}") from None
 
 
-def read_contacts(path: str | os.PathLike) -> Prediction:
+def read_store(path: str, wanted: str = "") -> ContactMap:
+    """One protein of a pairs store (`predict --store pairs`): FILE#ID, or FILE alone when the
+    store holds one protein. Its unkept pairs sit below a floor, never drawn, as an RR file's."""
+    try:
+        ids = pair_store.stored_proteins(path)
+        if not wanted and len(ids) != 1:
+            first = f" (the first: {path}#{next(iter(ids))})" if ids else ""
+            raise CmdException(f"{path} holds {len(ids)} proteins: name one as FILE#ID{first}")
+        wanted = wanted or next(iter(ids))
+        if wanted not in ids:
+            raise CmdException(f"{path}: no protein {wanted!r} among its {len(ids)}")
+        protein = next(pair_store.iter_proteins(path, {wanted}))
+        cmap = pair_store.Maps([], contactmap.load, ContactMap).from_store(protein)
+    except ContactplugError as exc:
+        raise _error(exc) from None
+    cmap.meta[RR_META] = {"floor": cmap.meta["store"]["floor"], "sequence": True}
+    return cmap
+
+
+def read_contacts(path: str | os.PathLike) -> ContactMap:
     path = os.path.expanduser(str(path))
+    if ".parquet#" in path.lower():  # one protein of a pairs store
+        path, _, wanted = path.rpartition("#")
+        if not os.path.isfile(path):
+            raise CmdException(f"{path}: no such file")
+        return read_store(path, wanted)
     if not os.path.isfile(path):
         raise CmdException(f"{path}: no such file")
     if path.lower().endswith(".npz"):
         return read_npz(path)
+    if path.lower().endswith(".parquet"):
+        return read_store(path)
     return read_rr(path)
+
+
+def known_sequence(cmap: ContactMap) -> str | None:
+    """The map's sequence, or None for an RR file that carried none."""
+    rr_file = cmap.meta.get(RR_META)
+    return None if rr_file is not None and not rr_file["sequence"] else cmap.sequence
+
+
+def ranked_pairs(
+    cmap: ContactMap, min_sep: int = 6, max_sep: int | None = None, kind: str = "intra"
+) -> list[tuple[int, int, float]]:
+    """`cmap.pairs` best first, less the pairs an RR file does not list."""
+    pairs = cmap.pairs(min_sep, max_sep, None, kind)
+    rr_file = cmap.meta.get(RR_META)
+    if rr_file is None:
+        return pairs
+    return [p for p in pairs if p[2] > rr_file["floor"]]
 
 
 def parse_top(top, length: int) -> int | None:

@@ -1,6 +1,8 @@
-"""Contacts as PyMOL distance objects: one group per object and chain, one object per pair.
+"""Contacts as PyMOL distance objects: one group per object and chain (and per chain pair of
+a complex), one object per pair.
 
-Names: group `<prefix>_<object>_<chain>` (`<prefix>_<object>` for a blank chain), pairs
+Names: group `<prefix>_<object>_<chain>` (`<prefix>_<object>` for a blank chain), a chain
+pair's inter-chain group `<prefix>_<object>_<chain>_<chain>`, pairs
 `<group>_<label i>_<label j>` with author labels (resnum + insertion code, `m` for a minus).
 """
 
@@ -44,8 +46,11 @@ def _token(text: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "m" if c == "-" else "_" for c in text)
 
 
-def group_name(prefix: str, obj: str, chain: str) -> str:
-    return f"{prefix}_{obj}_{_token(chain)}" if chain else f"{prefix}_{obj}"
+def group_name(prefix: str, obj: str, chain: str, partner: str = "") -> str:
+    """`<prefix>_<object>_<chain>`, and `..._<chain>_<partner>` for a chain pair's
+    inter-chain contacts (complexes: their chains always have names)."""
+    base = f"{prefix}_{obj}_{_token(chain)}" if chain else f"{prefix}_{obj}"
+    return f"{base}_{_token(partner)}" if partner else base
 
 
 def free_group(base: str, _self) -> str:
@@ -84,16 +89,18 @@ def draw_pairs(
     group: str,
     color_by: str,
     _self,
+    partner: Chain | None = None,
 ) -> Drawn:
     """Draw the group (replacing one of that name): one distance object per pair, labels
-    hidden. A pair whose residue lacks its anchor atom (C-beta, C-alpha for Gly) is skipped:
-    the rule `contactplug export --numbering author` applies too (README)."""
+    hidden. i indexes chain.residues, j those of `partner` (another chain: inter-chain pairs)
+    or of the same chain. A pair whose residue lacks its anchor atom (C-beta, C-alpha for Gly)
+    is skipped: the rule `contactplug export --numbering author` applies too (README)."""
     delete_group(group, _self)
-    ca_only = chain.ca_only
+    second = partner or chain
     names, drawn, truth, skipped = [], [], [], 0
     for i, j, score in pairs:
-        ri, rj = chain.residues[i], chain.residues[j]
-        ai, aj = ri.anchor(ca_only), rj.anchor(ca_only)
+        ri, rj = chain.residues[i], second.residues[j]
+        ai, aj = ri.anchor(chain.ca_only), rj.anchor(second.ca_only)
         if ai is None or aj is None:
             skipped += 1
             continue
@@ -101,15 +108,16 @@ def draw_pairs(
         _self.distance(
             name,
             f"%{chain.obj} and index {ai[0]}",
-            f"%{chain.obj} and index {aj[0]}",
+            f"%{second.obj} and index {aj[0]}",
             cutoff=1000.0,  # draw whatever the distance: these are predictions
             mode=0,
             label=0,
             state=chain.state,
         )
         _self.hide("labels", name)
-        cbi, cbj = ri.cb(ca_only), rj.cb(ca_only)
-        truth.append(None if cbi is None or cbj is None else bool(np.linalg.norm(cbi - cbj) < 8))
+        cbi, cbj = ri.cb(chain.ca_only), rj.cb(second.ca_only)
+        near = None if cbi is None or cbj is None else np.linalg.norm(cbi - cbj) < CONTACT_CUTOFF
+        truth.append(None if near is None else bool(near))
         names.append(name)
         drawn.append((i, j, score))
     key = _color(names, drawn, truth, color_by, _self)

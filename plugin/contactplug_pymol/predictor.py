@@ -8,6 +8,7 @@ The executable: plugin preference CONTACTPLUG_EXE, env var CONTACTPLUG_EXE, or P
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -17,15 +18,17 @@ import tempfile
 
 from pymol import CmdException
 
-from .contact_files import Prediction, from_matrix, read_npz
+from .contact_files import ContactMap, read_npz
 from .messages import core_messages, feedback, pymol_words
 
 try:
     from contactplug.files.atomic import safe_name
     from contactplug.files.methods import READOUT_METHODS, get_method, jacobian_for
+    from contactplug.files.sequences import Record, write_fasta
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
     from ._files.atomic import safe_name
     from ._files.methods import READOUT_METHODS, get_method, jacobian_for
+    from ._files.sequences import Record, write_fasta
 
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 # rows of the core's method table; `jacobian` is the logit CJ, or the representation CJ on a
@@ -71,21 +74,39 @@ def record_id(text: str) -> str:
 
 
 def predict(
-    records: list[tuple[str, str]],
+    records: list[Record],
     model: str = DEFAULT_MODEL,
     method: str = "attention",
     top_k: int | None = None,
-) -> list[Prediction]:
-    """One Prediction per (id, sequence), in order."""
+) -> list[ContactMap]:
+    """One ContactMap per record (a chain, or a complex of chains), in order."""
     if method not in METHODS:
         raise CmdException(f"method={method!r}: choose from {', '.join(METHODS)}")
+    recs = [dataclasses.replace(rec, id=record_id(rec.id)) for rec in records]
     core = _core()
     if core is None:
-        return _predict_cli(records, model, method, top_k)
-    api, error = core
-    from contactplug.files.sequences import Record
+        maps = _predict_cli(recs, model, method, top_k)
+    else:
+        maps = _predict_core(core, recs, model, method, top_k)
+    return [_checked(rec, m) for rec, m in zip(recs, maps, strict=True)]
 
-    recs = [Record(record_id(rid), seq) for rid, seq in records]
+
+def _checked(rec: Record, cmap: ContactMap) -> ContactMap:
+    """The map of a complex names the structure's chains (a FASTA for the executable letters
+    them A, B, ...); a core that returns no complex map for a complex is refused, never drawn
+    as if its joined chains were one protein."""
+    if not rec.is_complex:
+        return cmap
+    if not cmap.is_complex or list(cmap.chain_lengths) != list(rec.chain_lengths):
+        raise CmdException(
+            "this contactplug core predicts no complexes (complex=1); update contactplug, "
+            "or leave complex out to predict each chain alone"
+        )
+    return dataclasses.replace(cmap, chain_ids=list(rec.chain_ids))
+
+
+def _predict_core(core, recs: list[Record], model: str, method: str, top_k) -> list[ContactMap]:
+    api, error = core
     # the core's progress lines and notes go to PyMOL's output; stderr is no terminal here,
     # so no bar is drawn (contactplug.progress)
     with core_messages(), contextlib.redirect_stderr(ProgressLines()):
@@ -94,23 +115,12 @@ def predict(
             method = _method_to_run(loaded, method)
             slow = get_method(method).kind == "jacobian"
             if slow:  # only once it is sure to run
-                n = sum(20 * len(seq) + 1 for _, seq in records)
+                n = sum(20 * len(rec.sequence) + 1 for rec in recs)
                 feedback(f"{method} needs {n} forward passes; this is slow (minutes on a CPU)")
             maps = api.predict(recs, model=loaded, method=method, top_k=top_k, progress=slow)
         except error as exc:
             raise CmdException(pymol_words(str(exc))) from None
-    return [
-        from_matrix(
-            m.contacts,
-            sequence=m.sequence,
-            id=m.id,
-            method=m.method,
-            model=m.model,
-            seconds=m.seconds,
-            meta=m.meta,
-        )
-        for m in maps
-    ]
+    return maps
 
 
 def _method_to_run(model, method: str) -> str:
@@ -131,14 +141,11 @@ def _command(exe: str) -> list[str]:
     return [sys.executable, exe]
 
 
-def _predict_cli(records, model, method, top_k) -> list[Prediction]:
+def _predict_cli(recs: list[Record], model, method, top_k) -> list[ContactMap]:
     exe = find_exe()
     with tempfile.TemporaryDirectory(prefix="attncontacts_") as tmp:
         fasta = os.path.join(tmp, "query.fasta")
-        ids = [record_id(rid) for rid, _ in records]
-        with open(fasta, "w") as handle:
-            for rid, (_, seq) in zip(ids, records, strict=True):
-                handle.write(f">{rid}\n{seq}\n")
+        write_fasta(recs, fasta)  # a complex as its chains joined by ':'
         out = os.path.join(tmp, "out")
         args = _command(exe)
         if method in ("jacobian", "repr-jacobian"):  # no MLM head: the CLI falls back itself
@@ -156,7 +163,7 @@ def _predict_cli(records, model, method, top_k) -> list[Prediction]:
             last = last.split("error:", 1)[-1].strip() if errors else last
             raise CmdException(f"contactplug failed (exit {code}): {pymol_words(last)}")
         # the executable names each map by the core's one rule for file names
-        return [read_npz(os.path.join(out, f"{safe_name(rid)}.npz")) for rid in ids]
+        return [read_npz(os.path.join(out, f"{safe_name(rec.id)}.npz")) for rec in recs]
 
 
 class ProgressLines:

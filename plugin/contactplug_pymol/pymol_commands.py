@@ -6,14 +6,17 @@ import os
 import re
 import time
 
+import numpy as np
 from pymol import CmdException, cmd
 
 from . import predictor
 from .chains import Chain, chain_length, protein_chains
+from .complex_chains import chain_pairs, prediction_sets, record_of
 from .contact_files import parse_min_sep, parse_top, read_contacts
-from .draw import Drawn, color_key, delete_group, draw_pairs, group_name, is_contact_group
+from .draw import delete_group, group_name, is_contact_group
+from .map_blocks import draw_block, plan, planned_count, summarise
 from .messages import feedback
-from .placing import FILE_PREFIX, file_group, map_positions, match_chains
+from .placing import FILE_PREFIX, Placed, file_group, place
 from .predictor import DEFAULT_MODEL, METHODS
 
 PREFIX = "attn"  # groups drawn by attncontacts
@@ -42,46 +45,12 @@ def _flag(value, name: str) -> bool:
     raise CmdException(f"{name}={value!r}: give 1 or 0")
 
 
-def _candidates(length: int, lo: int, hi: int | None) -> int:
-    """Pairs i < j of a chain with lo <= j - i <= hi."""
-    top = length - 1 if hi is None else min(hi, length - 1)
-    return sum(length - d for d in range(lo, top + 1))
-
-
 def _check_count(count: int, top, force: bool) -> None:
     if count > MAX_DRAWN and not force:
         raise CmdException(
             f"top={top} would draw {count} distance objects, more than {MAX_DRAWN}: PyMOL "
             "slows down or stops responding; give a smaller top, or force=1 to draw them"
         )
-
-
-def _summary(
-    chain: Chain, drawn: Drawn, what: str, seconds: float, command: str, extra: str = ""
-) -> dict:
-    p = drawn.precision
-    known = sum(1 for t in drawn.in_contact if t is not None)
-    prec = "n/a" if p is None else f"{p:.2f} ({drawn.n_true}/{known})"
-    if drawn.skipped:
-        extra += f"; {drawn.skipped} pairs skipped (atoms absent)"
-    if chain.ca_only:
-        extra += "; C-alpha trace: drawn and measured CA-CA"
-    feedback(
-        f"{chain.title}: {what}, {len(drawn.names)} drawn as {drawn.group}, "
-        f"precision {prec} against this structure, {seconds:.1f} s{extra}",
-        command,
-    )
-    if drawn.score_range is not None:
-        feedback(f"{drawn.group} colours: {color_key(*drawn.score_range)}", command)
-    return {
-        "group": drawn.group,
-        "names": drawn.names,
-        "pairs": drawn.pairs,
-        "in_contact": drawn.in_contact,
-        "skipped": drawn.skipped,
-        "precision": p,
-        "score_range": drawn.score_range,
-    }
 
 
 def _part_of_chain(chain: Chain, _self) -> dict | None:
@@ -110,6 +79,7 @@ def attncontacts(
     color_by: str = "truth",
     top_k: str = "",
     force: str = "0",
+    complex: str = "0",
     *,
     _self=cmd,
 ):
@@ -123,10 +93,17 @@ def attncontacts(
         (author residue numbers). Green: C-beta distance < 8 A in this structure
         (virtual C-beta for Gly); red: farther apart.
 
+        With complex=1 the protein chains of each object in the selection are
+        predicted as one complex: each chain's own pairs as above, and each chain
+        pair's inter-chain pairs between the two chains' atoms, grouped as
+        attn_<object>_<A>_<B>, ranked on their own (top counts from the shorter
+        chain), with the inter-chain precision and its random baseline (the
+        fraction of that chain pair's residue pairs in contact) in the summary.
+
     USAGE
 
         attncontacts [ selection [, top [, method [, model [, min_sep [, color_by
-                     [, top_k [, force ]]]]]]]]
+                     [, top_k [, force [, complex ]]]]]]]]]
 
     ARGUMENTS
 
@@ -150,10 +127,14 @@ def attncontacts(
 
         force = 0 | 1: draw more than 2000 pairs {default: 0}
 
+        complex = 0 | 1: predict each object's chains as one complex {default: 0}
+
     EXAMPLE
 
         fetch 1ubq, async=0
         attncontacts 1ubq, L/2, min_sep=long
+        fetch 1tii, async=0
+        attncontacts 1tii and chain A+C, 10, complex=1
         attncontacts chain A, 30, esm-head, model=/data/esm2_t12_35M_UR50D.pt, color_by=score
         attncontacts_clear
 
@@ -163,46 +144,57 @@ def attncontacts(
     """
     start = time.time()
     lo, hi, color_by = _options(top, min_sep, color_by)
+    method, top_k = _method_arg(method), _top_k_arg(top_k)
+    force, as_complex = _flag(force, "force"), _flag(complex, "complex")
+    chains = protein_chains(selection or "enabled", _self.get_state(), _self)
+    sets = prediction_sets(chains, as_complex)
+    count = planned_count([[len(c.residues) for c in s] for s in sets], top, lo, hi)
+    _check_count(count, top, force)  # before any model work
+    parts = [{c.chain: _part_of_chain(c, _self) for c in s} for s in sets]
+    records = [record_of(s) for s in sets]
+    maps = predictor.predict(records, model=str(model), method=str(method), top_k=top_k)
+    n_blocks = sum(len(s) + len(s) * (len(s) - 1) // 2 for s in sets)
+    per_block = (time.time() - start) / n_blocks
+    results = []
+    for group, cmap, part in zip(sets, maps, parts, strict=True):
+        if any(part.values()):
+            cmap.meta["part_of_chain"] = part if cmap.is_complex else part[group[0].chain]
+        placed = [Placed(c, np.arange(len(c.residues))) for c in group]
+        what = f"model {cmap.model or model}, method {cmap.method or method}"
+        for block in plan(cmap, placed, top, lo, hi):
+            t0 = time.time()
+            chain, partner = block.first.chain, block.partner
+            name = group_name(PREFIX, chain.obj, chain.chain, partner.chain if partner else "")
+            drawn = draw_block(block, name, color_by, _self)
+            piece = part[chain.chain] if partner is None else None
+            extra = ""
+            if piece is not None:
+                extra = f"; part of the chain: {piece['selected']} of {piece['chain']} residues"
+            seconds = per_block + time.time() - t0
+            results.append(summarise(block, drawn, what, seconds, "attncontacts", extra))
+            results[-1]["part_of_chain"] = piece
+    return results
+
+
+def _method_arg(method) -> str:
     method = str(method).strip().lower()
     if method not in METHODS:
         raise CmdException(f"method={method!r}: choose from {', '.join(METHODS)}")
-    if str(top_k).strip():
-        try:
-            top_k = int(top_k)
-        except ValueError:
-            raise CmdException(f"top_k={top_k!r}: give a number of heads") from None
-        if top_k < 1:
-            raise CmdException(
-                f"top_k={top_k}: give 1 or more heads, or leave top_k out for the model's own K"
-            )
-    else:
-        top_k = None
-    force = _flag(force, "force")
-    chains = protein_chains(selection or "enabled", _self.get_state(), _self)
-    sizes = [len(c.residues) for c in chains]
-    count = sum(
-        min(_candidates(n, lo, hi), parse_top(top, n) or _candidates(n, lo, hi)) for n in sizes
-    )
-    _check_count(count, top, force)  # before any model work
-    parts = [_part_of_chain(c, _self) for c in chains]
-    records = [(f"{c.obj}_{c.chain}" if c.chain else c.obj, c.sequence) for c in chains]
-    preds = predictor.predict(records, model=str(model), method=str(method), top_k=top_k)
-    per_chain = (time.time() - start) / len(chains)
-    results = []
-    for chain, pred, part in zip(chains, preds, parts, strict=True):
-        t0 = time.time()
-        n = parse_top(top, len(chain.residues))
-        group = group_name(PREFIX, chain.obj, chain.chain)
-        drawn = draw_pairs(chain, pred.pairs(lo, hi, n), group, color_by, _self)
-        what = f"model {pred.model or model}, method {pred.method or method}"
-        extra = ""
-        if part is not None:
-            pred.meta["part_of_chain"] = part
-            extra = f"; part of the chain: {part['selected']} of {part['chain']} residues"
-        seconds = per_chain + time.time() - t0
-        results.append(_summary(chain, drawn, what, seconds, "attncontacts", extra))
-        results[-1]["part_of_chain"] = part
-    return results
+    return method
+
+
+def _top_k_arg(top_k) -> int | None:
+    if not str(top_k).strip():
+        return None
+    try:
+        top_k = int(top_k)
+    except ValueError:
+        raise CmdException(f"top_k={top_k!r}: give a number of heads") from None
+    if top_k < 1:
+        raise CmdException(
+            f"top_k={top_k}: give 1 or more heads, or leave top_k out for the model's own K"
+        )
+    return top_k
 
 
 def loadcontacts(
@@ -226,6 +218,10 @@ def loadcontacts(
         the k-th protein residue of the selection. Groups: lc_<object>_<chain>; a
         second file on the same chain is drawn beside the first as
         lc_<object>_<chain>_2 (and so on), or under the group name given by name=.
+        A complex's file (npz with chain_ids, or RR whose residues carry chain
+        letters, A12 B40) is drawn on the object holding its chains (by name, or in
+        order when the names differ and the sequences match): a group per chain and
+        one per chain pair, lc_<object>_<A>_<B>, as attncontacts complex=1 draws.
 
     USAGE
 
@@ -234,7 +230,7 @@ def loadcontacts(
 
     ARGUMENTS
 
-        filename = str: .npz or RR file
+        filename = str: .npz, RR file, or a pairs store as pairs.parquet#ID
 
         selection = str: the chain to draw on {default: enabled objects}
 
@@ -265,31 +261,20 @@ def loadcontacts(
     name = str(name).strip()
     if name and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
         raise CmdException(f"name={name!r}: use letters, digits and _ . + - in a group name")
-    pred = read_contacts(filename)
+    cmap = read_contacts(filename)
     chains = protein_chains(selection or "enabled", _self.get_state(), _self)
-    plans = []
-    for chain in match_chains(pred, chains, filename):
-        mapping = map_positions(pred, chain, filename)
-        n = parse_top(top, len(chain.residues))
-        pairs, absent = [], 0
-        for i, j, s in pred.pairs(lo, hi):
-            if len(pairs) == n:
-                break
-            if max(i, j) >= len(mapping) or mapping[i] < 0 or mapping[j] < 0:
-                absent += 1  # the file's residue is not in this chain/selection
-                continue
-            pairs.append((int(mapping[i]), int(mapping[j]), s))
-        plans.append((chain, pairs, absent))
-    _check_count(sum(len(pairs) for _, pairs, _ in plans), top, force)
+    blocks = [
+        b for placed in place(cmap, chains, filename) for b in plan(cmap, placed, top, lo, hi)
+    ]
+    _check_count(sum(len(b.pairs) for b in blocks), top, force)
+    kind = f"{cmap.method} contacts" if cmap.method not in ("", "rr") else "contacts"
+    what = f"{kind} from {os.path.basename(filename)}"
     results = []
-    for chain, pairs, absent in plans:
-        group, note = file_group(chain, name, len(plans), _self)
-        drawn = draw_pairs(chain, pairs, group, color_by, _self)
-        drawn.skipped += absent
-        kind = f"{pred.method} contacts" if pred.method not in ("", "rr") else "contacts"
-        what = f"{kind} from {os.path.basename(filename)}"
+    for block in blocks:
+        group, note = file_group(block.first.chain, name, len(blocks), _self, block.partner)
+        drawn = draw_block(block, group, color_by, _self)
         seconds = time.time() - start
-        results.append(_summary(chain, drawn, what, seconds, "loadcontacts", note))
+        results.append(summarise(block, drawn, what, seconds, "loadcontacts", note))
     return results
 
 
@@ -323,16 +308,21 @@ def attncontacts_clear(selection: str = "", *, _self=cmd) -> int:
         except CmdException:
             raise CmdException(f"invalid selection {selection!r}") from None
         bases = {
-            group_name(prefix, obj, chain)
+            group_name(prefix, obj, *names)
             for obj in objects
-            for chain in _self.get_chains(obj) or [""]
+            for names in _own_groups(_self.get_chains(obj) or [""])
             for prefix in (PREFIX, FILE_PREFIX)
         }
-        # lc_<object>_<chain> and the ones drawn beside it, lc_<object>_<chain>_2, ...
+        # lc_<object>_<chain>[_<chain>] and the ones drawn beside it, lc_<object>_<chain>_2, ...
         doomed = [g for g in groups if g in bases or re.sub(r"_\d+$", "", g) in bases]
     removed = sum(delete_group(g, _self) for g in doomed)
     feedback(f"removed {removed} contact group{'s' if removed != 1 else ''}", "attncontacts_clear")
     return removed
+
+
+def _own_groups(chains: list[str]) -> list[tuple[str, ...]]:
+    """An object's chains, and its chain pairs (a complex's inter-chain groups)."""
+    return [(c,) for c in chains] + chain_pairs([c for c in chains if c])
 
 
 def method_names() -> list[str]:
