@@ -62,3 +62,17 @@ def single_map(name: str, scores: np.ndarray, map_id: str | None = None) -> Cont
         model="test",
         chain=name,
     )
+
+
+def distance_map(name: str) -> ContactMap:
+    """A single chain's map scored by closeness in its own structure (minus the distance)."""
+    [c] = chains(name)
+    return single_map(name, np.nan_to_num(-distances(c.cb, c.cb), nan=-100.0))
+
+
+def other_method(cmap: ContactMap, method: str, seed: int, seconds: float) -> ContactMap:
+    """The same protein under another method's name: noise added, slower."""
+    noise = np.random.default_rng(seed).random(cmap.contacts.shape).astype(np.float32) * 30
+    scores = cmap.contacts + noise
+    fields = dict(cmap.__dict__, contacts=(scores + scores.T) / 2, method=method, seconds=seconds)
+    return ContactMap(**fields)

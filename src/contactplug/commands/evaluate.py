@@ -193,10 +193,13 @@ def run_compare(args: argparse.Namespace) -> int:
     )
     test = result["test"]
     p_text = "not run" if test["p"] is None else f"p = {test['p']:.3g}"
+    n_maps = len({(r["id"], r["series"]) for r in result["rows"]})  # a complex's chains: one
     print(
-        f"{len(result['rows'])} maps scored, {len(result['skipped'])} skipped; "
+        f"{n_maps} maps scored, {len(result['skipped'])} skipped; "
         f"Wilcoxon on long P@L/2: n = {test['n']}, {p_text} ({test['note']})"
     )
+    if result["inter"]:
+        print(f"{len(result['inter'])} inter-chain rows (with random baselines): interchain.csv")
     log.info("wrote %s/summary.md, summary.html, comparison.csv", args.outdir)
     return 0
 

@@ -21,6 +21,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
+from contactplug.evaluation.bootstrap import bootstrap_ci, fmt_number
+from contactplug.evaluation.interface import is_inter_row
+from contactplug.evaluation.interface_report import interface_section
 from contactplug.evaluation.metrics import (
     COLUMNS,
     INFO_COLUMNS,
@@ -47,17 +50,6 @@ CSV_COLUMNS = (
 )
 VERSIONED = ["torch", "fair-esm", "numpy", "scipy", "gemmi", "matplotlib", "contactplug"]
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
-
-
-def bootstrap_ci(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float, int]:
-    """(mean, low, high, n): percentile 95% interval of the mean, NaNs dropped, seeded."""
-    x = np.asarray([v for v in values if not np.isnan(v)], dtype=np.float64)
-    if len(x) == 0:
-        return (np.nan, np.nan, np.nan, 0)
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return (float(x.mean()), float(low), float(high), len(x))
 
 
 def paired_test(a: list[float], b: list[float]) -> dict:
@@ -90,12 +82,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def _fmt(x, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "n/a"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
 
 
 def _safe(name: str) -> str:
@@ -218,34 +204,44 @@ def compare(
     structures_dir, outdir = Path(structures_dir), Path(outdir)
     maps, main = _load(dirs)
     rows, skipped = evaluate_maps(maps, structures_dir, cutoff=cutoff, atom=atom)
+    inter = [r for r in rows if is_inter_row(r)]  # complexes' chain pairs: their own section
+    rows = [r for r in rows if not is_inter_row(r)]
     label = _labels(rows)
     for folder, key in zip(dirs[:2], main[:2], strict=True):
         if key not in label:
             raise ContactplugError(f"{folder}: none of its {key[0]} maps could be scored")
     a_name, b_name = label[main[0]], label[main[1]]
     names = list(dict.fromkeys([label[k] for k in main if k in label] + sorted(label.values())))
-    for r in rows:
+    for r in rows + inter:
         r["series"] = label[(r["method"], r["model"])]  # not a CSV column
-    rows.sort(key=lambda r: (r["id"], names.index(r["series"])))
-    by = {(r["id"], r["series"]): r for r in rows}
-    ids = sorted({r["id"] for r in rows})
+    rows.sort(key=lambda r: (_unit(r), names.index(r["series"])))
+    by = {(_unit(r), r["series"]): r for r in rows}
+    ids = sorted({_unit(r) for r in rows})
     outdir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, outdir / "comparison.csv", CSV_COLUMNS)
+    if inter:
+        write_csv(inter, outdir / "interchain.csv")
 
     both = [i for i in ids if (i, a_name) in by and (i, b_name) in by]
     pairs = [(by[(i, a_name)][TEST_METRIC], by[(i, b_name)][TEST_METRIC]) for i in both]
     pairs = [(x, y) for x, y in pairs if not (np.isnan(x) or np.isnan(y))]
     test = paired_test([x for x, _ in pairs], [y for _, y in pairs])
     ratios = {}
+    per_map = {(r["id"], r["series"]): r for r in rows}  # a complex's cost once, not per chain
+    maps_both = sorted({i for i, s in per_map if s == a_name and (i, b_name) in per_map})
     for key in ("seconds", "n_forward"):
-        r = [by[(i, b_name)][key] / by[(i, a_name)][key] for i in both if by[(i, a_name)][key] > 0]
+        a_cost = [per_map[(i, a_name)][key] for i in maps_both]
+        r = [per_map[(i, b_name)][key] / a for i, a in zip(maps_both, a_cost, strict=True) if a > 0]
         ratios[key] = (float(np.median(r)) if r else None, len(r))
 
     figures = ["scatter_long_PL2.png", "precision_vs_length.png"]
     _scatter(a_name, [n for n in names if n != a_name], by, ids, outdir / figures[0])
     _vs_length(names, rows, outdir / figures[1])
     cmap_by = {(m.id, label[(m.method, m.model)]): m for m in maps if (m.method, m.model) in label}
-    for pid in _spread([i for _, i in sorted((by[(i, a_name)]["L"], i) for i in both)], n_panels):
+    singles = [i for i in both if "complex" not in by[(i, a_name)]]
+    for pid in _spread(
+        [i for _, i in sorted((by[(i, a_name)]["L"], i) for i in singles)], n_panels
+    ):
         items = []
         for name in (n for n in names if (pid, n) in by):
             cmap = cmap_by[(pid, name)]
@@ -254,10 +250,21 @@ def compare(
         _panels(items, pid, outdir / figures[-1])
 
     settings = dict(dirs=dirs, structures=structures_dir, cutoff=cutoff, atom=atom, n_boot=n_boot)
+    extra = interface_section(inter, names, settings, n_boot, seed)
     blocks = _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, settings)
+    at = next(
+        k for k, b in enumerate(blocks) if b[0] == "h2" and b[1] in ("Skipped maps", "Figures")
+    )
+    blocks[at:at] = extra
     write_text_atomic(outdir / "summary.md", render_md(blocks))
     write_text_atomic(outdir / "summary.html", render_html(blocks, outdir))
-    return {"rows": rows, "skipped": skipped, "test": test, "ratios": ratios, "figures": figures}
+    return {"rows": rows, "skipped": skipped, "test": test, "ratios": ratios, "figures": figures,
+            "inter": inter}  # fmt: skip
+
+
+def _unit(row: dict) -> str:
+    """What a row is about: a protein's id, or a complex's id and one of its chains."""
+    return f"{row['id']} {row['chain']}" if "complex" in row else row["id"]
 
 
 def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, settings) -> list:
@@ -265,11 +272,12 @@ def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, s
     structures_dir, dirs, atom = settings["structures"], settings["dirs"], settings["atom"]
     cutoff, n_boot = settings["cutoff"], settings["n_boot"]
     n_prot = len({r["id"] for r in rows})
+    n_maps = len({(r["id"], r["series"]) for r in rows})  # a complex's chains are one map
     blocks: list = [("h", "contactplug comparison")]
     blocks.append(
         (
             "p",
-            f"{n_prot} proteins, {len(rows)} maps scored against structures in "
+            f"{n_prot} proteins, {n_maps} maps scored against structures in "
             f"`{structures_dir.name}` (contact: {atom}-{atom} < {cutoff:g} Å; top-n pairs "
             f"among resolved pairs, n = L, L/2, L/5). Method folders: "
             + ", ".join(f"`{d.name}`" for d in dirs)
@@ -284,7 +292,7 @@ def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, s
         cells = [metric]
         for n in names:
             mean, lo, hi, k = bootstrap_ci([r[metric] for r in per[n]], n_boot, seed)
-            cells.append(f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] (n={k})")
+            cells.append(f"{fmt_number(mean)} [{fmt_number(lo)}, {fmt_number(hi)}] (n={k})")
         table.append(cells)
     blocks.append(("table", ["metric", *names], table))
     blocks.append(("h2", "Cost"))
@@ -292,8 +300,8 @@ def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, s
         [
             n,
             str(len(per[n])),
-            _fmt(float(np.median([r["seconds"] for r in per[n]]))),
-            _fmt(float(np.median([r["n_forward"] for r in per[n]])), 0),
+            fmt_number(float(np.median([r["seconds"] for r in per[n]]))),
+            fmt_number(float(np.median([r["n_forward"] for r in per[n]])), 0),
         ]
         for n in names
     ]
@@ -303,9 +311,9 @@ def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, s
     blocks.append(
         (
             "p",
-            f"Median speed ratio ({b_name} seconds / {a_name} seconds): {_fmt(sec, 1)} "
+            f"Median speed ratio ({b_name} seconds / {a_name} seconds): {fmt_number(sec, 1)} "
             f"over {n_sec} proteins. Median forward-pass ratio ({b_name} / {a_name}): "
-            f"{_fmt(fwd, 1)} over {n_fwd} proteins.",
+            f"{fmt_number(fwd, 1)} over {n_fwd} proteins.",
         )
     )
     blocks.append(("h2", f"Paired test: {a_name} vs {b_name} on {TEST_METRIC}"))
@@ -314,14 +322,16 @@ def _report(names, a_name, b_name, rows, test, ratios, skipped, figures, seed, s
             ("p", "The first two folders hold the same method; the test compares it with itself.")
         )
     p_text = (
-        "not run" if test["p"] is None else f"W = {_fmt(test['statistic'], 1)}, p = {test['p']:.3g}"
+        "not run"
+        if test["p"] is None
+        else f"W = {fmt_number(test['statistic'], 1)}, p = {test['p']:.3g}"
     )
     blocks.append(
         (
             "p",
             f"Wilcoxon signed-rank (two-sided), n = {test['n']} proteins: {p_text} "
             f"({test['note']}). Median difference ({b_name} - {a_name}): "
-            f"{_fmt(test['median_diff'])}; {b_name} better on {test['b_better']}, "
+            f"{fmt_number(test['median_diff'])}; {b_name} better on {test['b_better']}, "
             f"{a_name} better on {test['a_better']}.",
         )
     )
