@@ -282,3 +282,26 @@ def test_complex_rows_refuse_a_single_chain_structure(tmp_path):
     alone = write_chain(TII, "A", tmp_path / "a.cif")
     with pytest.raises(ContactplugError, match="'C' is not a protein chain"):
         evaluate_rows(complex_map("AC"), alone)
+
+
+def test_a_complex_picture_shows_chain_boundaries_and_each_pairs_top(tmp_path, capsys):
+    from matplotlib.figure import Figure
+
+    from contactplug.evaluation.plot import draw_map
+
+    cmap = complex_map("AC", seed=2)
+    ax = Figure().add_subplot(1, 1, 1)
+    draw_map(ax, cmap)
+    lines = {(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.lines}
+    assert ((185.5, 185.5), (0, 1)) in lines and ((0, 1), (185.5, 185.5)) in lines
+    top = ax.collections[0].get_offsets()  # the top pairs, drawn as (i, j) squares
+    assert sum(i < 186 <= j for i, j in top) == 36 // 5
+    cmap.save(tmp_path / "cx.npz")
+    assert main(["plot", str(tmp_path / "cx.npz"), "--structure", str(TII),
+                 "-o", str(tmp_path / "cx.png")]) == 0  # fmt: skip
+    assert (tmp_path / "cx.png").stat().st_size > 10_000
+    from contactplug.evaluation.plot import _complex_truth
+
+    *_, words = _complex_truth(cmap, TII, None, 8.0)
+    assert words[0].startswith("long-range P@L: A ") and "inter A-C P@Lmin/5" in words[1]
+    assert "(random 0.011)" in words[1]  # never an inter-chain figure without its baseline

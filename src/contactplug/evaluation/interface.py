@@ -285,3 +285,18 @@ def candidates_text(found: dict) -> str:
         f"across copies (candidate interface contacts; random: {_cell(found['base_rate'])})"
         + (f": {pairs}{more}" if pairs else "")
     )
+
+
+def inter_top_pairs(cmap: ContactMap) -> list[tuple[int, int, float]]:
+    """Each chain pair's top max(1, L_min/5) inter-chain pairs (0-based over the map), ranked
+    within the pair's own block, as the `inter A-B` rows score them."""
+    out = []
+    spans = cmap.chain_spans()
+    for a, (_, a0, a1) in enumerate(spans):
+        for _, b0, b1 in spans[a + 1 :]:
+            block = cmap.contacts[a0:a1, b0:b1]
+            i, j = ranked_block(block, np.ones(block.shape, bool))
+            n = _tops(min(a1 - a0, b1 - b0))["Lmin/5"]
+            top = zip(i[:n], j[:n], strict=True)
+            out += [(int(p) + a0, int(q) + b0, float(block[p, q])) for p, q in top]
+    return out

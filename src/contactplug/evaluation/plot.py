@@ -15,10 +15,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from contactplug.evaluation.metrics import precision
+from contactplug.evaluation.interface import inter_top_pairs
+from contactplug.evaluation.metrics import evaluate_rows, precision
 from contactplug.files.atomic import atomic_path
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
+from contactplug.inputs.complex_structure import read_complex_chains
 from contactplug.inputs.structure import (
     align,
     contacts_from_coords,
@@ -112,6 +114,8 @@ def draw_map(
     L = cmap.length
     top = L if top is None else top
     pairs = cmap.pairs(min_sep=MIN_SEP, top=top)
+    if cmap.is_complex:  # and each chain pair's own top pairs, ranked within its block
+        pairs += inter_top_pairs(cmap)
     pi = np.array([p[0] for p in pairs], dtype=int)
     pj = np.array([p[1] for p in pairs], dtype=int)
     size = max(1.0, 1000.0 / max(L, 1)) * (fontsize / 7.0) ** 2
@@ -147,7 +151,37 @@ def draw_map(
     ax.set_ylim(L - 0.5, -0.5)
     ax.set_aspect("equal")
     _axes_numbering(ax, cmap, fontsize)
+    if cmap.is_complex:
+        _chain_boundaries(ax, cmap, fontsize)
     ax.set_title(title or f"{cmap.id} {cmap.method}", fontsize=fontsize * 1.1)
+
+
+def _chain_boundaries(ax: Axes, cmap: ContactMap, fontsize: float) -> None:
+    """A complex's chains: lines where one ends and the next begins, each named on top."""
+    top = ax.secondary_xaxis("top")
+    spans = cmap.chain_spans()
+    top.set_xticks([(first + end - 1) / 2 for _, first, end in spans])
+    top.set_xticklabels([f"chain {name}" for name, *_ in spans], fontsize=fontsize)
+    for _, _, end in spans[:-1]:
+        ax.axvline(end - 0.5, color="black", lw=0.8)
+        ax.axhline(end - 0.5, color="black", lw=0.8)
+
+
+def _complex_truth(cmap: ContactMap, structure, chain, cutoff: float) -> tuple:
+    """(contacts, valid, title words) of a complex against its multi-chain structure: each
+    chain's long-range P@L, each chain pair's P@L_min/5 beside its random baseline."""
+    contacts, valid = contacts_from_coords(
+        read_complex_chains(cmap, structure, chain).coords(), cutoff
+    )
+    chains, pairs = [], []
+    for r in evaluate_rows(cmap, structure, chain, cutoff):
+        if r["chain"].startswith("inter "):
+            pairs.append(f"{r['chain']} P@Lmin/5 = {r['inter_P@Lmin/5']:.2f} "
+                         f"(random {r['inter_base_rate']:.3f})")  # fmt: skip
+        else:
+            chains.append(f"{r['chain']} {r['long_P@L']:.2f}")
+    more = [f"+{len(pairs) - 2} more pairs"] if len(pairs) > 2 else []
+    return contacts, valid, ["long-range P@L: " + ", ".join(chains), "; ".join(pairs[:2] + more)]
 
 
 def plot_map(
@@ -166,7 +200,10 @@ def plot_map(
         raise ContactplugError(f"--top must be at least 1, not {top}")
     contacts = valid = None
     title = f"{cmap.id}  {cmap.method}  L={cmap.length}"
-    if structure is not None:
+    if structure is not None and cmap.is_complex:
+        contacts, valid, words = _complex_truth(cmap, structure, chain, cutoff)
+        title = "\n".join([title, *words])
+    elif structure is not None:
         found = read_chain(structure, chain or cmap.chain)
         mapping = align(cmap.sequence, found.sequence)
         contacts, valid = contacts_from_coords(query_coords(found, mapping), cutoff)
