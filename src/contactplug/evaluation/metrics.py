@@ -99,19 +99,24 @@ def evaluate_map(
             f"{cmap.id} vs {Path(structure_path).name} chain {found.name}",
         )
     contacts, valid = contacts_from_coords(coords, cutoff)
-    row = {
+    row = _facts(cmap, Path(structure_path).name, cmap.length, found.name)
+    row["aligned"] = int((mapping >= 0).sum())
+    row.update(precision(cmap.contacts, contacts, valid, cmap.length))
+    return row
+
+
+def _facts(cmap: ContactMap, structure: str, length: int | None, chain: str | None) -> dict:
+    """A row's first columns, in their order: the map's facts, the structure and chain."""
+    return {
         "id": cmap.id,
-        "L": cmap.length,
+        "L": length,
         "model": cmap.model,
         "method": cmap.method,
         "n_forward": int(cmap.n_forward),
         "seconds": float(cmap.seconds),
-        "structure": Path(structure_path).name,
-        "chain": found.name,
-        "aligned": int((mapping >= 0).sum()),
+        "structure": structure,
+        "chain": chain,
     }
-    row.update(precision(cmap.contacts, contacts, valid, cmap.length))
-    return row
 
 
 def evaluate_rows(
@@ -135,14 +140,7 @@ def evaluate_rows(
             where = f"{cmap.id} vs {cx.path.name} chain {name}"
             _check_cb(coords[first:end], ca[first:end], where)
     contacts, valid = contacts_from_coords(coords, cutoff)
-    base = {
-        "id": cmap.id,
-        "model": cmap.model,
-        "method": cmap.method,
-        "n_forward": int(cmap.n_forward),
-        "seconds": float(cmap.seconds),
-        "structure": cx.path.name,
-    }
+    base = _facts(cmap, cx.path.name, None, None)  # L and chain filled in per row
     rows = []
     for (_, first, end), name, n in zip(spans, cx.names, cx.aligned(), strict=True):
         block = slice(first, end)
