@@ -1,8 +1,9 @@
 """`load_model(spec)`: one entry for every way a user names a model, whatever its family.
 
 A spec is a registry name (torch-hub cache, HF hub cache, or a fair-esm download), a file
-(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2 or T5 folder, an ESM C snapshot
-with data/weights/*.pth, or the hub-cache folder `models--owner--name` holding snapshots).
+(a fair-esm `.pt`, an ESM C `.pth`), or a folder (an HF ESM-2, T5, AMPLIFY or ProGen2 folder,
+Salesforce's ProGen2 checkpoint folder, an ESM C snapshot with data/weights/*.pth, or the
+hub-cache folder `models--owner--name` holding snapshots).
 The family is told by what the files hold, not by their names; anything else is refused in
 one line that names the families read (`unsupported`).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models import esmc_model
+from contactplug.models import amplify_weights, esmc_model, progen2_weights
 from contactplug.models.base import Model, hf_hub_cache, safe_torch_load
 from contactplug.models.fair_esm import (
     download,
@@ -32,6 +33,10 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
     arch = REGISTRY[name]
     if arch.family == "ESM C":
         return esmc_model.load(name, device, dtype)
+    if arch.family == "AMPLIFY":
+        return amplify_weights.load_release(name, device, dtype)
+    if arch.family == "ProGen2":
+        return progen2_weights.load_release(name, device, dtype)
     if arch.family == "ProtT5":
         snapshot = find_hf_snapshot(name, arch.hub)
         if snapshot is None:
@@ -99,6 +104,15 @@ def load_folder(folder: Path, device="auto", dtype="float32", name: str | None =
         raise refuse(folder, f"{other} is not supported")
     if model_type == "esm":
         return load_hf_folder(folder, device, dtype)
+    for family, takes, loader in (
+        ("AMPLIFY", amplify_weights.is_amplify, amplify_weights.load_folder),
+        ("ProGen2", progen2_weights.is_progen2, progen2_weights.load_folder),
+    ):
+        if takes(config):
+            if not any((folder / f).exists() for f in ("model.safetensors", "pytorch_model.bin")):
+                raise refuse(folder, f"a {family} config.json without its weights "
+                                     "(model.safetensors or pytorch_model.bin)")  # fmt: skip
+            return loader(folder, config, device, dtype, name)
     if model_type in ("t5", "mt5"):
         from contactplug.models.prot_t5 import load_prot_t5
 

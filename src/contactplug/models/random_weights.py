@@ -130,4 +130,34 @@ def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
         encoder = make_t5_encoder(spec.layers, spec.embed_dim, spec.heads, 128, 16384, seed)
         letters = {c: 3 + n for n, c in enumerate(T5_LETTERS)}
         return ProtT5Model(encoder, letters, 1, 0, arch, source, device, "float32")
+    if spec.family == "AMPLIFY":
+        from contactplug.models import amplify, amplify_weights
+
+        hidden = amplify.swiglu_width(4 * spec.embed_dim)  # the releases' intermediate_size
+        net = amplify.Amplify(spec.embed_dim, spec.heads, spec.layers, hidden)
+        config = {"hidden_size": spec.embed_dim, "num_hidden_layers": spec.layers,
+                  "num_attention_heads": spec.heads, "intermediate_size": 4 * spec.embed_dim}
+        return amplify_weights.from_state(config, net.state_dict(), arch, source, device)
+    if spec.family == "ProGen2":
+        return random_progen2(arch, source, device)
     raise ValueError(f"no random weights for family {spec.family}")
+
+
+def random_progen2(arch: str, source: str, device: str = "cpu") -> Model:
+    """Random ProGen2 weights in Salesforce's layout (rotary over 32 dims of each head; 2048
+    positions, so bench reaches L = 1000; costs are those of the release)."""
+    from contactplug.models import progen2_weights
+
+    spec = REGISTRY[arch]
+    config = {"n_embd": spec.embed_dim, "n_layer": spec.layers, "n_head": spec.heads,
+              "rotary_dim": 32, "n_positions": 2048, "vocab_size": 32}  # fmt: skip
+    net = progen2_weights.network(config, True, source).to_empty(device="cpu")
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.02) if p.ndim > 1 else torch.nn.init.ones_(p)
+    state = {f"transformer.{k}": v for k, v in net.state_dict().items()}
+    state["lm_head.weight"] = state.pop("transformer.lm_head.weight")
+    state["lm_head.bias"] = state.pop("transformer.lm_head.bias")
+    for key in [k for k in state if k.endswith(".attn.qkv.weight")]:
+        state[key.replace(".attn.qkv.", ".attn.qkv_proj.")] = state.pop(key)
+    vocab = progen2_weights.PUBLISHED_VOCAB
+    return progen2_weights.from_state(config, state, vocab, arch, source, device, "float32")

@@ -30,5 +30,13 @@ REGISTRY: dict[str, Arch] = {
     "esmc_600m": Arch("ESM C", 36, 1152, 18),
     "prot_t5_xl_uniref50": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
     "prot_t5_xl_half_uniref50-enc": Arch("ProtT5", 24, 1024, 32, "Rostlab"),
+    "AMPLIFY_120M": Arch("AMPLIFY", 24, 640, 10, "chandar-lab"),
+    "AMPLIFY_350M": Arch("AMPLIFY", 32, 960, 15, "chandar-lab"),
+    # ProGen2 (Salesforce) by the names of its HF ports; medium and base share a shape
+    "progen2-small": Arch("ProGen2", 12, 1024, 16, "hugohrban"),
+    "progen2-medium": Arch("ProGen2", 27, 1536, 16, "hugohrban"),
+    "progen2-base": Arch("ProGen2", 27, 1536, 16, "hugohrban"),
+    "progen2-large": Arch("ProGen2", 32, 2560, 32, "hugohrban"),
+    "progen2-xlarge": Arch("ProGen2", 32, 4096, 16, "hugohrban"),
 }
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
