@@ -134,7 +134,7 @@ def summarise(
     else:
         hits, measured = contact_rate(chain, partner)
         rate = hits / measured if measured else None
-        base = "n/a" if rate is None else f"{rate:.4f} ({hits}/{measured} residue pairs in contact)"
+        base = "n/a" if rate is None else f"{rate:.4f}: {hits}/{measured} residue pairs in contact"
         if chain.sequence == partner.sequence:
             extra += HOMOMER_NOTE
         line = (

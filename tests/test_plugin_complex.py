@@ -1,0 +1,272 @@
+"""Complexes in the PyMOL plugin (issue 19, item 6), in real headless PyMOL on PyMOL's shipped
+1tii.pdb (chains A and C: the A subunit; D-H: five identical B chains).
+
+Expected pairs come from the core (contactplug.api, ContactMap.pairs), expected atoms, truth
+and random baselines from the PDB file read by gemmi (contactplug.inputs.structure, and
+Cβ-Cβ distances written out in tests/complex_maps.py), never from PyMOL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pymol2
+import pytest
+from complex_maps import TII, chains, distances
+
+from contactplug import api
+from contactplug.files.contactmap import ContactMap
+from contactplug.files.sequences import complex_record
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugin"))
+
+import contactplug_pymol  # noqa: E402
+from contactplug_pymol import draw, pymol_commands  # noqa: E402
+
+EXE = ROOT / "bin" / "contactplug"
+
+
+@pytest.fixture
+def pm():
+    """An isolated headless PyMOL with the plugin's commands and 1tii loaded as `tii`."""
+    p = pymol2.PyMOL()
+    p.start()
+    contactplug_pymol.register(p.cmd)
+    p.cmd.load(str(TII), "tii")
+    yield p.cmd
+    p.stop()
+
+
+def names_in_group(cmd, group: str) -> list[str]:
+    return [n[0] for n in cmd.get_session(partial=1)["names"] if n and n[6] == group]
+
+
+def endpoints(cmd, name: str) -> np.ndarray:
+    """The two ends of a distance object, from its session record."""
+    [entry] = [n for n in cmd.get_session(name, partial=1)["names"] if n and n[0] == name]
+    assert entry[4] == 4, f"{name} is not a measurement object"
+    return np.array(entry[5][2][0][1], dtype=float).reshape(-1, 3)
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(" Error: ")]
+
+
+def anchor(chain, k: int) -> np.ndarray:
+    """The atom a pair is drawn to: C-beta, C-alpha for Gly (1tii lacks no such atom)."""
+    return chain.ca[k] if chain.sequence[k] == "G" else chain.cb[k]
+
+
+def check_block(cmd, group: str, first, second, expected) -> list[bool]:
+    """The group holds exactly the expected pairs (i in `first`, j in `second`, chain-local),
+    each between the right atoms of the two chains, coloured by gemmi's Cβ distance."""
+    want = {draw.pair_name(group, first.label(i), second.label(j)): (i, j) for i, j, _ in expected}
+    assert sorted(names_in_group(cmd, group)) == sorted(want)
+    truth = []
+    for name, (i, j) in want.items():
+        assert np.allclose(endpoints(cmd, name), [anchor(first, i), anchor(second, j)], atol=1e-3)
+        near = bool(np.linalg.norm(first.cb[i] - second.cb[j]) < 8.0)
+        assert cmd.get("dash_color", name) == ("green" if near else "red"), name
+        truth.append(near)
+    return truth
+
+
+def baseline(first, second) -> tuple[int, int]:
+    d = distances(first.cb, second.cb)
+    return int((d < 8.0).sum()), int(np.isfinite(d).sum())
+
+
+def split(cmap: ContactMap, top_intra: int, top_inter: int, min_sep: int = 6):
+    """Per chain its intra pairs (chain-local, best first), per chain pair its inter pairs."""
+    spans = cmap.chain_spans()
+    intra = {
+        name: [(i - a, j - a, s) for i, j, s in cmap.pairs(min_sep) if a <= i < e][:top_intra]
+        for name, a, e in spans
+    }
+    inter = {}
+    for x, (na, a, ea) in enumerate(spans):
+        for nb, b, eb in spans[x + 1 :]:
+            inter[na, nb] = [
+                (i - a, j - b, s)
+                for i, j, s in cmap.pairs(kind="inter")
+                if a <= i < ea and b <= j < eb
+            ][:top_inter]
+    return intra, inter
+
+
+def summary_line(out: str, group: str) -> str:
+    [line] = [ln for ln in out.splitlines() if f"drawn as {group}," in ln]
+    return line
+
+
+# ---- attncontacts complex=1 ------------------------------------------------------------------
+
+
+def test_attncontacts_complex_draws_each_chain_and_the_chain_pair(pm, tiny_model_path, capfd):
+    A, C = chains("A", "C")
+    capfd.readouterr()
+    pm.do(f"attncontacts tii and chain A+C, 10, model={tiny_model_path}, complex=1")
+    out = capfd.readouterr().out
+    assert not error_lines(out), out
+    assert set(pm.get_names_of_type("object:group")) == {"attn_tii_A", "attn_tii_C", "attn_tii_A_C"}
+    [cmap] = api.predict(
+        complex_record("tii", [A.sequence, C.sequence], ["A", "C"]), model=str(tiny_model_path)
+    )
+    intra, inter = split(cmap, 10, 10)
+    check_block(pm, "attn_tii_A", A, A, intra["A"])
+    check_block(pm, "attn_tii_C", C, C, intra["C"])
+    truth = check_block(pm, "attn_tii_A_C", A, C, inter["A", "C"])  # A's atom to C's
+    hits, measured = baseline(A, C)
+    line = summary_line(out, "attn_tii_A_C")
+    n_true = sum(truth)
+    assert line.startswith(" attncontacts: tii chains A-C: model tiny")
+    assert f"inter-chain precision {n_true / 10:.2f} ({n_true}/10) against this structure" in line
+    assert f"random baseline {hits / measured:.4f}: {hits}/{measured} residue pairs" in line
+    assert "identical chains" not in line
+    # intra-chain lines as for a single chain
+    assert "tii chain A: model tiny" in summary_line(out, "attn_tii_A")
+    pm.do("attncontacts_clear tii")
+    assert not pm.get_names_of_type("object:group")
+
+
+def test_attncontacts_complex_top_counts_from_the_shorter_chain(pm, tiny_model_path):
+    results = pymol_commands.attncontacts(
+        "tii and chain A+C", "L/5", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    by_group = {r["group"]: r for r in results}
+    # A: 186 // 5, C: 36 // 5, A-C: L_min = 36 -> 7 inter-chain pairs
+    assert [len(by_group[g]["names"]) for g in ("attn_tii_A", "attn_tii_C", "attn_tii_A_C")] == [
+        37,
+        7,
+        7,
+    ]
+    assert by_group["attn_tii_A_C"]["chains"] == ["A", "C"]
+    assert by_group["attn_tii_A_C"]["interface_pairs"] == baseline(*chains("A", "C"))
+
+
+def test_identical_chains_say_what_a_single_sequence_cannot_tell(pm, tiny_model_path, capfd):
+    capfd.readouterr()
+    pymol_commands.attncontacts(
+        "tii and chain D+E", "5", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    line = summary_line(capfd.readouterr().out, "attn_tii_D_E")
+    assert "identical chains: a single-sequence model cannot tell a pair within one copy" in line
+    hits, measured = baseline(*chains("D", "E"))
+    assert hits > 0 and f"{hits}/{measured} residue pairs in contact" in line
+
+
+def test_complex_through_the_executable_matches_in_process(pm, tiny_model_path, monkeypatch):
+    """PyMOL's Python without the core: the complex goes to `contactplug predict` as a FASTA
+    record of chains joined by ':', and the map names the structure's chains again."""
+    inside = pymol_commands.attncontacts(
+        "tii and chain A+C", "8", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    monkeypatch.setenv("CONTACTPLUG_PYMOL_FORCE_CLI", "1")
+    monkeypatch.setenv("CONTACTPLUG_EXE", str(EXE))
+    outside = pymol_commands.attncontacts(
+        "tii and chain A+C", "8", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    assert [r["group"] for r in outside] == ["attn_tii_A", "attn_tii_C", "attn_tii_A_C"]
+    for a, b in zip(inside, outside, strict=True):
+        assert [(i, j) for i, j, _ in a["pairs"]] == [(i, j) for i, j, _ in b["pairs"]]
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("attncontacts tii and chain A, complex=1", "a complex needs two or more chains"),
+        ("attncontacts tii and chain A+C, complex=maybe", "complex='maybe': give 1 or 0"),
+        ("attncontacts tii and chain A+C, all, complex=1", "distance objects, more than 2000"),
+        ("attncontacts blank, complex=1", "a blank chain name"),
+    ],
+)
+def test_complex_refusals_are_one_line(pm, tiny_model_path, capfd, command, message):
+    pm.create("blank", "tii and chain A+C")
+    pm.alter("blank and chain C", "chain=''")
+    capfd.readouterr()
+    pm.do(f"{command}, model={tiny_model_path}")
+    out = capfd.readouterr()
+    [line] = error_lines(out.out + out.err)
+    assert message in line and "Traceback" not in out.out + out.err
+    assert not pm.get_names_of_type("object:group")
+
+
+# ---- loadcontacts of complex files -------------------------------------------------------------
+
+
+def planted(names: str, numbered: bool, chain_ids: list[str] | None = None) -> ContactMap:
+    """A complex map whose inter-chain scores are minus the Cβ distance (its best pairs are
+    true contacts) over seeded noise elsewhere; author numbering when `numbered`."""
+    found = chains(*names)
+    n = sum(len(c.sequence) for c in found)
+    rng = np.random.default_rng(3)
+    scores = rng.random((n, n)) * 0.1
+    a = len(found[0].sequence)
+    d = np.nan_to_num(distances(found[0].cb, found[1].cb), nan=100.0)
+    scores[:a, a:] = -d
+    scores[a:, :a] = -d.T
+    scores = (scores + scores.T) / 2
+    np.fill_diagonal(scores, 0)
+    extra = {}
+    if numbered:
+        extra = dict(
+            resnum=np.concatenate([c.resnum for c in found]),
+            icode=np.concatenate([c.icode for c in found]),
+        )
+    return ContactMap(
+        contacts=scores.astype(np.float32),
+        sequence="".join(c.sequence for c in found),
+        id="tii_planted",
+        method="attention",
+        model="test",
+        chain_ids=chain_ids or list(names),
+        chain_lengths=[len(c.sequence) for c in found],
+        **extra,
+    )
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+def test_loadcontacts_draws_a_complex_npz(pm, tmp_path, capfd, numbered):
+    A, C = chains("A", "C")
+    cmap = planted("AC", numbered)
+    npz = cmap.save(tmp_path / "tii_planted.npz")
+    capfd.readouterr()
+    pm.do(f"loadcontacts {npz}, tii, 10")
+    out = capfd.readouterr().out
+    assert not error_lines(out), out
+    assert set(pm.get_names_of_type("object:group")) == {"lc_tii_A", "lc_tii_C", "lc_tii_A_C"}
+    intra, inter = split(cmap, 10, 10)
+    check_block(pm, "lc_tii_A", A, A, intra["A"])
+    check_block(pm, "lc_tii_C", C, C, intra["C"])
+    assert check_block(pm, "lc_tii_A_C", A, C, inter["A", "C"]) == [True] * 10
+    hits, measured = baseline(A, C)
+    line = summary_line(out, "lc_tii_A_C")
+    assert line.startswith(" loadcontacts: tii chains A-C: attention contacts from tii_planted.npz")
+    assert "inter-chain precision 1.00 (10/10)" in line
+    assert f"random baseline {hits / measured:.4f}: {hits}/{measured}" in line
+
+
+def test_a_fasta_lettered_complex_is_placed_by_order(pm, tmp_path, capfd):
+    """A complex predicted from FASTA is lettered A, B: on chains A and C of the structure its
+    chains are matched in order, by sequence."""
+    A, C = chains("A", "C")
+    cmap = planted("AC", numbered=False, chain_ids=["A", "B"])
+    npz = cmap.save(tmp_path / "lettered.npz")
+    [a, c, ac] = pymol_commands.loadcontacts(str(npz), "tii and chain A+C", "5", _self=pm)
+    assert (a["group"], c["group"], ac["group"]) == ("lc_tii_A", "lc_tii_C", "lc_tii_A_C")
+    _, inter = split(cmap, 5, 5)
+    assert check_block(pm, "lc_tii_A_C", A, C, inter["A", "B"]) == [True] * 5
+    assert ac["precision"] == 1.0
+
+
+def test_loadcontacts_of_a_complex_its_chains_absent_is_one_line(pm, tmp_path, capfd):
+    npz = planted("AC", numbered=True).save(tmp_path / "ac.npz")
+    capfd.readouterr()
+    pm.do(f"loadcontacts {npz}, tii and chain A+D")
+    out = capfd.readouterr()
+    [line] = error_lines(out.out + out.err)
+    assert "a complex of chains A, C" in line and "tii has chains A, D" in line
+    assert not pm.get_names_of_type("object:group") and "Traceback" not in out.out
