@@ -58,7 +58,8 @@ def test_three_column_and_models():
         ("ACDE\n1 9 0 8 0.5\n", "beyond"),
         ("1 1 0 8 0.5\n", "bad residue pair"),
         ("1 9 0 8\n", "expected"),
-        ("A1 B9 0 8 0.5\n", "multi-chain"),
+        ("REMARK chains A 1-3 B 4-9\nA1 A9 0 8 0.5\n", "lies in chain B"),
+        ("A1x B9 0 8 0.5\n", "chain letter and a number"),
         ("1 9 0 8 0.5\nACDE\n", "sequence line after"),
     ],
 )

@@ -12,6 +12,7 @@ from contactplug.files.contactmap import load, map_files
 from contactplug.files.errors import ContactplugError
 from contactplug.files.outputs import OutputFolder
 from contactplug.restraints import calibration as cal
+from contactplug.restraints import chimerax
 from contactplug.restraints.pairs import FORMATS, Options, check_format, export_map, render
 
 log = logging.getLogger("contactplug")
@@ -20,7 +21,7 @@ log = logging.getLogger("contactplug")
 def register(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="write contacts as CASP RR, Rosetta, CNS, Boltz, Chai-1, CSV or TSV",
+        help="write contacts as CASP RR, Rosetta, CNS, Boltz, Chai-1, ChimeraX, CSV or TSV",
         description="Export a contact map (npz) or a folder of maps as restraints. "
         "Probabilities (RR p, --min-prob, Rosetta --weight prob) come from a calibration "
         "fitted on the shipped selection set (`contactplug calibrate`).",
@@ -33,9 +34,21 @@ def register(sub) -> None:
     sel.add_argument("--min-sep", default="6", help="N, or short (6-11), medium, long (>= 24)")
     sel.add_argument("--max-sep", type=int, default=None)
     sel.add_argument("--min-prob", type=float, default=None, help="keep pairs with P >= this")
+    sel.add_argument(
+        "--pairs",
+        choices=("intra", "inter", "all"),
+        default=None,
+        help="a complex's pairs: within chains, between chains, or both (default all; inter "
+        "for chai)",
+    )
     num = p.add_argument_group("numbering")
     num.add_argument("--chain", default=None, help="chain id to write (default: npz chain or A)")
-    num.add_argument("--numbering", choices=("index", "author"), default="index")
+    num.add_argument(
+        "--numbering",
+        choices=("index", "author"),
+        default=None,
+        help="default index (chimerax: author when known)",
+    )
     num.add_argument("--structure", default=None, help="PDB/mmCIF giving author numbering")
     num.add_argument(
         "--renumber-map",
@@ -55,7 +68,19 @@ def register(sub) -> None:
     geo.add_argument("--slope", type=float, default=1.0, help="Rosetta SIGMOID slope")
     geo.add_argument("--sd", type=float, default=1.0, help="Rosetta BOUNDED sd")
     geo.add_argument("--fade", type=float, default=2.0, help="Rosetta FADE zone width")
-    geo.add_argument("--segid", default=None, help="CNS segid")
+    geo.add_argument("--segid", default=None, help="CNS segid (a complex: its chain names)")
+    geo.add_argument(
+        "--haddock-air",
+        action="store_true",
+        help="cns: HADDOCK ambiguous interaction restraints from inter-chain pairs",
+    )
+    geo.add_argument(
+        "--color",
+        choices=("auto", "truth", "probability"),
+        default="auto",
+        help="chimerax: colour by truth (needs --structure) or probability (default: truth "
+        "with --structure)",
+    )
     geo.add_argument("--force", action="store_true", help="Boltz: enforce with a potential")
     geo.add_argument("--merge", default=None, help="Boltz: input YAML to extend (copied)")
     geo.add_argument("--target", default=None, help="casp-rr TARGET (default: map id)")
@@ -85,7 +110,7 @@ def options_from(args: argparse.Namespace) -> Options:
         max_sep=args.max_sep,
         min_prob=args.min_prob,
         chain=args.chain,
-        numbering=args.numbering,
+        numbering=args.numbering or "auto",
         structure=args.structure,
         renumber_map=args.renumber_map,
         lower=args.lower,
@@ -101,6 +126,9 @@ def options_from(args: argparse.Namespace) -> Options:
         pseudo_prob=args.pseudo_prob,
         target=args.target,
         author=args.author,
+        pairs=args.pairs,
+        haddock_air=args.haddock_air,
+        color=args.color,
     )
 
 
@@ -116,6 +144,11 @@ def _refuse_overwriting_inputs(outputs: dict[str, str | None], inputs: list[Path
     if outputs.get("--renumber-map") and outputs.get("-o"):
         if os.path.realpath(outputs["--renumber-map"]) == os.path.realpath(outputs["-o"]):
             raise ContactplugError("-o and --renumber-map name the same file")
+
+
+def chimerax_script(folder: OutputFolder, cmap, pb: Path, text: str, key: str, opts) -> Path:
+    body = chimerax.script(pb.name, text, opts.structure, cmap, pb.parent)
+    return folder.write(cmap.id, ".cxc", key, lambda tmp: tmp.write_text(body))
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -155,6 +188,8 @@ def run_export(args: argparse.Namespace) -> int:
                 lambda tmp, text=text: tmp.write_text(text),
                 describe=lambda key: f"the export of {key}" if key else "an earlier export",
             )
+            if opts.format == "chimerax":  # the script that opens this .pb, beside it
+                chimerax_script(folder, cmap, target, text, str(path), opts)
             total += n
             log.info("%s: %s", cmap.id, target)
         except ContactplugError as exc:

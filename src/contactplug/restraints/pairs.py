@@ -1,10 +1,17 @@
 """Export contact maps as restraints for modelling: pair selection, numbering, probabilities.
 
-Formats (see README.md, "Restraints for modelling"): casp-rr, rosetta, cns, boltz, chai, csv, tsv.
-Selection: pairs i < j with min_sep <= j - i (<= max_sep), optionally P >= min_prob, then the
-top N by score. Probabilities come from a calibration (`restraints.calibration`); when a
-format needs them and none exists, the export stops with a message, except that casp-rr may use
-rank-based pseudo-probabilities when asked (--pseudo-prob), labelled as such in the file.
+Formats (see README.md, "Restraints for modelling"): casp-rr, rosetta, cns, boltz, chai,
+chimerax, csv, tsv. Selection: pairs i < j with min_sep <= j - i (<= max_sep), optionally
+P >= min_prob, then the top N by score. Probabilities come from a calibration
+(`restraints.calibration`); when a format needs them and none exists, the export stops with a
+message, except that casp-rr may use rank-based pseudo-probabilities when asked (--pseudo-prob),
+labelled as such in the file.
+
+Complexes (maps with chain_ids): `--pairs intra|inter|all` picks pairs within chains, between
+chains, or both (each ranked and cut to --top on its own, since the inter-chain block is scored
+on its own scale; for inter pairs L in --top means the shortest chain). The default is `all`,
+and `inter` for Chai-1 (its restraints were trained between chains). Every residue is named
+with its chain, in each format's own way (see writers). A single-chain map exports as before.
 """
 
 from __future__ import annotations
@@ -21,8 +28,15 @@ from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 from contactplug.files.rr import format_rr
 from contactplug.files.specs import parse_sep, parse_top
+from contactplug.restraints import chimerax
 from contactplug.restraints import writers as restraints
 from contactplug.restraints.calibration import Calibration
+from contactplug.restraints.numbering import (  # noqa: F401 (anchor_absent: commands.common)
+    Numbering,
+    anchor_absent,
+    numbering_for,
+    renumber_table,
+)
 from contactplug.restraints.writers import Row
 
 log = logging.getLogger("contactplug")
@@ -33,11 +47,13 @@ FORMATS = {
     "cns": ".tbl",
     "boltz": ".yaml",
     "chai": ".chai.csv",
+    "chimerax": ".pb",
     "csv": ".csv",
     "tsv": ".tsv",
 }
 DEFAULT_LOWER = {"chai": 0.0}  # Chai's own examples use 0; min distance is unused by Chai-1
 SEQUENCE_INDEXED = ("casp-rr", "boltz", "chai")  # residues are positions in the sequence
+PAIR_KINDS = ("intra", "inter", "all")
 
 
 @dataclass
@@ -48,7 +64,7 @@ class Options:
     max_sep: int | None = None
     min_prob: float | None = None
     chain: str | None = None
-    numbering: str = "index"
+    numbering: str = "auto"  # index | author | auto (chimerax: author when known, else index)
     structure: str | None = None
     renumber_map: str | None = None
     lower: float | None = None
@@ -64,6 +80,9 @@ class Options:
     pseudo_prob: bool = False
     target: str | None = None
     author: str = "contactplug"
+    pairs: str | None = None  # intra | inter | all; None: the format's default (see pair_kind)
+    haddock_air: bool = False  # cns: HADDOCK ambiguous interaction restraints
+    color: str = "auto"  # chimerax: truth | probability | auto (truth with --structure)
 
 
 def check_format(name: str) -> str:
@@ -77,108 +96,80 @@ def pseudo_probabilities(n: int) -> np.ndarray:
     return 1.0 - np.arange(n) / max(n, 1)
 
 
-# ---------------------------------------------------------------- numbering
-@dataclass
-class Numbering:
-    """Per query position (0-based): author resnum/icode and position in the structure chain,
-    or absent (-1). `source` says where it came from, for messages."""
-
-    resnum: np.ndarray
-    icode: np.ndarray
-    chain_index: np.ndarray  # query index -> index in the structure chain, -1 when absent
-    chain: str
-    source: str
-    anchored: np.ndarray | None = None  # per query position: the anchor atom is in the file
-
-    def present(self, k: int) -> bool:
-        return self.chain_index[k] >= 0
-
-    def label(self, k: int) -> str:
-        return f"{self.resnum[k]}{self.icode[k]}"
-
-
-def numbering_for(cmap: ContactMap, structure: str | None, chain: str | None) -> Numbering | None:
-    """Author numbering from --structure (aligned to the map's sequence) or from the npz."""
-    if structure is not None:
-        from contactplug.inputs.structure import align, read_chain
-
-        ch = read_chain(structure, chain or cmap.chain)
-        mapping = align(cmap.sequence, ch.sequence)
-        hit = mapping >= 0
-        resnum = np.zeros(cmap.length, dtype=np.int64)
-        icode = np.array([""] * cmap.length, dtype=object)
-        resnum[hit] = ch.resnum[mapping[hit]]
-        icode[hit] = ch.icode[mapping[hit]]
-        anchored = np.zeros(cmap.length, dtype=bool)
-        anchored[hit] = anchors_present(structure, ch.name, ch.resnum, ch.icode)[mapping[hit]]
-        source = f"{structure}:{ch.name}"
-        return Numbering(resnum, icode.astype(str), mapping, ch.name, source, anchored)
-    if cmap.resnum is not None:
-        idx = np.arange(cmap.length)
-        name = chain or cmap.chain or "A"
-        anchored = None
-        if "anchor_absent" in cmap.meta:  # recorded by predict / jacobian from the structure
-            anchored = np.ones(cmap.length, dtype=bool)
-            anchored[[k for k in cmap.meta["anchor_absent"] if 0 <= k < cmap.length]] = False
-        return Numbering(cmap.resnum, cmap.icode, idx, name, f"{cmap.id} (npz)", anchored)
-    return None
-
-
-# ---------------------------------------------------------------- atoms
-# One rule, here and in the PyMOL plugin (README, "Missing atoms"): a pair is drawn, and
-# exported in the structure's numbering, only when both residues have the atom it joins:
-# C-beta, C-alpha for Gly (and for every residue of a C-alpha trace).
-def anchors_present(structure, chain: str, resnum, icode) -> np.ndarray:
-    """Per residue (author resnum + icode, as read_chain gives them): whether the structure
-    file has its anchor atom, in any conformer."""
-    from contactplug.inputs.structure import read_model
-
-    atoms: dict[tuple[int, str], tuple[str, set[str]]] = {}
-    for ch in read_model(structure):
-        if ch.name != chain:
-            continue
-        for res in ch:
-            key = (res.seqid.num, res.seqid.icode.strip())
-            names = atoms.setdefault(key, (res.name, set()))[1]
-            names.update(atom.name for atom in res)
-    ca_trace = not any("CB" in names for _, names in atoms.values())
-
-    def has(key) -> bool:
-        resn, names = atoms.get(key, ("", set()))
-        return ("CA" if ca_trace or resn == "GLY" else "CB") in names
-
-    return np.array([has((int(n), str(c).strip())) for n, c in zip(resnum, icode, strict=True)])
-
-
-def anchor_absent(structure, chain: str, resnum, icode) -> list[int]:
-    """0-based positions whose residue lacks its anchor atom (for a map's meta)."""
-    present = anchors_present(structure, chain, resnum, icode)
-    return [int(k) for k in np.flatnonzero(~present)]
-
-
-def renumber_table(num: Numbering, sequence: str) -> str:
-    lines = ["# contactplug renumbering: new number = position in the structure chain (1-based)",
-             "new\tchain\tauthor\tresidue"]  # fmt: skip
-    for k in range(len(sequence)):
-        if num.present(k):
-            lines.append(f"{num.chain_index[k] + 1}\t{num.chain}\t{num.label(k)}\t{sequence[k]}")
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------- selection
+def pair_kind(cmap: ContactMap, opts: Options) -> str:
+    """Which pairs to write: --pairs, or the format's default (inter for Chai-1 and HADDOCK
+    ambiguous restraints on a complex, all otherwise)."""
+    kind = opts.pairs
+    if kind is not None and kind not in PAIR_KINDS:
+        raise ContactplugError(f"--pairs {kind!r}: choose {', '.join(PAIR_KINDS)}")
+    if opts.haddock_air:
+        if kind not in (None, "inter"):
+            raise ContactplugError(
+                "--haddock-air restrains pairs between chains: use --pairs inter"
+            )
+        kind = "inter"
+    if kind == "inter" and not cmap.is_complex:
+        raise ContactplugError(
+            f"{cmap.id} is one chain: it has no inter-chain pairs (--pairs inter and "
+            "--haddock-air need a complex map: predict --chains A,B)"
+        )
+    if kind is None:
+        kind = "inter" if (opts.format == "chai" and cmap.is_complex) else "all"
+        if opts.format == "chai" and cmap.is_complex:
+            log.info(
+                "%s: Chai-1 gets inter-chain pairs only (its restraints were trained between "
+                "chains); --pairs all adds intra-chain ones", cmap.id,
+            )  # fmt: skip
+    return kind
+
+
 def select(
     cmap: ContactMap, opts: Options, probs: np.ndarray | None
 ) -> list[tuple[int, int, float, float | None]]:
-    """(i, j, score, p) 0-based, best score first."""
+    """(i, j, score, p) 0-based: the intra-chain pairs best first, then (for a complex) the
+    inter-chain pairs best first, each cut to --top on its own. p is None where there is no
+    probability (no calibration, or no inter-chain calibration for an inter pair)."""
+    kind = pair_kind(cmap, opts)
     lo, hi = parse_sep(opts.min_sep, opts.max_sep)
-    pairs = cmap.pairs(min_sep=lo, max_sep=hi)
-    out = [(i, j, s, None if probs is None else float(probs[i, j])) for i, j, s in pairs]
-    if opts.min_prob is not None:
-        if probs is None:
-            raise ContactplugError("--min-prob needs calibrated probabilities (see --calibration)")
-        out = [row for row in out if row[3] >= opts.min_prob]
-    top = parse_top(opts.top, cmap.length)
-    return out if top is None else out[:top]
+    lists = []
+    if kind in ("intra", "all"):
+        lists.append((cmap.pairs(min_sep=lo, max_sep=hi), cmap.length))
+    if kind in ("inter", "all") and cmap.is_complex:
+        lists.append((cmap.pairs(kind="inter"), min(cmap.chain_lengths)))
+    picked = []
+    for pairs, length in lists:
+        out = [(i, j, s, _p(probs, i, j)) for i, j, s in pairs]
+        if opts.min_prob is not None:
+            if probs is None:
+                raise ContactplugError(
+                    "--min-prob needs calibrated probabilities (see --calibration)"
+                )
+            if out and all(p is None for *_, p in out):
+                raise ContactplugError(
+                    f"{cmap.id}: --min-prob: the calibration has no inter-chain part for these "
+                    "weights (intra-chain probabilities are never given to inter-chain pairs); "
+                    "use --top, or --pairs intra"
+                )
+            out = [row for row in out if row[3] >= opts.min_prob]
+        top = parse_top(opts.top, length)
+        picked += out if top is None else out[:top]
+    return picked
+
+
+def _p(probs: np.ndarray | None, i: int, j: int) -> float | None:
+    if probs is None or not np.isfinite(probs[i, j]):
+        return None
+    return float(probs[i, j])
+
+
+def _positions(cmap: ContactMap) -> tuple[list[str], np.ndarray]:
+    """Each position's chain name and 1-based index within its chain."""
+    names, pos = [], np.zeros(cmap.length, dtype=np.int64)
+    for name, a, b in cmap.chain_spans():
+        names += [name] * (b - a)
+        pos[a:b] = np.arange(1, b - a + 1)
+    return names, pos
 
 
 def _tokens(
@@ -186,7 +177,9 @@ def _tokens(
 ) -> tuple[list[Row], str | None]:
     """Rows with residue tokens in the asked numbering; returns (rows, renumber map text)."""
     fmt = opts.format
-    author = opts.numbering == "author"
+    author = opts.numbering == "author" or (
+        opts.numbering == "auto" and fmt == "chimerax" and num is not None
+    )
     if opts.renumber_map and not (author and fmt in ("rosetta", "cns")):
         raise ContactplugError("--renumber-map applies to rosetta and cns with --numbering author")
     if author and fmt in SEQUENCE_INDEXED:
@@ -199,6 +192,9 @@ def _tokens(
             f"{cmap.id}: no author numbering known (map made from a FASTA); "
             "pass --structure FILE to align the sequence to a structure"
         )
+    names, pos = _positions(cmap)
+    if not cmap.is_complex:
+        names = [chain] * cmap.length
     rows: list[Row] = []
     missing: set[int] = set()
     atomless: set[int] = set()
@@ -211,7 +207,38 @@ def _tokens(
         if author and num.anchored is not None and not (num.anchored[i] and num.anchored[j]):
             atomless.update(k for k in (i, j) if not num.anchored[k])
             continue  # the rule the PyMOL plugin draws by (anchors_present)
-        rows.append(Row(i, j, s, p, str(i + 1), str(j + 1), ai, aj))
+        ri, rj = (str(k + 1) if not cmap.is_complex else str(pos[k]) for k in (i, j))
+        if cmap.is_complex and fmt == "rosetta":  # Rosetta's PDB numbering: number + chain
+            ri, rj = f"{ri}{names[i]}", f"{rj}{names[j]}"
+        rows.append(Row(i, j, s, p, ri, rj, ai, aj, names[i], names[j], int(pos[i]), int(pos[j])))
+    _report_skipped(cmap, num, picked, rows, missing, atomless)
+    if not author or fmt not in ("rosetta", "cns"):
+        if author:  # chimerax: the structure's residue labels
+            for r in rows:
+                r.res_i, r.res_j = r.author_i, r.author_j
+        return rows, None
+    labels = {r.author_i for r in rows} | {r.author_j for r in rows}
+    with_icode = sorted(a for a in labels if not a.lstrip("-").isdigit())
+    # Rosetta reads PDB numbering as number + chain letter ("30A"); CNS as plain resid
+    suffix = fmt == "rosetta"
+    if opts.renumber_map:
+        for r in rows:
+            r.res_i, r.res_j = str(num.chain_index[r.i] + 1), str(num.chain_index[r.j] + 1)
+            if suffix and cmap.is_complex:
+                r.res_i, r.res_j = f"{r.res_i}{r.chain_i}", f"{r.res_j}{r.chain_j}"
+        return rows, renumber_table(num, cmap.sequence)
+    if with_icode:
+        raise ContactplugError(
+            f"{fmt} cannot express insertion codes (residues {', '.join(with_icode[:8])}); "
+            "pass --renumber-map FILE to number residues 1..N in chain order and write the map"
+        )
+    for r in rows:
+        ci, cj = (r.chain_i, r.chain_j) if suffix else ("", "")
+        r.res_i, r.res_j = f"{r.author_i}{ci}", f"{r.author_j}{cj}"
+    return rows, None
+
+
+def _report_skipped(cmap, num, picked, rows, missing: set[int], atomless: set[int]) -> None:
     if atomless:
         shown = ", ".join(num.label(k) for k in sorted(atomless)[:20])
         log.warning(
@@ -226,24 +253,6 @@ def _tokens(
             "%s: positions %s%s are not in %s; %d of %d pairs skipped",
             cmap.id, shown, more, num.source, len(picked) - len(rows), len(picked),
         )  # fmt: skip
-    if not author or fmt not in ("rosetta", "cns"):
-        return rows, None
-    labels = {r.author_i for r in rows} | {r.author_j for r in rows}
-    with_icode = sorted(a for a in labels if not a.lstrip("-").isdigit())
-    if opts.renumber_map:
-        for r in rows:
-            r.res_i, r.res_j = str(num.chain_index[r.i] + 1), str(num.chain_index[r.j] + 1)
-        return rows, renumber_table(num, cmap.sequence)
-    if with_icode:
-        raise ContactplugError(
-            f"{fmt} cannot express insertion codes (residues {', '.join(with_icode[:8])}); "
-            "pass --renumber-map FILE to number residues 1..N in chain order and write the map"
-        )
-    for r in rows:
-        # Rosetta reads PDB numbering as number + chain letter ("30A"); CNS as plain resid
-        suffix = chain if fmt == "rosetta" else ""
-        r.res_i, r.res_j = f"{r.author_i}{suffix}", f"{r.author_j}{suffix}"
-    return rows, None
 
 
 def _needs_probabilities(opts: Options) -> bool:
@@ -254,15 +263,26 @@ def _needs_probabilities(opts: Options) -> bool:
     )
 
 
-def render(
-    cmap: ContactMap, opts: Options, calibration: Calibration | None
-) -> tuple[str, int, str | None]:
-    """(text, number of pairs written, renumber-map text or None) for one map."""
+def _check_options(cmap: ContactMap, opts: Options) -> None:
     check_format(opts.format)
     if opts.pseudo_prob and opts.format != "casp-rr":
         raise ContactplugError("--pseudo-prob applies to casp-rr only")
     if opts.pseudo_prob and opts.min_prob is not None:
         raise ContactplugError("--min-prob needs calibrated probabilities, not --pseudo-prob")
+    if opts.haddock_air and opts.format != "cns":
+        raise ContactplugError("--haddock-air applies to cns (CNS/HADDOCK) only")
+    if cmap.is_complex and opts.segid:
+        raise ContactplugError(
+            f"{cmap.id}: a complex's segids are its chain names ({', '.join(cmap.chain_ids)}); "
+            "--segid applies to single-chain maps"
+        )
+
+
+def render(
+    cmap: ContactMap, opts: Options, calibration: Calibration | None
+) -> tuple[str, int, str | None]:
+    """(text, number of pairs written, renumber-map text or None) for one map."""
+    _check_options(cmap, opts)
     use_pseudo = opts.pseudo_prob
     if calibration is None and _needs_probabilities(opts) and not use_pseudo:
         what = opts.format if opts.min_prob is None else "--min-prob"
@@ -272,22 +292,73 @@ def render(
             f"{cmap.model!r} method {cmap.method!r}; run `contactplug calibrate` or pass "
             f"--calibration FILE{alt}"
         )
-    probs = None if (calibration is None or use_pseudo) else calibration.probabilities(cmap)
+    probs = None
+    if calibration is not None and not use_pseudo and "store" in cmap.meta:
+        # a pairs store keeps its best pairs only: their probabilities, made from the whole map
+        probs = getattr(cmap, "stored_probabilities", None)
+        if probs is None:
+            raise ContactplugError(
+                f"{cmap.id}: its pairs store has no probabilities (no calibration when predict "
+                "ran) and keeps too few pairs to calibrate now: rerun predict --force"
+            )
+    elif calibration is not None and not use_pseudo:
+        probs = calibration.probabilities(cmap)
     picked = select(cmap, opts, probs)
     if use_pseudo:
-        pp = pseudo_probabilities(len(picked))
-        picked = [(i, j, s, float(p)) for (i, j, s, _), p in zip(picked, pp, strict=True)]
+        picked = _pseudo(cmap, picked)
     num = numbering_for(cmap, opts.structure, opts.chain)
     chain = opts.chain or (num.chain if num is not None else None) or cmap.chain or "A"
     rows, renumbered = _tokens(cmap, opts, num, chain, picked)
+    _check_inter_probabilities(cmap, opts, rows, calibration, use_pseudo)
+    if opts.format == "chai" and not rows and cmap.is_complex:
+        raise ContactplugError(
+            f"{cmap.id}: no inter-chain pair left for Chai-1 (its restraints are between "
+            "chains); loosen --top / --min-prob, or pass --pairs all"
+            if pair_kind(cmap, opts) == "inter"
+            else f"{cmap.id}: no pair left for Chai-1; loosen --top / --min-prob"
+        )
     if not rows:
         log.warning(
             "%s: no pair passes the selection; writing an empty %s file", cmap.id, opts.format
         )
+    return _write(cmap, opts, calibration, use_pseudo, rows, chain, num), len(rows), renumbered
+
+
+def _pseudo(cmap: ContactMap, picked: list) -> list:
+    """p = 1 - rank/n, ranked within the intra-chain and the inter-chain pairs on their own."""
+    chain = cmap.chain_index()
+    out = []
+    for inter in (False, True):
+        part = [row for row in picked if (chain[row[0]] != chain[row[1]]) == inter]
+        pp = pseudo_probabilities(len(part))
+        out += [(i, j, s, float(p)) for (i, j, s, _), p in zip(part, pp, strict=True)]
+    return out
+
+
+def _check_inter_probabilities(cmap, opts, rows, calibration, pseudo: bool) -> None:
+    """The stated fallback when the calibration has no inter-chain part: inter-chain pairs get
+    no probability (never an intra-chain one); formats that need one stop."""
+    if calibration is None or pseudo or not any(r.p is None for r in rows):
+        return
+    if _needs_probabilities(opts):
+        raise ContactplugError(
+            f"{cmap.id}: {opts.format} needs probabilities, and the calibration has no "
+            "inter-chain part for these weights (intra-chain probabilities are never given to "
+            "inter-chain pairs); pass --pairs intra"
+            + (", or --pseudo-prob" if opts.format == "casp-rr" else "")
+        )
+    log.warning(
+        "%s: no inter-chain calibration for model %r method %r: inter-chain pairs are written "
+        "without a probability (never an intra-chain one)", cmap.id, cmap.model, cmap.method,
+    )  # fmt: skip
+
+
+def _write(cmap, opts, calibration, use_pseudo, rows, chain, num) -> str:
     lower = opts.lower if opts.lower is not None else DEFAULT_LOWER.get(opts.format, 3.5)
     seq, fmt = cmap.sequence, opts.format
+    chains = [(name, b - a) for name, a, b in cmap.chain_spans()] if cmap.is_complex else None
     if fmt == "casp-rr":
-        text = format_rr(
+        return format_rr(
             seq,
             [(r.i + 1, r.j + 1, r.p) for r in rows],
             target=opts.target or cmap.id,
@@ -295,26 +366,36 @@ def render(
             method=_rr_method(cmap, calibration, use_pseudo),
             remarks=_rr_remarks(cmap, opts, use_pseudo),
             d2=opts.upper,
+            chains=chains,
         )
-    elif fmt == "rosetta":
+    if fmt == "rosetta":
         func = restraints.rosetta_func(
             opts.rosetta_func, lower, opts.upper, opts.slope, opts.sd, opts.fade
         )
-        text = restraints.rosetta(rows, seq, func, opts.weight == "prob")
-    elif fmt == "cns":
+        return restraints.rosetta(rows, seq, func, opts.weight == "prob")
+    if fmt == "cns":
         head = [f"contactplug restraints for {cmap.id} ({cmap.method}, {cmap.model})",
                 f"bounds [{lower:g}, {opts.upper:g}] A between CB atoms (CA for Gly)"]  # fmt: skip
-        text = restraints.cns(rows, seq, lower, opts.upper, opts.segid, head)
-    elif fmt == "boltz":
+        if opts.haddock_air:
+            return restraints.haddock_air(rows, head[:1])
+        return restraints.cns(rows, seq, lower, opts.upper, opts.segid, head, cmap.is_complex)
+    if fmt == "boltz":
         merge = restraints.read_yaml(opts.merge) if opts.merge else None
-        text = restraints.boltz(rows, seq, chain, opts.upper, opts.force, merge, str(opts.merge))
-    elif fmt == "chai":
-        if rows:
+        entries = _chain_sequences(cmap, chain)
+        return restraints.boltz(rows, entries, opts.upper, opts.force, merge, str(opts.merge))
+    if fmt == "chai":
+        if rows and not cmap.is_complex:
             log.warning("Chai-1 documents contact restraints between chains; these are intra-chain")
-        text = restraints.chai(rows, seq, chain, lower, opts.upper)
-    else:
-        text = restraints.table(rows, seq, "," if fmt == "csv" else "\t", num is not None)
-    return text, len(rows), renumbered
+        return restraints.chai(rows, seq, lower, opts.upper)
+    if fmt == "chimerax":
+        return chimerax.pseudobonds(cmap, rows, num, opts.structure, opts.color)
+    return restraints.table(rows, seq, "," if fmt == "csv" else "\t", num is not None, chains)
+
+
+def _chain_sequences(cmap: ContactMap, chain: str) -> list[tuple[str, str]]:
+    if not cmap.is_complex:
+        return [(chain, cmap.sequence)]
+    return [(name, cmap.sequence[a:b]) for name, a, b in cmap.chain_spans()]
 
 
 def _rr_method(cmap: ContactMap, calibration: Calibration | None, pseudo: bool) -> list[str]:
@@ -338,10 +419,18 @@ def _rr_remarks(cmap: ContactMap, opts: Options, pseudo: bool) -> list[str]:
 
 
 def export_map(cmap: ContactMap, opts: Options, out: str | os.PathLike, calibration) -> int:
-    """Render one map and write it (and the renumber map) atomically; returns pairs written."""
+    """Render one map and write it (and the renumber map, or ChimeraX's .cxc script beside the
+    .pb) atomically; returns pairs written."""
     text, n, renumbered = render(cmap, opts, calibration)
     if renumbered is not None:
         write_text_atomic(opts.renumber_map, renumbered)
         log.info("renumbering map written to %s", opts.renumber_map)
+    if opts.format == "chimerax":
+        script = chimerax.script_path(out)
+        write_text_atomic(out, text)
+        body = chimerax.script(Path(out).name, text, opts.structure, cmap, Path(out).parent)
+        write_text_atomic(script, body)
+        log.info("%s: ChimeraX script %s opens the structure and %s", cmap.id, script, out)
+        return n
     write_text_atomic(out, text)
     return n

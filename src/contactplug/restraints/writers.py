@@ -2,7 +2,9 @@
 
 Every writer takes `Row`s (already selected, best first) and returns the file's text; the
 caller writes it atomically. Residue tokens (`Row.res_i`, `Row.res_j`) are already in the
-numbering the user asked for; Boltz and Chai always use 1-based sequence positions.
+numbering the user asked for; Boltz and Chai always use 1-based positions in each residue's
+chain (`Row.pos_i`), named by its chain (`Row.chain_i`): for a single chain these are the
+sequence positions and the one chain's name, so single-chain files are as they always were.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class Row:
     res_j: str
     author_i: str | None = None
     author_j: str | None = None
+    chain_i: str = "A"
+    chain_j: str = "A"
+    pos_i: int = 0  # 1-based position within its chain
+    pos_j: int = 0
 
 
 def atom_for(letter: str) -> str:
@@ -96,25 +102,59 @@ def cns(
     upper: float,
     segid: str | None = None,
     header: list[str] | None = None,
+    chain_segids: bool = False,
 ) -> str:
     """`assign (resid i and name CB) (resid j and name CB) d d- d+` with d = upper,
-    d- = upper - lower, d+ = 0: allowed distances [lower, upper]."""
+    d- = upper - lower, d+ = 0: allowed distances [lower, upper]. With `chain_segids` (a
+    complex) each residue is selected by its chain's segid, `(segid B and resid 40 ...)`."""
     if not 0 <= lower < upper:
         raise ContactplugError(f"CNS bounds need 0 <= lower < upper, got {lower} and {upper}")
-    seg = f"segid {segid} and " if segid else ""
     out = [f"! {line}" for line in header or []]
     for r in rows:
         a, b = atom_for(sequence[r.i]), atom_for(sequence[r.j])
+        si, sj = (r.chain_i, r.chain_j) if chain_segids else (segid, segid)
         note = f" ! p={r.p:.3f}" if r.p is not None else f" ! score={r.score:.4g}"
         out.append(
-            f"assign ({seg}resid {r.res_i} and name {a}) ({seg}resid {r.res_j} and name {b}) "
+            f"assign ({_seg(si)}resid {r.res_i} and name {a}) "
+            f"({_seg(sj)}resid {r.res_j} and name {b}) "
             f"{upper:.2f} {upper - lower:.2f} 0.00{note}"
         )
     return "".join(line + "\n" for line in out)
 
 
+def _seg(segid: str | None) -> str:
+    return f"segid {segid} and " if segid else ""
+
+
+AIR_BOUNDS = "2.0 2.0 0.0"  # HADDOCK's ambiguous restraints: effective distance at most 2 A
+
+
+def haddock_air(rows: list[Row], header: list[str] | None = None) -> str:
+    """HADDOCK ambiguous interaction restraints from inter-chain pairs: one `assign` per
+    residue named in the pairs, from that residue (all its atoms) to any of its predicted
+    partners in the other chain, `assign (segid A and resid 12) ((segid B and resid 40) or
+    (segid B and resid 41)) 2.0 2.0 0.0`. HADDOCK sums r^-6 over every atom pair of an
+    ambiguous restraint, so one true partner of the several is enough to satisfy it."""
+    partners: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in rows:
+        if r.chain_i == r.chain_j:
+            raise ContactplugError("HADDOCK ambiguous restraints join chains; got an intra pair")
+        for a, b in (((r.chain_i, r.res_i), (r.chain_j, r.res_j)),
+                     ((r.chain_j, r.res_j), (r.chain_i, r.res_i))):  # fmt: skip
+            if b not in partners.setdefault(a, []):
+                partners[a].append(b)
+    out = [f"! {line}" for line in header or []]
+    out.append(f"! HADDOCK ambiguous interaction restraints from {len(rows)} inter-chain pairs")
+    for (chain, res), others in partners.items():
+        out.append(f"assign (segid {chain} and resid {res})")
+        out.append("       (")
+        out.append("\n     or\n".join(f"        (segid {c} and resid {k})" for c, k in others))
+        out.append(f"       ) {AIR_BOUNDS}")
+    return "".join(line + "\n" for line in out)
+
+
 # ---------------------------------------------------------------- Boltz-2
-def boltz_constraints(rows: list[Row], chain: str, max_distance: float, force: bool) -> list:
+def boltz_constraints(rows: list[Row], max_distance: float, force: bool) -> list:
     lo, hi = BOLTZ_RANGE
     if not lo <= max_distance <= hi:
         raise ContactplugError(
@@ -123,8 +163,8 @@ def boltz_constraints(rows: list[Row], chain: str, max_distance: float, force: b
     return [
         {
             "contact": {
-                "token1": [chain, r.i + 1],
-                "token2": [chain, r.j + 1],
+                "token1": [r.chain_i, r.pos_i],
+                "token2": [r.chain_j, r.pos_j],
                 "max_distance": float(max_distance),
                 "force": bool(force),
             }
@@ -150,33 +190,34 @@ def boltz_sequences(doc: dict) -> dict[str, str]:
 
 def boltz(
     rows: list[Row],
-    sequence: str,
-    chain: str,
+    entries: list[tuple[str, str]],
     max_distance: float,
     force: bool = False,
     merge: dict | None = None,
     source: str = "merge file",
 ) -> str:
     """A Boltz YAML: the user's document with our contacts appended to its `constraints`, or
-    a new one (version 1, one protein entry, no `msa`: add yours or use --use_msa_server)."""
-    new = boltz_constraints(rows, chain, max_distance, force)
+    a new one (version 1, one protein entry per chain (id, sequence) in `entries`, no `msa`:
+    add yours or use --use_msa_server)."""
+    new = boltz_constraints(rows, max_distance, force)
     if merge is None:
         doc = {
             "version": 1,
-            "sequences": [{"protein": {"id": chain, "sequence": sequence}}],
+            "sequences": [{"protein": {"id": c, "sequence": seq}} for c, seq in entries],
             "constraints": new,
         }
     else:
         doc = dict(merge)
         chains = boltz_sequences(doc)
-        if chain not in chains:
-            have = ", ".join(sorted(chains)) or "none"
-            raise ContactplugError(f"{source}: no polymer chain {chain!r} (chains: {have})")
-        if chains[chain] != sequence:
-            raise ContactplugError(
-                f"{source}: chain {chain!r} sequence ({len(chains[chain])} residues) differs "
-                f"from the map's ({len(sequence)}); residue indices would not match"
-            )
+        for chain, sequence in entries:
+            if chain not in chains:
+                have = ", ".join(sorted(chains)) or "none"
+                raise ContactplugError(f"{source}: no polymer chain {chain!r} (chains: {have})")
+            if chains[chain] != sequence:
+                raise ContactplugError(
+                    f"{source}: chain {chain!r} sequence ({len(chains[chain])} residues) "
+                    f"differs from the map's ({len(sequence)}); residue indices would not match"
+                )
         old = doc.get("constraints") or []
         if not isinstance(old, list):
             raise ContactplugError(f"{source}: 'constraints' is not a list")
@@ -205,8 +246,9 @@ CHAI_HEADER = [
 ]  # fmt: skip
 
 
-def chai(rows: list[Row], sequence: str, chain: str, lower: float, upper: float) -> str:
-    """Chai-1 restraint CSV; res_idx is the residue letter + 1-based index (Chai checks it)."""
+def chai(rows: list[Row], sequence: str, lower: float, upper: float) -> str:
+    """Chai-1 restraint CSV; res_idx is the residue letter + its 1-based index in its chain
+    (Chai checks the letter against that chain's sequence)."""
     if not 0 <= lower <= upper:
         raise ContactplugError(f"Chai distances need 0 <= min <= max, got {lower} and {upper}")
     buf = io.StringIO()
@@ -216,10 +258,10 @@ def chai(rows: list[Row], sequence: str, chain: str, lower: float, upper: float)
         conf = "" if r.p is None else f"{r.p:.4f}"  # empty: Chai reads 1.0; never a raw score
         w.writerow(
             [
-                chain,
-                f"{sequence[r.i]}{r.i + 1}",
-                chain,
-                f"{sequence[r.j]}{r.j + 1}",
+                r.chain_i,
+                f"{sequence[r.i]}{r.pos_i}",
+                r.chain_j,
+                f"{sequence[r.j]}{r.pos_j}",
                 "contact",
                 conf,
                 f"{lower:g}",
@@ -232,10 +274,19 @@ def chai(rows: list[Row], sequence: str, chain: str, lower: float, upper: float)
 
 
 # ---------------------------------------------------------------- CSV / TSV
-def table(rows: list[Row], sequence: str, delimiter: str, with_author: bool) -> str:
+def table(
+    rows: list[Row],
+    sequence: str,
+    delimiter: str,
+    with_author: bool,
+    chains: list | None = None,
+) -> str:
+    """i, j: 1-based map positions; for a complex (`chains`) also each residue's chain and
+    1-based position in it (chain_i, res_i, chain_j, res_j)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    head = ["i", "j", "resname_i", "resname_j", "score", "probability"]
+    where = ["chain_i", "res_i", "chain_j", "res_j"] if chains else []
+    head = ["i", "j", *where, "resname_i", "resname_j", "score", "probability"]
     if with_author:
         head += ["author_i", "author_j"]
     w.writerow(head)
@@ -243,6 +294,7 @@ def table(rows: list[Row], sequence: str, delimiter: str, with_author: bool) -> 
         line = [
             r.i + 1,
             r.j + 1,
+            *([r.chain_i, r.pos_i, r.chain_j, r.pos_j] if chains else []),
             ONE_TO_THREE.get(sequence[r.i], "UNK"),
             ONE_TO_THREE.get(sequence[r.j], "UNK"),
             f"{r.score:.6g}",
