@@ -8,6 +8,9 @@ Cβ-Cβ distances written out in tests/complex_maps.py), never from PyMOL.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -270,3 +273,59 @@ def test_loadcontacts_of_a_complex_its_chains_absent_is_one_line(pm, tmp_path, c
     [line] = error_lines(out.out + out.err)
     assert "a complex of chains A, C" in line and "tii has chains A, D" in line
     assert not pm.get_names_of_type("object:group") and "Traceback" not in out.out
+
+
+def test_the_dialog_draws_a_complex(pm, tiny_model_path, monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    reason = "no Qt binding (PyQt5/6, PySide2/6) in this Python"
+    pytest.importorskip("pymol.Qt", reason=reason, exc_type=ImportError)
+    from contactplug_pymol import dialog
+    from pymol.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    window = dialog.build_dialog(pm)
+    window.fields["selection"].setText("tii and chain A+C")
+    window.fields["model"].setText(str(tiny_model_path))
+    window.fields["top"].setCurrentText("4")
+    window.fields["complex"].setChecked(True)
+    window.draw_button.click()
+    app.processEvents()
+    assert set(pm.get_names_of_type("object:group")) == {"attn_tii_A", "attn_tii_C", "attn_tii_A_C"}
+    assert len(names_in_group(pm, "attn_tii_A_C")) == 4
+
+
+SCRIPT_WITHOUT_CORE = r"""
+import json, sys
+sys.modules["contactplug"] = None  # PyMOL's own Python without the core
+sys.path.insert(0, sys.argv[1])
+import pymol2, contactplug_pymol
+p = pymol2.PyMOL(); p.start(); contactplug_pymol.register(p.cmd)
+p.cmd.load(sys.argv[2], "tii")
+got = contactplug_pymol.pymol_commands.attncontacts(
+    "tii and chain A+C", "6", model=sys.argv[3], complex="1", _self=p.cmd)
+print("RESULT", json.dumps([[r["group"], r["pairs"], r["baseline"]] for r in got]))
+print("CORE", "contactplug.api" in sys.modules)
+"""
+
+
+def test_complex_without_the_core_importable(pm, tiny_model_path, tmp_path):
+    env = dict(os.environ, CONTACTPLUG_EXE=str(EXE), HOME=str(tmp_path))
+    args = [str(ROOT / "plugin"), str(TII), str(tiny_model_path)]
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT_WITHOUT_CORE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    got = json.loads(line[len("RESULT ") :])
+    assert "CORE False" in proc.stdout
+    inside = pymol_commands.attncontacts(
+        "tii and chain A+C", "6", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    assert [g for g, _, _ in got] == [r["group"] for r in inside]
+    for (_, pairs, base), r in zip(got, inside, strict=True):
+        assert [(i, j) for i, j, _ in pairs] == [(i, j) for i, j, _ in r["pairs"]]
+        assert base == r["baseline"]

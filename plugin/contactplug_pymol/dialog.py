@@ -32,12 +32,14 @@ def build_dialog(_self):
     row.addWidget(browse)
     color_by = QtWidgets.QComboBox()
     color_by.addItems(["truth", "score"])
+    as_complex = QtWidgets.QCheckBox("each object's chains as one complex")
     form.addRow("Selection", selection)
     form.addRow("Method", method)
     form.addRow("Top pairs", top)
     form.addRow("Min separation", min_sep)
     form.addRow("Model", row)
     form.addRow("Colour by", color_by)
+    form.addRow("Complex", as_complex)
     buttons = QtWidgets.QDialogButtonBox()
     run = buttons.addButton("Draw", QtWidgets.QDialogButtonBox.ButtonRole.AcceptRole)
     clear = buttons.addButton("Clear", QtWidgets.QDialogButtonBox.ButtonRole.ResetRole)
@@ -62,6 +64,7 @@ def build_dialog(_self):
                 model.text().strip() or DEFAULT_MODEL,
                 min_sep.currentText(),
                 color_by.currentText(),
+                complex="1" if as_complex.isChecked() else "0",
                 _self=_self,
             )
         except Exception as exc:  # shown in PyMOL's feedback, the dialog stays open
@@ -83,6 +86,7 @@ def build_dialog(_self):
         "min_sep": min_sep,
         "model": model,
         "color_by": color_by,
+        "complex": as_complex,
     }
     dialog.draw_button, dialog.clear_button = run, clear
     return dialog
