@@ -71,6 +71,8 @@ def predict(
     representation = method.startswith("repr-")
     fast = method.endswith("-fast")
     return [
-        jacobian.contact_map(loaded, rec, representation, fast, batch_size, progress)
+        jacobian.contact_map(
+            loaded, rec, representation, fast, batch_size, progress, linker=linker
+        )
         for rec in records
     ]

@@ -7,6 +7,7 @@ import argparse
 import logging
 
 from contactplug.commands.common import (
+    add_complex_options,
     add_model_options,
     add_scale_options,
     autocast_dtype,
@@ -16,6 +17,7 @@ from contactplug.commands.common import (
 )
 from contactplug.files.methods import jacobian_for
 from contactplug.files.outputs import OutputFolder
+from contactplug.files.resume import Finished
 
 log = logging.getLogger("contactplug")
 
@@ -25,8 +27,11 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from contactplug.jacobian import categorical as jacobian
     from contactplug.jacobian.parts import compute_part, parse_positions
     from contactplug.models.batching import parse_batch_size
+    from contactplug.models.joining import check_fits, check_linker
 
-    queries = read_inputs(args.inputs, args.chain)
+    if args.linker is not None:
+        check_linker(args.linker)
+    queries = read_inputs(args.inputs, args.chain, args.chains)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     model = model_from(args)
     # no MLM head: the representation Jacobian, said in one line, unless --logits was asked
@@ -35,7 +40,21 @@ def run_jacobian(args: argparse.Namespace) -> int:
     if note:
         log.warning("%s: %s", model.name, note)
     representation = method.startswith("repr-")
-    for query in queries:
+    # what decides a map or part beside its sequence: a rerun keeps those finished in -o
+    settings = {"method": method, "fingerprint": model.fingerprint}
+    if any(q.record.is_complex for q in queries):  # refused before any work if over the limit
+        settings["linker"] = check_linker(args.linker or model.default_linker)
+        for query in queries:
+            if query.record.is_complex:
+                check_fits(model, query.record, args.linker)
+    if not args.positions:
+        settings.update(autocast=args.autocast, window=args.window or 0, overlap=args.overlap)
+    keys = [(q.record.id, q.record.sequence, method) for q in queries]
+    if args.positions:  # a part is also its span of positions
+        keys = [(*k, *parse_positions(args.positions, len(k[1]))) for k in keys]
+    what = "Jacobian parts" if args.positions else "Jacobian maps"
+    todo, _ = Finished.of(args.output).split(keys, settings, what, args.force)
+    for query in (queries[n] for n in todo):
         length = len(query.record.sequence)
         if args.positions:
             start, end = parse_positions(args.positions, length)
@@ -57,7 +76,8 @@ def run_jacobian(args: argparse.Namespace) -> int:
                 args.fast,
                 parse_batch_size(args.batch_size),
                 show_progress(args),
-                {**query.schema_fields(), "meta": query.meta},
+                {**query.schema_fields(), "meta": {**query.meta, "settings": settings}},
+                args.linker,
             )
             log.info("wrote %s", path)
             continue
@@ -77,8 +97,9 @@ def run_jacobian(args: argparse.Namespace) -> int:
             args.window,
             args.overlap,
             autocast=autocast_dtype(args.autocast),
+            linker=args.linker,
         )
-        cmap.meta.update(structure_facts(query))  # for export --numbering author
+        cmap.meta.update(structure_facts(query), settings=settings)  # structure: for export
         query.fill(cmap).save_in(folder)
         log.info("%s: %d forward passes, %.1f s", cmap.id, cmap.n_forward, cmap.seconds)
     return 0
@@ -117,6 +138,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--autocast", choices=["bf16", "fp16"], help="reduced-precision matmuls")
     p.add_argument("--positions", help="START-END (1-based): write a partial tensor to gather")
     p.add_argument("--chain", help="chain of structure inputs")
+    add_complex_options(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute (default: a rerun into the same -o keeps the maps and parts finished "
+        "there with the same model, method and settings)",
+    )
     add_model_options(p)
     p.set_defaults(func=run_jacobian)
 

@@ -32,7 +32,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import jacobian_method
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.block_store import SymmetricStore, choose_precision
-from contactplug.models import batching
+from contactplug.models import batching, joining
 from contactplug.models.base import Model
 from contactplug.progress import Progress
 from contactplug.readout import windows
@@ -41,9 +41,10 @@ AMINO_ACIDS = "LAGVSERTIDPKQNFYMHWC"  # ESM's token order (any order does: one f
 
 
 def residue_outputs(
-    model: Model, tokens: torch.Tensor, representation: bool, autocast=None
+    model: Model, tokens: torch.Tensor, representation: bool, autocast=None, keep=None
 ) -> torch.Tensor:
-    """B x L x C: amino-acid logits, or final hidden states, of the residues only (float32)."""
+    """B x L x C: amino-acid logits, or final hidden states, of the residues only (float32);
+    keep: the residues' token positions (a complex's, linker left out), else the model's."""
     length = tokens.shape[1] - model.special_tokens
     if representation:
         out = model.forward(
@@ -52,7 +53,7 @@ def residue_outputs(
     else:
         aa = model.token_ids(AMINO_ACIDS)
         out = model.forward(tokens, columns=aa, autocast=autocast).logits
-    return out[:, model.residues(length)].float()
+    return out[:, model.residues(length) if keep is None else keep].float()
 
 
 def resolve_batch_size(model: Model, length: int, batch_size: int | None) -> int:
@@ -63,10 +64,20 @@ def resolve_batch_size(model: Model, length: int, batch_size: int | None) -> int
     return batch_size
 
 
+def _wild_type(model: Model, sequence: str | Record, linker: str | None):
+    """The wild type's token row (1 x T) and its residues' token positions: a complex's
+    chains joined as the readout joins them (`models.joining`), linker positions never
+    mutated nor read."""
+    record = sequence if isinstance(sequence, Record) else Record("", sequence)
+    lay = joining.layout(model, record, linker)
+    keep = torch.tensor([first + k for first, n in lay.spans for k in range(n)])
+    return joining.batch(model, [lay]), keep.to(model.device), len(record.sequence)
+
+
 @torch.no_grad()
 def row_stream(
     model: Model,
-    sequence: str,
+    sequence: str | Record,
     start: int = 0,
     end: int | None = None,
     representation: bool = False,
@@ -74,17 +85,18 @@ def row_stream(
     batch_size: int | None = 20,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    linker: str | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(i, J[i] as A x L x C float32) for i in start..end-1, in order, as batches finish."""
+    """(i, J[i] as A x L x C float32) for i in start..end-1, in order, as batches finish. A
+    complex Record's positions run over its chains in order (20 x sum L + 1 forwards)."""
     if not representation and not model.has_lm_head:
         model.require("jacobian")
-    length = len(sequence)
+    wt_tokens, keep, length = _wild_type(model, sequence, linker)
     end = length if end is None else end
     if not 0 <= start < end <= length:
         raise ContactplugError(f"positions {start + 1}-{end} are outside 1-{length}")
-    batch_size = resolve_batch_size(model, length, batch_size)
-    wt_tokens = model.tokens([sequence])
-    base = residue_outputs(model, wt_tokens, representation, autocast)[0]
+    batch_size = resolve_batch_size(model, wt_tokens.shape[1] - model.special_tokens, batch_size)
+    base = residue_outputs(model, wt_tokens, representation, autocast, keep)[0]
     width = 1 if fast else len(AMINO_ACIDS)
     if fast:
         model.require(jacobian_method(representation, fast))  # it needs a mask token
@@ -97,8 +109,9 @@ def row_stream(
         chunk = mutants[first : first + batch_size]
         tokens = wt_tokens.repeat(len(chunk), 1)
         for n, (i, k) in enumerate(chunk):
-            tokens[n, i + model.first_residue] = subs[k]
-        delta = (residue_outputs(model, tokens, representation, autocast) - base).cpu().numpy()
+            tokens[n, keep[i]] = subs[k]
+        delta = residue_outputs(model, tokens, representation, autocast, keep) - base
+        delta = delta.cpu().numpy()
         for n, (i, k) in enumerate(chunk):
             row[k] = delta[n]
             if k == width - 1:
@@ -109,7 +122,7 @@ def row_stream(
 
 def rows(
     model: Model,
-    sequence: str,
+    sequence: str | Record,
     start: int = 0,
     end: int | None = None,
     representation: bool = False,
@@ -117,12 +130,14 @@ def rows(
     batch_size: int | None = 20,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    linker: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """J[start:end] as float32 (n x A x L x C) and the forward passes it took (mutants + 1)."""
-    end = len(sequence) if end is None else end
+    text = sequence.sequence if isinstance(sequence, Record) else sequence
+    end = len(text) if end is None else end
     out = None
     stream = row_stream(
-        model, sequence, start, end, representation, fast, batch_size, progress, autocast
+        model, sequence, start, end, representation, fast, batch_size, progress, autocast, linker
     )
     for i, row in stream:
         if out is None:
@@ -131,7 +146,7 @@ def rows(
     return out, (end - start) * out.shape[1] + 1
 
 
-def to_map(jac: np.ndarray) -> np.ndarray:
+def to_map(jac: np.ndarray, chain_lengths=None) -> np.ndarray:
     """L x A x L x C Jacobian -> L x L contact scores (float32). The plain reference."""
     length, width, _, channels = jac.shape
     square = width == channels == len(AMINO_ACIDS)
@@ -143,13 +158,23 @@ def to_map(jac: np.ndarray) -> np.ndarray:
         if j.shape[axis] > 1:
             j -= j.mean(axis=axis, keepdims=True, dtype=np.float64).astype(np.float32)
     scores = np.sqrt(np.einsum("iajb,iajb->ij", j, j, dtype=np.float64))
-    return finish_map(scores, square)
+    return finish_map(scores, square, chain_lengths)
 
 
-def finish_map(scores: np.ndarray, square: bool) -> np.ndarray:
-    """Block norms to a contact map: zero diagonal, APC, symmetric (once more), float32."""
+def finish_map(scores: np.ndarray, square: bool, chain_lengths=None) -> np.ndarray:
+    """Block norms to a contact map: zero diagonal, APC, symmetric (once more), float32. A
+    complex (chain_lengths) takes APC per block, as the readout does: each chain's block, and
+    each inter-chain block on its own (its norms are far smaller than the intra-chain ones)."""
     np.fill_diagonal(scores, 0)
-    scores = apc_inplace(scores)
+    if chain_lengths is not None and len(chain_lengths) > 1:
+        ends = np.cumsum([0, *chain_lengths])
+        for c in range(len(chain_lengths)):
+            for d in range(len(chain_lengths)):
+                block = scores[ends[c] : ends[c + 1], ends[d] : ends[d + 1]]
+                total = block.sum() if block.sum() != 0 else 1
+                block -= np.outer(block.sum(-1), block.sum(-2)) / total
+    else:
+        scores = apc_inplace(scores)
     if not square:
         scores = 0.5 * (scores + scores.T)
     np.fill_diagonal(scores, 0)
@@ -166,11 +191,14 @@ def apc_inplace(x: np.ndarray, chunk: int = 256) -> np.ndarray:
 
 
 def map_from_rows(
-    stream: Iterable[tuple[int, np.ndarray]], length: int, precision: str = "auto"
+    stream: Iterable[tuple[int, np.ndarray]],
+    length: int,
+    precision: str = "auto",
+    chain_lengths=None,
 ) -> np.ndarray:
     """The map from whole rows (i, J[i]) of one protein. Square (logit) rows are folded into
     a SymmetricStore (precision: auto | float32 | int16); other variants are stacked and
-    given to `to_map`."""
+    given to `to_map`. chain_lengths: a complex's, for its per-block APC."""
     store = jac = None
     for i, row in stream:
         width, _, channels = row.shape
@@ -184,8 +212,8 @@ def map_from_rows(
         else:
             jac[i] = row
     if store is not None:
-        return finish_map(store.scores(), True)
-    return to_map(jac)
+        return finish_map(store.scores(), True, chain_lengths)
+    return to_map(jac, chain_lengths)
 
 
 def contact_map(
@@ -199,9 +227,15 @@ def contact_map(
     overlap: int | None = None,
     precision: str = "auto",
     autocast: torch.dtype | None = None,
+    linker: str | None = None,
 ) -> ContactMap:
     """The whole Jacobian of one sequence, turned into a ContactMap. A protein longer than
-    `window` gets one Jacobian per overlapping window, stitched (None or 0: refuse it)."""
+    `window` gets one Jacobian per overlapping window, stitched (None or 0: refuse it). A
+    complex is one Jacobian over its joined chains (20 x sum L + 1 forwards), never windowed:
+    one over the model's limit is refused."""
+    if record.is_complex:
+        return _complex_map(model, record, representation, fast, batch_size, progress,
+                            precision, autocast, linker)  # fmt: skip
     length = len(record.sequence)
     if not window:
         check_length(record, model.max_length)
@@ -243,4 +277,41 @@ def contact_map(
         n_forward=n_forward,
         seconds=time.perf_counter() - begin,
         meta=meta,
+    )
+
+
+def _complex_map(
+    model, record, representation, fast, batch_size, progress, precision, autocast, linker
+) -> ContactMap:
+    begin = time.perf_counter()
+    lay = joining.check_fits(model, record, linker)
+    size = resolve_batch_size(model, lay.positions - model.special_tokens, batch_size)
+    stream = row_stream(
+        model, record, 0, None, representation, fast, size, progress, autocast, linker
+    )
+    scores = map_from_rows(stream, len(record.sequence), precision, record.chain_lengths)
+    linker = joining.check_linker(linker or model.default_linker)
+    meta = {
+        "device": str(model.device),
+        "dtype": str(model.dtype).replace("torch.", ""),
+        "model_source": model.source,
+        "fingerprint": model.fingerprint,
+        "batch_size": size,
+    }
+    if autocast is not None:
+        meta["autocast"] = str(autocast).replace("torch.", "")
+    if not (representation or fast):
+        meta["store"] = choose_precision(len(record.sequence)) if precision == "auto" else precision
+    return ContactMap(
+        contacts=scores,
+        sequence=record.sequence,
+        id=record.id,
+        method=jacobian_method(representation, fast),
+        model=model.name,
+        n_forward=len(record.sequence) * (1 if fast else len(AMINO_ACIDS)) + 1,
+        seconds=time.perf_counter() - begin,
+        meta=meta,
+        chain_ids=list(record.chain_ids),
+        chain_lengths=list(record.chain_lengths),
+        linker=linker,
     )

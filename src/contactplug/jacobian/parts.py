@@ -32,6 +32,7 @@ from contactplug.files.methods import jacobian_method
 from contactplug.files.outputs import OutputFolder
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.categorical import map_from_rows, rows
+from contactplug.models import joining
 from contactplug.models.base import Model
 
 PART_NAME = PART_FILE  # <name>.part<first>-<last>.npz, matched exactly (files.contactmap)
@@ -62,11 +63,20 @@ def compute_part(
     batch_size: int = 20,
     progress: bool = True,
     extra: dict | None = None,
+    linker: str | None = None,
 ) -> Path:
-    check_length(record, model.max_length)
+    """Rows start..end-1 of one protein's Jacobian as a part file (a complex's positions run
+    over its joined chains; its chains and linker are recorded for the gather)."""
+    extra = dict(extra or {})
+    if record.is_complex:
+        joining.check_fits(model, record, linker)
+        extra["linker"] = joining.check_linker(linker or model.default_linker)
+    else:
+        check_length(record, model.max_length)
     begin = time.perf_counter()
+    item = record if record.is_complex else record.sequence
     jac, n_forward = rows(
-        model, record.sequence, start, end, representation, fast, batch_size, progress
+        model, item, start, end, representation, fast, batch_size, progress, linker=linker
     )
     arrays = {
         "rows": jac,
@@ -80,7 +90,6 @@ def compute_part(
         "n_forward": np.array(n_forward),
         "seconds": np.array(time.perf_counter() - begin),
     }
-    extra = dict(extra or {})
     meta = {"batch_size": batch_size, "device": str(model.device), **extra.pop("meta", {})}
     arrays["meta"] = np.array(json.dumps(meta))
     for key, value in extra.items():
@@ -193,9 +202,16 @@ def gather(parts: list[str | os.PathLike]) -> ContactMap:
 
     extra = {}
     if "resnum" in first:
-        extra = {"chain": str(first["chain"]), "resnum": first["resnum"], "icode": first["icode"]}
+        extra = {"resnum": first["resnum"], "icode": first["icode"]}
+    if "chain" in first:
+        extra["chain"] = str(first["chain"])
+    lengths = None
+    if "chain_lengths" in first:  # a complex: its chains, its linker, its per-block APC
+        lengths = [int(n) for n in first["chain_lengths"]]
+        extra.update(chain_ids=[str(c) for c in first["chain_ids"]], chain_lengths=lengths)
+        extra["linker"] = str(first["linker"]) if "linker" in first else None
     return ContactMap(
-        contacts=map_from_rows(stream(), length),
+        contacts=map_from_rows(stream(), length, chain_lengths=lengths),
         sequence=str(first["sequence"]),
         id=str(first["id"]),
         method=str(first["method"]),
