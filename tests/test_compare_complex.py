@@ -74,9 +74,12 @@ def test_summary_prints_no_inter_figure_without_its_baseline(report):
     means = [line for line in tables if line.startswith(("| P@", "| interface recall"))]
     assert len(means) == 4 and all(line.count("random") == 2 for line in means)
     header = next(line for line in tables if line.startswith("| id | pair"))
-    assert header.split(" | ")[7:] == ["random", "recall", "random |"]
+    assert header.split(" | ")[7:] == ["random", "recall", "random", "across only: P@L_min/5",
+                                        "random |"]  # fmt: skip
     pairs = [line for line in tables if line.startswith("| 1tii_")]
     assert len(pairs) == 4 and sum("D-E *" in line for line in pairs) == 2
+    for line in pairs:  # the strict figures beside the homo pairs' only
+        assert (line.split(" | ")[-1] == " |") != ("D-E *" in line)
     assert "marked * are identical chains: a single-sequence model cannot tell" in section
     html = (root / "out" / "summary.html").read_text()
     assert "Inter-chain contacts (complexes)" in html and "D-E *" in html

@@ -62,7 +62,7 @@ def interface_section(
 
 def _pair_header() -> list[str]:
     return ["id", "pair", "method", "L_min", "P@5", "P@10", "P@L_min/5", "random",
-            "recall", "random"]  # fmt: skip
+            "recall", "random", "across only: P@L_min/5", "random"]  # fmt: skip
 
 
 def _pair_cells(r: dict) -> list[str]:
@@ -72,4 +72,9 @@ def _pair_cells(r: dict) -> list[str]:
         + [fmt_number(r[m]) for m in INTER_METRICS]
         + [fmt_number(r["inter_base_rate"]), fmt_number(r["interface_recall"])]
         + [fmt_number(r["interface_recall_base"])]
+        + (
+            [fmt_number(r["across_P@Lmin/5"]), fmt_number(r["across_base_rate"])]
+            if star
+            else ["", ""]
+        )
     )
