@@ -230,7 +230,7 @@ def loadcontacts(
 
     ARGUMENTS
 
-        filename = str: .npz, RR file, or a pairs store as pairs.parquet#ID
+        filename = str: .npz or RR file
 
         selection = str: the chain to draw on {default: enabled objects}
 
