@@ -305,3 +305,30 @@ def test_a_complex_picture_shows_chain_boundaries_and_each_pairs_top(tmp_path, c
     *_, words = _complex_truth(cmap, TII, None, 8.0)
     assert words[0].startswith("long-range P@L: A ") and "inter A-C P@Lmin/5" in words[1]
     assert "(random 0.011)" in words[1]  # never an inter-chain figure without its baseline
+
+
+def test_predicted_complexes_from_structure_and_fasta_are_scored(tmp_path, capsys, tiny_model_path):
+    """The whole path with fair-esm (a tiny random ESM2): predict --chains writes complex maps
+    that evaluate finds by id in a folder of structures; the same complex from FASTA (chains
+    lettered A, B) is scored once --chain names 1tii's chains, to the same figures."""
+    (tmp_path / "st").mkdir()
+    shutil.copy(TII, tmp_path / "st" / "1tii.pdb")
+    model = ["--model", str(tiny_model_path)]
+    for pick, out in (("A,C", "ac"), ("D,E", "de")):
+        argv = ["predict", str(tmp_path / "st" / "1tii.pdb"), "--chains", pick, *model]
+        assert main([*argv, "-o", str(tmp_path / out)]) == 0
+    a, c = chains("A", "C")
+    (tmp_path / "cx.fasta").write_text(f">1tii\n{a.sequence}:{c.sequence}\n")
+    assert main(["predict", str(tmp_path / "cx.fasta"), *model, "-o", str(tmp_path / "fa")]) == 0
+    capsys.readouterr()
+    rows = {}
+    for out, extra in (("ac", []), ("de", []), ("fa", ["--chain", "A,C"])):
+        argv = ["evaluate", str(tmp_path / out), "--structure", str(tmp_path / "st"), *extra]
+        code, printed, err = run([*argv, "-o", str(tmp_path / f"{out}.json")], capsys)
+        assert code == 0 and "random" in printed, err
+        rows[out] = json.loads((tmp_path / f"{out}.json").read_text())["results"]
+    assert [r["chain"] for r in rows["ac"]] == ["A", "C", "inter A-C"]
+    assert rows["de"][-1]["chain"] == "inter D-E" and rows["de"][-1]["identical_chains"] == "yes"
+    assert [r["chain"] for r in rows["fa"]] == ["A", "C", "inter A-C"]
+    for key in ("inter_P@10", "inter_base_rate", "interface_recall_base", "n_valid_inter"):
+        assert rows["fa"][-1][key] == pytest.approx(rows["ac"][-1][key], abs=1e-6)
