@@ -118,6 +118,16 @@ def test_recall_baseline_is_the_exact_chance_of_random_pairs():
         recalls.append(interface_recall(truth, valid, i, j, homo=False)[0])
     _, base, n_face = interface_recall(truth, valid, np.array([0, 1]), np.array([0, 0]), False)
     assert n_face == 3 and base == pytest.approx(np.mean(recalls))
+    # identical chains: a position is one residue, touched from either copy
+    homo = [interface_recall(truth, valid, np.array([c[0] for c in draw]),
+                             np.array([c[1] for c in draw]), homo=True)[0]
+            for draw in itertools.combinations(cells, 2)]  # fmt: skip
+    _, base, n_face = interface_recall(truth, valid, np.array([0, 1]), np.array([0, 0]), True)
+    assert (
+        n_face == 3
+        and base == pytest.approx(np.mean(homo))
+        and base != pytest.approx(np.mean(recalls))
+    )
 
 
 def own_contacts(name: str) -> np.ndarray:
