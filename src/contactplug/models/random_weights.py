@@ -135,8 +135,12 @@ def random_model(arch: str, device: str = "cpu", seed: int = 0) -> Model:
 
         hidden = amplify.swiglu_width(4 * spec.embed_dim)  # the releases' intermediate_size
         net = amplify.Amplify(spec.embed_dim, spec.heads, spec.layers, hidden)
-        config = {"hidden_size": spec.embed_dim, "num_hidden_layers": spec.layers,
-                  "num_attention_heads": spec.heads, "intermediate_size": 4 * spec.embed_dim}
+        config = {
+            "hidden_size": spec.embed_dim,
+            "num_hidden_layers": spec.layers,
+            "num_attention_heads": spec.heads,
+            "intermediate_size": 4 * spec.embed_dim,
+        }
         return amplify_weights.from_state(config, net.state_dict(), arch, source, device)
     if spec.family == "ProGen2":
         return random_progen2(arch, source, device)
