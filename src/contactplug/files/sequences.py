@@ -21,6 +21,7 @@ AMBIGUOUS = set("XBZUO")
 MAX_LENGTH = 1022  # ESM-2's window without BOS/EOS
 
 
+LINE_ENDS = re.compile("\r\n|\r|\u2028|\u2029")
 CHAIN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -110,6 +111,12 @@ def clean_sequence(raw: str, name: str = "sequence") -> str:
         )
     if not seq:
         raise ContactplugError(f"{name}: empty sequence")
+    if not any(c in STANDARD for c in seq):
+        # nothing a model reads as a residue: its map (and any probability) would mean nothing
+        raise ContactplugError(
+            f"{name}: only non-standard letters ({''.join(sorted(set(seq)))}); no amino acid "
+            "to read contacts from"
+        )
     return seq
 
 
@@ -140,7 +147,9 @@ def parse_fasta(text: str, source: str = "<fasta>") -> list[Record]:
         got = parse_chains("".join(chunks), f"{source}:{rid}")
         records.append(Record(rid, got) if isinstance(got, str) else replace(got, id=rid))
 
-    # split on newlines only: str.splitlines also breaks at \x85, \x1c.. that Latin-1 text holds
+    # every line ending people's files hold (\r\n Windows, \r classic Mac, U+2028/U+2029),
+    # but not str.splitlines': it also breaks at \x85, \x1c.. that Latin-1 text holds
+    text = LINE_ENDS.sub("\n", text)
     for lineno, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line or line.startswith(";"):

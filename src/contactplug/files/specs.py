@@ -38,16 +38,22 @@ def parse_sep(
 ) -> tuple[int, int | None]:
     """A minimum separation N, a range A-B, or a range word: short / medium / long."""
     word = str(text).strip().lower()
-    if word in RANGES:
-        lo, hi = RANGES[word]
-        return lo, hi if max_sep is None else max_sep
     lo_text, dash, hi_text = word.partition("-")
-    if lo_text.isdigit() and int(lo_text) >= 1 and (not dash or hi_text.isdigit()):
-        lo = int(lo_text)
-        hi = int(hi_text) if dash else max_sep
-        if hi is not None and hi < lo:
-            raise ContactplugError(f"{option}{text!r}: the upper bound {hi} is below {lo}")
-        return lo, hi
-    raise ContactplugError(
-        f"{option}{text!r}: give a number N >= 1, a range A-B, or short / medium / long"
-    )
+    if word in RANGES:
+        lo, own = RANGES[word]
+    elif lo_text.isdigit() and int(lo_text) >= 1 and (not dash or hi_text.isdigit()):
+        lo, own = int(lo_text), int(hi_text) if dash else None
+    else:
+        raise ContactplugError(
+            f"{option}{text!r}: give a number N >= 1, a range A-B, or short / medium / long"
+        )
+    if own is not None and max_sep is not None and max_sep != own:
+        # two upper bounds: taking either silently would export pairs the user did not ask for
+        raise ContactplugError(
+            f"{option}{text!r} ends at {own}, but the maximum separation given is {max_sep}; "
+            "give one of them"
+        )
+    hi = own if own is not None else max_sep
+    if hi is not None and hi < lo:
+        raise ContactplugError(f"{option}{text!r}: the upper bound {hi} is below {lo}")
+    return lo, hi

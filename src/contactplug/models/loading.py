@@ -131,6 +131,8 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "fl
         return load_file(path, device, dtype)
     if spec in REGISTRY:
         return load_by_name(spec, device, dtype)
+    if os.sep in spec or spec.startswith((".", "~")):  # a path, not a name: say what is missing
+        raise ContactplugError(f"{spec}: no such model file or folder")
     raise ContactplugError(
         f"unknown model {spec!r}: give a name ({', '.join(REGISTRY)}), a checkpoint file or a "
         f"model folder ({SUPPORTED})"
