@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,63 @@ def test_complex_without_the_core_importable(pm, tiny_model_path, tmp_path):
     for (_, pairs, base), r in zip(got, inside, strict=True):
         assert [(i, j) for i, j, _ in pairs] == [(i, j) for i, j, _ in r["pairs"]]
         assert base == r["baseline"]
+
+
+def chained_rr(path: Path, with_spans: bool = True, with_sequence: bool = True) -> list:
+    """An RR file of a complex written by the core's writer (files.rr: residues carry chain
+    letters, numbers index the chains joined, `REMARK chains A 1-186 C 187-222`): the planted
+    map's best 8 pairs within each chain and between them, p falling with rank. Returns them."""
+    from contactplug.files.rr import format_rr
+
+    cmap = planted("AC", numbered=False)
+    intra = cmap.pairs(6)
+    ranked = [p for p in intra if p[1] < 186][:8] + [p for p in intra if p[0] >= 186][:8]
+    ranked += cmap.pairs(top=8, kind="inter")
+    pairs = [(i + 1, j + 1, round(0.9 - 0.05 * (k % 8), 2)) for k, (i, j, _) in enumerate(ranked)]
+    text = format_rr(cmap.sequence, pairs, target="tii", chains=[("A", 186), ("C", 36)])
+    if not with_spans:
+        text = "".join(ln for ln in text.splitlines(True) if not ln.startswith("REMARK chains"))
+    if not with_sequence:
+        text = "".join(ln for ln in text.splitlines(True) if ln.strip() not in _rows(cmap))
+    path.write_text(text)
+    return pairs
+
+
+def _rows(cmap: ContactMap) -> set[str]:
+    return {cmap.sequence[k : k + 50] for k in range(0, cmap.length, 50)}
+
+
+@pytest.mark.parametrize("with_sequence", [True, False])
+def test_loadcontacts_draws_an_rr_file_with_chain_letters(pm, tmp_path, capfd, with_sequence):
+    A, C = chains("A", "C")
+    rr = tmp_path / "tii.rr"
+    pairs = chained_rr(rr, with_sequence=with_sequence)
+    assert re.search(r"(?m)^A\d+ +C\d+ ", rr.read_text())  # chain letters on residues
+    capfd.readouterr()
+    pm.do(f"loadcontacts {rr}, tii, 5")
+    out = capfd.readouterr().out
+    assert not error_lines(out), out
+    assert set(pm.get_names_of_type("object:group")) == {"lc_tii_A", "lc_tii_C", "lc_tii_A_C"}
+    # the file's own pairs, best p first (ties by position), each kind cut to 5 on its own
+    ordered = sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+    inter = [(i - 1, j - 187, p) for i, j, p in ordered if i <= 186 < j][:5]
+    in_a = [(i - 1, j - 1, p) for i, j, p in ordered if j <= 186][:5]
+    in_c = [(i - 187, j - 187, p) for i, j, p in ordered if i > 186][:5]
+    assert check_block(pm, "lc_tii_A_C", A, C, inter) == [True] * 5
+    check_block(pm, "lc_tii_A", A, A, in_a)
+    check_block(pm, "lc_tii_C", C, C, in_c)
+    hits, measured = baseline(A, C)
+    line = summary_line(out, "lc_tii_A_C")
+    assert "contacts from tii.rr" in line and "inter-chain precision 1.00 (5/5)" in line
+    assert f"random baseline {hits / measured:.4f}" in line
+
+
+def test_rr_chain_letters_without_spans_are_one_line(pm, tmp_path, capfd):
+    rr = tmp_path / "nospans.rr"
+    chained_rr(rr, with_spans=False)
+    capfd.readouterr()
+    pm.do(f"loadcontacts {rr}, tii")
+    out = capfd.readouterr()
+    [line] = error_lines(out.out + out.err)
+    assert "carry chain letters (A, C) but no `REMARK chains` line" in line
+    assert not pm.get_names_of_type("object:group") and "Traceback" not in out.out

@@ -42,29 +42,57 @@ def read_npz(path: str | os.PathLike) -> ContactMap:
 
 
 def read_rr(path: str | os.PathLike) -> ContactMap:
-    """A CASP RR file (1-based pairs, read by `files.rr`) as a ContactMap of its listed pairs."""
+    """A CASP RR file (1-based pairs, read by `files.rr`) as a ContactMap of its listed pairs;
+    residues with chain letters and a `REMARK chains` line of spans make a complex's map."""
     try:
-        sequence, pairs = rr.read_rr(path)
+        found = rr.read_rr_chains(path)
     except ContactplugError as exc:
         raise _error(exc) from None
-    if not pairs:
+    if not found.pairs:
         raise CmdException(f"{path}: no contacts in this RR file")
-    length = len(sequence) if sequence else max(j for _, j, _ in pairs)
-    scores = np.array([p for _, _, p in pairs], dtype=np.float32)
+    chain_ids, chain_lengths, chain = _rr_chains(found, path)
+    length = sum(chain_lengths) if chain_lengths else None
+    length = length or (len(found.sequence) if found.sequence else None)
+    farthest = max(j for _, j, _ in found.pairs)
+    if length is not None and farthest > length:
+        raise CmdException(f"{path}: residue {farthest} lies beyond the chains' {length} residues")
+    length = length or farthest
+    scores = np.array([p for _, _, p in found.pairs], dtype=np.float32)
     if not np.isfinite(scores).all():
         raise CmdException(f"{path}: an RR score is NaN or infinite")
     low = float(scores.min())
     floor = float(np.float32(low - max(1.0, abs(low))))
     contacts = np.full((length, length), floor, dtype=np.float32)
-    for (i, j, _), s in zip(pairs, scores, strict=True):  # the reader keeps the first of repeats
+    for (i, j, _), s in zip(found.pairs, scores, strict=True):  # the reader kept the first
         contacts[i - 1, j - 1] = contacts[j - 1, i - 1] = s
     np.fill_diagonal(contacts, floor)
     stem = os.path.splitext(os.path.basename(str(path)))[0] or "rr"
-    meta = {RR_META: {"floor": floor, "sequence": bool(sequence)}}
+    meta = {RR_META: {"floor": floor, "sequence": bool(found.sequence)}}
     try:
-        return ContactMap(contacts, sequence or "X" * length, stem, "rr", "rr file", meta=meta)
+        return ContactMap(
+            contacts, found.sequence or "X" * length, stem, "rr", "rr file", chain=chain,
+            meta=meta, chain_ids=chain_ids, chain_lengths=chain_lengths,
+        )  # fmt: skip
     except ContactplugError as exc:
         raise CmdException(f"{path}: {exc}") from None
+
+
+def _rr_chains(found, path) -> tuple[list[str] | None, list[int] | None, str | None]:
+    """(chain ids, chain lengths) of a complex's RR file, from its `REMARK chains` spans, or
+    the one chain its residues name; letters of several chains without spans are refused:
+    the numbers index the chains joined, so where each chain ends is not known."""
+    if found.spans is not None and len(found.spans) >= 2:
+        return [c for c, _, _ in found.spans], [b - a + 1 for _, a, b in found.spans], None
+    if found.spans is not None:
+        return None, None, found.spans[0][0]
+    letters = sorted({c for pair in found.chains for c in pair if c})
+    if len(letters) > 1:
+        raise CmdException(
+            f"{path}: its residues carry chain letters ({', '.join(letters)}) but no "
+            "`REMARK chains` line gives each chain's span (the numbers index the chains "
+            "joined); add one, e.g. REMARK chains A 1-186 C 187-222"
+        )
+    return None, None, (letters[0] if letters else None)
 
 
 def read_contacts(path: str | os.PathLike) -> ContactMap:

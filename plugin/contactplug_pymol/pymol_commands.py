@@ -218,10 +218,12 @@ def loadcontacts(
         the k-th protein residue of the selection. Groups: lc_<object>_<chain>; a
         second file on the same chain is drawn beside the first as
         lc_<object>_<chain>_2 (and so on), or under the group name given by name=.
-        A complex's file (npz with chain_ids, or RR whose residues carry chain
-        letters, A12 B40) is drawn on the object holding its chains (by name, or in
-        order when the names differ and the sequences match): a group per chain and
-        one per chain pair, lc_<object>_<A>_<B>, as attncontacts complex=1 draws.
+        A complex's file (npz with chain_ids, or an RR file whose residues carry
+        chain letters with a `REMARK chains A 1-186 C 187-222` line of spans, as
+        `contactplug export -f casp-rr` writes) is drawn on the object holding its
+        chains (by name, or in order when the names differ and the sequences match):
+        a group per chain and one per chain pair, lc_<object>_<A>_<B>, as
+        attncontacts complex=1 draws.
 
     USAGE
 
