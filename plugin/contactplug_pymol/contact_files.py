@@ -15,11 +15,11 @@ import numpy as np
 from pymol import CmdException
 
 try:
-    from contactplug.files import contactmap, rr, specs
+    from contactplug.files import contactmap, pair_store, rr, specs
     from contactplug.files.contactmap import ContactMap
     from contactplug.files.errors import ContactplugError
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
-    from ._files import contactmap, rr, specs
+    from ._files import contactmap, pair_store, rr, specs
     from ._files.contactmap import ContactMap
     from ._files.errors import ContactplugError
 
@@ -77,6 +77,25 @@ def read_rr(path: str | os.PathLike) -> ContactMap:
         raise CmdException(f"{path}: {exc}") from None
 
 
+def read_store(path: str, wanted: str = "") -> ContactMap:
+    """One protein of a pairs store (`predict --store pairs`): FILE#ID, or FILE alone when the
+    store holds one protein. Its unkept pairs sit below a floor, never drawn, as an RR file's."""
+    try:
+        ids = pair_store.stored_proteins(path)
+        if not wanted and len(ids) != 1:
+            first = f" (the first: {path}#{next(iter(ids))})" if ids else ""
+            raise CmdException(f"{path} holds {len(ids)} proteins: name one as FILE#ID{first}")
+        wanted = wanted or next(iter(ids))
+        if wanted not in ids:
+            raise CmdException(f"{path}: no protein {wanted!r} among its {len(ids)}")
+        protein = next(pair_store.iter_proteins(path, {wanted}))
+        cmap = pair_store.Maps([], contactmap.load, ContactMap).from_store(protein)
+    except ContactplugError as exc:
+        raise _error(exc) from None
+    cmap.meta[RR_META] = {"floor": cmap.meta["store"]["floor"], "sequence": True}
+    return cmap
+
+
 def _rr_chains(found, path) -> tuple[list[str] | None, list[int] | None, str | None]:
     """(chain ids, chain lengths) of a complex's RR file, from its `REMARK chains` spans, or
     the one chain its residues name; letters of several chains without spans are refused:
@@ -97,10 +116,17 @@ def _rr_chains(found, path) -> tuple[list[str] | None, list[int] | None, str | N
 
 def read_contacts(path: str | os.PathLike) -> ContactMap:
     path = os.path.expanduser(str(path))
+    if ".parquet#" in path.lower():  # one protein of a pairs store
+        path, _, wanted = path.rpartition("#")
+        if not os.path.isfile(path):
+            raise CmdException(f"{path}: no such file")
+        return read_store(path, wanted)
     if not os.path.isfile(path):
         raise CmdException(f"{path}: no such file")
     if path.lower().endswith(".npz"):
         return read_npz(path)
+    if path.lower().endswith(".parquet"):
+        return read_store(path)
     return read_rr(path)
 
 

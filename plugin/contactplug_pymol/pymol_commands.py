@@ -232,7 +232,7 @@ def loadcontacts(
 
     ARGUMENTS
 
-        filename = str: .npz or RR file
+        filename = str: .npz, RR file, or a pairs store as pairs.parquet#ID
 
         selection = str: the chain to draw on {default: enabled objects}
 

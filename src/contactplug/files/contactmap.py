@@ -287,11 +287,15 @@ def write_npz_in(
     )
 
 
-def identify_npz(path: Path) -> tuple[str, str, str] | None:
-    """(id, sequence, method) of an existing map or part, or None when it is not one."""
+def identify_npz(path: Path) -> tuple | None:
+    """(id, sequence, method) of an existing map, plus (start, end) for a Jacobian part (the
+    key `compute_part` writes it under), or None when it is not one."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return (str(data["id"]), str(data["sequence"]), str(data["method"]))
+            key = (str(data["id"]), str(data["sequence"]), str(data["method"]))
+            if "start" in data.files and is_part_file(path):
+                key += (int(data["start"]), int(data["end"]))
+            return key
     except Exception:  # any unreadable file is simply "not ours": it is kept, never replaced
         return None
 
@@ -299,8 +303,9 @@ def identify_npz(path: Path) -> tuple[str, str, str] | None:
 def describe_key(key) -> str:
     if not key:
         return "a file that is not a contactplug map"
-    pid, sequence, method = key
-    return f"the {method} map of {pid!r} ({len(sequence)} residues)"
+    pid, sequence, method = key[:3]
+    span = f" (positions {key[3] + 1}-{key[4]})" if len(key) == 5 else ""
+    return f"the {method} map of {pid!r} ({len(sequence)} residues){span}"
 
 
 NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -424,7 +429,7 @@ def is_part_file(path: str | os.PathLike) -> bool:
 
 def map_files(path: str | os.PathLike) -> list[Path]:
     """The map files of a folder (sorted by name; Jacobian parts and hidden files left out),
-    or the one file given."""
+    its pairs store as `pairs.parquet` (read with an unfinished run's parts), or the one file."""
     path = Path(path)
     if path.is_file():
         return [path]
@@ -432,6 +437,8 @@ def map_files(path: str | os.PathLike) -> list[Path]:
         raise ContactplugError(f"{path}: no such file or folder")
     found = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
     files = [p for p in found if not is_part_file(p)]
+    if (path / "pairs.parquet").is_file() or (path / "pairs.parts").is_dir():
+        files.append(path / "pairs.parquet")  # `files.pair_store`
     if not files:
         if found:
             raise ContactplugError(
@@ -441,7 +448,13 @@ def map_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def load_dir(path: str | os.PathLike) -> list[ContactMap]:
-    """All maps in a folder (see `map_files`), or the one file given."""
-    return [load(p) for p in map_files(path)]
+def load_dir(path: str | os.PathLike):
+    """All maps in a folder (see `map_files`), or the one file given: a list, or with a pairs
+    store a `pair_store.Maps` that reads the store as it is iterated (never held whole)."""
+    files = map_files(path)
+    if any(p.suffix.lower() == ".parquet" for p in files):
+        from .pair_store import Maps
+
+        return Maps(files, load, ContactMap)
+    return [load(p) for p in files]
 
