@@ -53,3 +53,25 @@ def test_contradictory_separations_are_one_line(text, max_sep, words):
 def test_agreeing_separations_still_pass():
     assert parse_sep("short", 11) == (6, 11) and parse_sep("long") == (24, None)
     assert parse_sep("8", 30) == (8, 30) and parse_sep("6-20", 20) == (6, 20)
+
+
+def test_a_ranking_fitted_on_one_protein_is_said_and_not_cached(tmp_path, tiny_model, data_dir):
+    from contactplug.readout.cache import cached_path
+
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "1GUU_A.pdb").write_bytes((data_dir / "1GUU_A.pdb").read_bytes())
+    cache = cached_path(tiny_model.fingerprint)
+    before = cache.read_bytes() if cache.exists() else None  # made by earlier tests, or not
+    argv = ["select-heads", "--structures", one, "-o", tmp_path / "r.json"]
+    code, _, err = run_cli([*argv, "--model", tiny_model.source], subprocess=True)
+    assert code == 0, err
+    assert "ranking heads on 1 protein(s) only" in err and "not cached" in err
+    assert (tmp_path / "r.json").is_file()
+    assert (cache.read_bytes() if cache.exists() else None) == before
+
+
+def test_a_folder_where_one_map_is_wanted_is_named_a_folder(tmp_path):
+    (tmp_path / "maps").mkdir()
+    refused(["plot", tmp_path / "maps", "-o", tmp_path / "p.png"], "maps: a folder; give one",
+            root=tmp_path)  # fmt: skip

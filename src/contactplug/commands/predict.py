@@ -22,6 +22,7 @@ from contactplug.files.sequences import check_length
 from contactplug.progress import Progress
 
 log = logging.getLogger("contactplug")
+FEW_PROTEINS = 10  # fewer fitted proteins than this: said, and not cached as the ranking
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -137,9 +138,20 @@ def run_select_heads(args: argparse.Namespace) -> int:
     else:
         proteins = selection_set.load()
     fit, held = selection_set.split(proteins)
+    few = len(fit) < FEW_PROTEINS
+    if few:  # one protein's best heads are its own: such a ranking is noise for the next
+        log.warning(
+            "%s: ranking heads on %d protein(s) only; a ranking wants %d or more labelled "
+            "structures. Written to %s but not cached as the model's ranking (give it with "
+            "--heads)",
+            model.name,
+            len(fit),
+            FEW_PROTEINS,
+            args.output,
+        )
     ranking = rank_heads(model, fit, held)
     ranking.save(args.output)
-    if not args.no_cache:
+    if not args.no_cache and not few:
         ranking.save(cached_path(model.fingerprint))
     best = ranking.heads[0]
     print(

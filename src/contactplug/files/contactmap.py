@@ -315,6 +315,8 @@ def read_npz(path: str | os.PathLike, skip: tuple[str, ...] = (), what: str = "n
     """Every array of an npz (but `skip`), read now: a truncated, damaged or pickled file is one
     ContactplugError line here rather than a traceback at first use."""
     path = Path(path)
+    if path.is_dir():  # a folder where one file is wanted: say so, not "no such file"
+        raise ContactplugError(f"{path}: a folder; give one {what} file (.npz) in it")
     if not path.is_file():
         raise ContactplugError(f"{path}: no such {what} file")
     try:
