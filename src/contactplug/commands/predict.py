@@ -177,6 +177,7 @@ def run_model_info(args: argparse.Namespace) -> int:
         print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
     print(f"  fingerprint {model.fingerprint}")
     print(f"  readout precision {matmul_precision.describe(matmul_precision.resolve(model))}")
+    print(f"  complexes joined by linker {model.default_linker} (--linker; README, Complexes)")
     return 0
 
 
