@@ -97,3 +97,29 @@ def test_the_files_layer_imports_only_itself():
 def test_top_level_stays_small():
     top = [p for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
     assert len(top) <= 15, sorted(p.name for p in top)
+
+
+def test_one_version_everywhere():
+    """The package's version is the one the plugin, the pipeline and the wheel carry
+    (pyproject reads it from contactplug.__version__)."""
+    import re
+
+    import contactplug
+
+    plugin = (ROOT / "plugin" / "contactplug_pymol" / "__init__.py").read_text()
+    pipeline = (ROOT / "nf" / "nextflow.config").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'__version__ = "([^"]+)"', plugin)[1] == contactplug.__version__
+    assert re.search(r"version\s*=\s*'([^']+)'", pipeline)[1] == contactplug.__version__
+    assert 'attr = "contactplug.__version__"' in pyproject and '\nversion = "' not in pyproject
+
+
+def test_one_default_model_everywhere():
+    """The registry's default model is the one the pipeline's config names (the plugin's is
+    held to it in tests/test_plugin.py, without importing the core)."""
+    import re
+
+    from contactplug.models.registry import DEFAULT_MODEL
+
+    pipeline = (ROOT / "nf" / "nextflow.config").read_text()
+    assert re.search(r"^\s*model\s*=\s*'([^']+)'", pipeline, re.M)[1] == DEFAULT_MODEL

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from contactplug.files.sequences import MAX_LENGTH
 from contactplug.models.registry import DEFAULT_MODEL, REGISTRY
 
 if TYPE_CHECKING:  # `export` and `--help` name the models without importing torch
@@ -80,9 +81,9 @@ def add_scale_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     parser.add_argument(
         "--window",
         type=int,
-        default=1022,
+        default=MAX_LENGTH,
         help="proteins longer than this are read in overlapping windows and stitched "
-        "(default 1022; 0 refuses them)",
+        f"(default {MAX_LENGTH}; 0 refuses them)",
     )
     parser.add_argument(
         "--overlap",

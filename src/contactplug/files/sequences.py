@@ -18,7 +18,9 @@ log = logging.getLogger("contactplug")
 STANDARD = "ACDEFGHIKLMNPQRSTVWY"
 # Letters ESM's alphabet knows beyond the 20: kept as they are, with a warning.
 AMBIGUOUS = set("XBZUO")
-MAX_LENGTH = 1022  # ESM-2's window without BOS/EOS
+# The one residue limit: ESM's 1024 positions less BOS and EOS. ESM-1b's learned table
+# has it, ESM-2 kept it, ProtT5 takes it as a memory bound, and every window defaults to it.
+MAX_LENGTH = 1022
 
 
 LINE_ENDS = re.compile("\r\n|\r|\u2028|\u2029")

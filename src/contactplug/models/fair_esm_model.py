@@ -9,9 +9,10 @@ from collections.abc import Iterable, Sequence
 import esm
 import torch
 
+from contactplug.files.sequences import MAX_LENGTH
 from contactplug.models.base import Model, Shape, fingerprint_state, place
 
-MAX_RESIDUES = 1022  # 1024 positions less BOS and EOS (ESM-1b's learned table; ESM-2 kept it)
+MAX_RESIDUES = MAX_LENGTH  # 1024 positions less BOS and EOS (ESM-1b's learned table)
 
 
 class FairEsmModel(Model):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import MAX_LENGTH
 from contactplug.models import row_blocks
 from contactplug.models.base import (
     HeadCallback,
@@ -42,7 +43,7 @@ RARE = str.maketrans("UZOB", "XXXX")  # ProtT5's own preprocessing: re.sub(r"[UZ
 LETTERS = "ACDEFGHIKLMNPQRSTVWYX"
 # Relative position buckets set no hard limit; ESM's 1022 window keeps the per-head T x T bias
 # of one forward bounded (longer proteins are read in windows).
-MAX_RESIDUES = 1022
+MAX_RESIDUES = MAX_LENGTH
 BIAS_MODULE = "encoder.block.0.layer.0.SelfAttention"  # the one layer with the position bias
 
 

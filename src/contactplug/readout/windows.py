@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from contactplug.files.errors import ContactplugError
+from contactplug.files.sequences import MAX_LENGTH
 
-DEFAULT_WINDOW = 1022  # ESM-2's own limit
+DEFAULT_WINDOW = MAX_LENGTH  # ESM-2's own limit
 Span = tuple[int, int]
 
 
