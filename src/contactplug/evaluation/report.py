@@ -12,7 +12,6 @@ import html
 import logging
 import os
 import platform
-import re
 from collections import Counter
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +31,7 @@ from contactplug.evaluation.metrics import (
     write_csv,
 )
 from contactplug.evaluation.plot import draw_map, save_figure
+from contactplug.files.atomic import safe_name
 from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap, load_dir
 from contactplug.files.errors import ContactplugError
@@ -82,10 +82,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def _load(dirs: list[Path]) -> tuple[list[ContactMap], list[tuple[str, str]]]:
@@ -246,7 +242,7 @@ def compare(
         for name in (n for n in names if (pid, n) in by):
             cmap = cmap_by[(pid, name)]
             items.append((name, cmap, *_truth(cmap, by[(pid, name)], structures_dir, cutoff, atom)))
-        figures.append(f"maps_{_safe(pid)}.png")
+        figures.append(f"maps_{safe_name(pid)}.png")
         _panels(items, pid, outdir / figures[-1])
 
     settings = dict(dirs=dirs, structures=structures_dir, cutoff=cutoff, atom=atom, n_boot=n_boot)
