@@ -23,11 +23,6 @@ THREE_TO_ONE: dict[str, str] = {
 }  # fmt: skip
 
 
-def one_letter(name: str) -> str:
-    """One-letter code of a residue name; X for anything not in the table."""
-    return THREE_TO_ONE.get(name.strip().upper(), "X")
-
-
 def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Ideal C-beta from the backbone N, CA, C (works on N x 3 arrays too): the contact
     definition's C-beta for glycine, and for residues whose C-beta is not in the file."""
