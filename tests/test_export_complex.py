@@ -369,3 +369,30 @@ def test_cli_bad_complex_input_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and words in err[-1], (extra, err)
         assert err[-1].startswith("contactplug: error:") and not out.exists()
+
+
+def test_calibrate_complexes_cli_fits_the_inter_part(tiny_model_path, tmp_path, capsys):
+    import gemmi
+
+    from contactplug.restraints import calibration as cal
+
+    folder = tmp_path / "complexes"
+    folder.mkdir()
+    for names in ("AC", "DE", "EF", "FG", "GH"):  # two-chain complexes cut from 1tii
+        st = gemmi.read_structure(str(TII))
+        for ch in [c.name for c in st[0] if c.name not in names]:
+            st[0].remove_chain(ch)
+        st.setup_entities()
+        st.remove_ligands_and_waters()
+        st.write_pdb(str(folder / f"1tii_{names}.pdb"))
+    out = tmp_path / "tiny.json"
+    rc = main(["-q", "calibrate", "--model", str(tiny_model_path), "--method", "attention",
+               "--complexes", str(folder), "-o", str(out)])  # fmt: skip
+    assert rc == 0
+    calib = cal.load(out)
+    assert calib.has_inter and {"local", "long"} <= set(calib.coef)  # the intra part kept
+    inter = calib.info[INTER]
+    assert inter["n_complexes"] == 4 and inter["held_out_ids"] == ["1tii_FG_F_G"]
+    assert 0 < inter["base_rate"] < 0.05
+    printed = capsys.readouterr().out
+    assert "inter-chain: held-out ECE" in printed and "base rate" in printed

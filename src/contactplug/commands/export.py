@@ -8,10 +8,9 @@ import os
 from pathlib import Path
 
 from contactplug.commands.common import add_model_options, model_from
-from contactplug.files.contactmap import ContactMap, load, map_files
+from contactplug.files.contactmap import load, map_files
 from contactplug.files.errors import ContactplugError
 from contactplug.files.outputs import OutputFolder
-from contactplug.files.pair_store import Maps, is_store
 from contactplug.restraints import calibration as cal
 from contactplug.restraints import chimerax
 from contactplug.restraints.pairs import FORMATS, Options, check_format, export_map, render
@@ -100,6 +99,12 @@ def register(sub) -> None:
     c.add_argument("--method", default="attention")
     c.add_argument("--top-k", type=int, default=None)
     c.add_argument("-o", "--output", default=None, help="calibration JSON (default: cache)")
+    c.add_argument(
+        "--complexes",
+        default=None,
+        help="a folder of complexes' structures: also fit the inter-chain part on them (each "
+        "read as --chains all), keeping the stored intra-chain buckets",
+    )
     c.set_defaults(func=run_calibrate)
 
 
@@ -158,7 +163,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ContactplugError(f"--min-prob {opts.min_prob} is not in [0, 1]")
     source = Path(args.input)
     files = map_files(source)
-    many = source.is_dir() or is_store(source)
+    many = source.is_dir()
     if many and (opts.merge or opts.structure or opts.renumber_map or opts.target):
         raise ContactplugError(
             "--merge, --structure, --renumber-map and --target apply to one map, not a folder"
@@ -168,12 +173,11 @@ def run_export(args: argparse.Namespace) -> int:
     _refuse_overwriting_inputs({"-o": args.output, "--renumber-map": opts.renumber_map}, inputs)
     if many and out.exists() and not out.is_dir():
         raise ContactplugError(f"{out}: a folder input needs an output folder")
-    # every npz read and checked before writing; a pairs store read as it is written out
-    maps = Maps(files, load, ContactMap)
+    maps = [(path, load(path)) for path in files]  # every map read and checked before writing
     given = cal.load(args.calibration) if args.calibration else None
     folder = OutputFolder(out, inputs) if many or out.is_dir() else None
     total, failed = 0, []
-    for path, cmap in maps.items():
+    for path, cmap in maps:
         try:
             calib = given or cal.find(cmap)
             if calib is not None:
@@ -186,8 +190,7 @@ def run_export(args: argparse.Namespace) -> int:
             target = folder.write(
                 cmap.id,
                 FORMATS[opts.format],
-                # one output per input map, so maps sharing an id both get one
-                f"{path}#{cmap.id}" if is_store(path) else str(path),
+                str(path),  # one output per input file, so maps sharing an id both get one
                 lambda tmp, text=text: tmp.write_text(text),
                 describe=lambda key: f"the export of {key}" if key else "an earlier export",
             )
@@ -217,6 +220,19 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     model = model_from(args)
     model.require(args.method)
+    if args.complexes:
+        calib = calibrate.for_model(model, args.method, args.top_k)
+        calibrate.fit_inter_model(model, args.method, args.complexes, calib, args.top_k)
+        path = calib.save(args.output or cal.cached_path(model.fingerprint, args.method))
+        held = calib.info[cal.INTER]["held_out"]
+        print(
+            f"{model.name} {args.method} inter-chain: held-out ECE {held['all_pairs']['ece']:.4f} "
+            f"(all inter-chain pairs, n={held['all_pairs']['n']}), "
+            f"{held['top_Lmin']['ece']:.4f} (top L_min per chain pair, n={held['top_Lmin']['n']}) "
+            f"over {held['n_complexes']} complexes; base rate {held['base_rate']:.4f}, p "
+            f"{held['p_summary']['min']:.4f}-{held['p_summary']['max']:.4f} -> {path}"
+        )
+        return 0
     calib = calibrate.fit_model(model, args.method, args.top_k)
     path = calib.save(args.output or cal.cached_path(model.fingerprint, args.method))
     held = calib.info["held_out"]

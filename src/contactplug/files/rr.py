@@ -187,12 +187,8 @@ def _check_chain(letter: str, k: int, spans, source: str, lineno: int) -> str:
 
 def read_rr(path: str | os.PathLike) -> RR:
     """Read a CASP RR file -> RR(sequence or None, [(i, j, score), ...]) with 1-based i < j."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContactplugError(f"{path}: cannot read RR file ({exc.__class__.__name__})") from None
-    return parse_rr(text, str(path))
+    found = read_rr_chains(path)
+    return RR(found.sequence, found.pairs)
 
 
 def read_rr_chains(path: str | os.PathLike) -> ChainedRR:

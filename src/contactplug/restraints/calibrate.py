@@ -1,5 +1,6 @@
 """A calibration for a model: the stored one for its weights and method, or one fitted now on
-the shipped selection set (fit on its fit part, judged on the held-out part) and cached."""
+the shipped selection set (fit on its fit part, judged on the held-out part) and cached; and
+its inter-chain part, fitted on a folder of complexes' structures (`fit_inter_model`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contactplug.files.errors import ContactplugError
 from contactplug.progress import Progress
 from contactplug.readout import cache, selection_set
 from contactplug.restraints.calibration import (
+    INTER,
     Calibration,
     cached_path,
     evaluate,
@@ -59,6 +61,51 @@ def fit_model(model, method: str = "attention", top_k: int | None = None, protei
     for key in ("k", "ranking"):
         if key in fit_maps[0].meta:
             calib.info[key] = fit_maps[0].meta[key]
+    return calib
+
+
+def complexes_in(folder) -> list[tuple[object, object]]:
+    """(structure path, complex Record) for each structure of the folder with two or more
+    protein chains, read as `predict --chains all` reads it; the others are said and skipped."""
+    from contactplug.inputs.queries import from_structure_complex
+    from contactplug.inputs.structure import index_structures
+
+    out = []
+    for path in index_structures(folder).values():
+        try:
+            query = from_structure_complex(path, "all")
+        except ContactplugError as exc:
+            log.warning("calibrate: %s left out: %s", path.name, exc)
+            continue
+        if query.record.is_complex:
+            out.append((path, query.record))
+    if not out:
+        raise ContactplugError(f"{folder}: no structure of two or more protein chains")
+    return out
+
+
+def fit_inter_model(
+    model, method: str, folder, calib: Calibration, top_k: int | None = None
+) -> Calibration:
+    """Predict each complex of `folder` (all its protein chains, the model's default linker),
+    fit the inter-chain part on 3/4 of them and judge it on the rest (`inter_calibration`)."""
+    from contactplug.restraints.inter_calibration import fit_and_judge
+
+    found = complexes_in(folder)
+    maps, paths = [], []
+    with Progress(len(found), f"calibrate {method}: complexes", "complexes") as bar:
+        for path, record in found:
+            try:
+                (cmap,) = api.predict([record], model=model, method=method, top_k=top_k)
+            except ContactplugError as exc:  # e.g. longer than the model takes: said, skipped
+                log.warning("calibrate: %s left out: %s", path.name, exc)
+                continue
+            finally:
+                bar.update(1)
+            maps.append(cmap)
+            paths.append(path)
+    fit_and_judge(calib, maps, paths)
+    calib.info[INTER]["linker"] = maps[0].linker
     return calib
 
 

@@ -30,7 +30,7 @@ from contactplug.files.rr import format_rr
 from contactplug.files.specs import parse_sep, parse_top
 from contactplug.restraints import chimerax
 from contactplug.restraints import writers as restraints
-from contactplug.restraints.calibration import Calibration
+from contactplug.restraints.calibration import INTER, Calibration
 from contactplug.restraints.numbering import (  # noqa: F401 (anchor_absent: commands.common)
     Numbering,
     anchor_absent,
@@ -406,6 +406,11 @@ def _rr_method(cmap: ContactMap, calibration: Calibration | None, pseudo: bool) 
         ece = calibration.info.get("held_out", {}).get("top_L", {}).get("ece")
         extra = f", held-out ECE(top-L) {ece:.3f}" if isinstance(ece, float) else ""
         lines.append(f"p = calibrated P(CB-CB < 8 A) from rank/L and z per range{extra}")
+        if cmap.is_complex and calibration.has_inter:
+            held = calibration.info.get(INTER, {}).get("held_out", {})
+            ece = held.get("all_pairs", {}).get("ece")
+            extra = f", held-out ECE {ece:.4f}" if isinstance(ece, float) else ""
+            lines.append(f"inter-chain p from the inter-chain part fitted on complexes{extra}")
     return lines
 
 
