@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 from contactplug.commands.common import add_model_options, model_from
-from contactplug.files.contactmap import load, map_files
+from contactplug.files.contactmap import ContactMap, load, map_files
 from contactplug.files.errors import ContactplugError
 from contactplug.files.outputs import OutputFolder
+from contactplug.files.pair_store import Maps, is_store
 from contactplug.restraints import calibration as cal
 from contactplug.restraints import chimerax
 from contactplug.restraints.pairs import FORMATS, Options, check_format, export_map, render
@@ -163,7 +164,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ContactplugError(f"--min-prob {opts.min_prob} is not in [0, 1]")
     source = Path(args.input)
     files = map_files(source)
-    many = source.is_dir()
+    many = source.is_dir() or is_store(source)
     if many and (opts.merge or opts.structure or opts.renumber_map or opts.target):
         raise ContactplugError(
             "--merge, --structure, --renumber-map and --target apply to one map, not a folder"
@@ -173,11 +174,12 @@ def run_export(args: argparse.Namespace) -> int:
     _refuse_overwriting_inputs({"-o": args.output, "--renumber-map": opts.renumber_map}, inputs)
     if many and out.exists() and not out.is_dir():
         raise ContactplugError(f"{out}: a folder input needs an output folder")
-    maps = [(path, load(path)) for path in files]  # every map read and checked before writing
+    # every npz read and checked before writing; a pairs store read as it is written out
+    maps = Maps(files, load, ContactMap)
     given = cal.load(args.calibration) if args.calibration else None
     folder = OutputFolder(out, inputs) if many or out.is_dir() else None
     total, failed = 0, []
-    for path, cmap in maps:
+    for path, cmap in maps.items():
         try:
             calib = given or cal.find(cmap)
             if calib is not None:
@@ -190,7 +192,8 @@ def run_export(args: argparse.Namespace) -> int:
             target = folder.write(
                 cmap.id,
                 FORMATS[opts.format],
-                str(path),  # one output per input file, so maps sharing an id both get one
+                # one output per input map, so maps sharing an id both get one
+                f"{path}#{cmap.id}" if is_store(path) else str(path),
                 lambda tmp, text=text: tmp.write_text(text),
                 describe=lambda key: f"the export of {key}" if key else "an earlier export",
             )
