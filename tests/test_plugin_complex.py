@@ -151,17 +151,6 @@ def test_attncontacts_complex_top_counts_from_the_shorter_chain(pm, tiny_model_p
     assert by_group["attn_tii_A_C"]["interface_pairs"] == baseline(*chains("A", "C"))
 
 
-def test_identical_chains_say_what_a_single_sequence_cannot_tell(pm, tiny_model_path, capfd):
-    capfd.readouterr()
-    pymol_commands.attncontacts(
-        "tii and chain D+E", "5", model=str(tiny_model_path), complex="1", _self=pm
-    )
-    line = summary_line(capfd.readouterr().out, "attn_tii_D_E")
-    assert "identical chains: a single-sequence model cannot tell a pair within one copy" in line
-    hits, measured = baseline(*chains("D", "E"))
-    assert hits > 0 and f"{hits}/{measured} residue pairs in contact" in line
-
-
 def test_complex_through_the_executable_matches_in_process(pm, tiny_model_path, monkeypatch):
     """PyMOL's Python without the core: the complex goes to `contactplug predict` as a FASTA
     record of chains joined by ':', and the map names the structure's chains again."""
@@ -201,15 +190,22 @@ def test_complex_refusals_are_one_line(pm, tiny_model_path, capfd, command, mess
 # ---- loadcontacts of complex files -------------------------------------------------------------
 
 
-def planted(names: str, numbered: bool, chain_ids: list[str] | None = None) -> ContactMap:
+def planted(
+    names: str, numbered: bool, chain_ids: list[str] | None = None, within: bool = False
+) -> ContactMap:
     """A complex map whose inter-chain scores are minus the Cβ distance (its best pairs are
-    true contacts) over seeded noise elsewhere; author numbering when `numbered`."""
+    true contacts) over seeded noise elsewhere; author numbering when `numbered`. within:
+    minus the distance within the first chain instead (identical chains: pairs in contact
+    within a copy, not across)."""
     found = chains(*names)
     n = sum(len(c.sequence) for c in found)
     rng = np.random.default_rng(3)
     scores = rng.random((n, n)) * 0.1
     a = len(found[0].sequence)
-    d = np.nan_to_num(distances(found[0].cb, found[1].cb), nan=100.0)
+    other = found[0] if within else found[1]
+    d = np.nan_to_num(distances(found[0].cb, other.cb), nan=100.0)
+    if within:
+        d[np.abs(np.subtract.outer(np.arange(a), np.arange(a))) < 6] = 100.0
     scores[:a, a:] = -d
     scores[a:, :a] = -d.T
     scores = (scores + scores.T) / 2
@@ -251,6 +247,47 @@ def test_loadcontacts_draws_a_complex_npz(pm, tmp_path, capfd, numbered):
     assert line.startswith(" loadcontacts: tii chains A-C: attention contacts from tii_planted.npz")
     assert "inter-chain precision 1.00 (10/10)" in line
     assert f"random baseline {hits / measured:.4f}: {hits}/{measured}" in line
+
+
+def copy_blind(first, second) -> np.ndarray:
+    """Identical chains as `contactplug evaluate` counts them, written out here: (p, q) in
+    contact across the copies either way round, or within either copy at |p - q| >= 6."""
+    across = distances(first.cb, second.cb) < 8
+    n = len(first.sequence)
+    far = np.abs(np.subtract.outer(np.arange(n), np.arange(n))) >= 6
+    within = (distances(first.cb, first.cb) < 8) | (distances(second.cb, second.cb) < 8)
+    return across | across.T | (within & far)
+
+
+def test_identical_chains_are_counted_both_ways(pm, tmp_path, capfd):
+    """D and E of 1tii are the same sequence: the summary says what a single-sequence model
+    cannot tell, and gives the copy-blind figures (evaluate's) beside the strict ones. The
+    planted pairs are contacts within a copy: red as drawn (D-E far apart), right copy-blind."""
+    D, E = chains("D", "E")
+    npz = planted("DE", numbered=True, within=True).save(tmp_path / "de.npz")
+    capfd.readouterr()
+    [_, _, de] = pymol_commands.loadcontacts(str(npz), "tii and chain D+E", "10", _self=pm)
+    line = summary_line(capfd.readouterr().out, "lc_tii_D_E")
+    truth = copy_blind(D, E)
+    n_blind = sum(truth[i, j] for i, j, _ in de["pairs"])
+    n_strict = sum(de["in_contact"])
+    assert n_blind == 10 and n_strict < 5  # the plant: right within a copy, mostly far across
+    hits, measured = baseline(D, E)
+    assert f"inter-chain precision {n_strict / 10:.2f} ({n_strict}/10) against" in line
+    assert f"random baseline {hits / measured:.4f}: {hits}/{measured} residue pairs" in line
+    assert "identical chains: a single-sequence model cannot tell a pair within one copy" in line
+    blind_hits = int(truth.sum())
+    assert (
+        f"counted as evaluate does (within either copy or across): precision 1.00 (10/10) "
+        f"against this structure (random baseline {blind_hits / measured:.4f}: "
+        f"{blind_hits}/{measured} residue pairs in contact)"
+    ) in line
+    assert de["copy_blind"] == {
+        "precision": 1.0,
+        "baseline": blind_hits / measured,
+        "interface_pairs": (blind_hits, measured),
+    }
+    assert de["baseline"] == hits / measured and de["precision"] == n_strict / 10
 
 
 def test_a_fasta_lettered_complex_is_placed_by_order(pm, tmp_path, capfd):

@@ -16,6 +16,7 @@ from .draw import CONTACT_CUTOFF, Drawn, color_key, draw_pairs
 from .messages import feedback
 from .placing import Placed
 
+HOMOMER_MIN_SEP = 6  # a pair within one copy counts from this separation, as intra pairs do
 HOMOMER_NOTE = (
     "; identical chains: a single-sequence model cannot tell a pair within one copy from the "
     "same pair across copies"
@@ -101,15 +102,61 @@ def plan(cmap: ContactMap, placed: list[Placed], top, lo: int, hi: int | None) -
     return blocks
 
 
-def contact_rate(a: Chain, b: Chain) -> tuple[int, int]:
-    """(residue pairs in contact, residue pairs measured) between two chains: the random
-    baseline of an inter-chain precision, C-beta (virtual for Gly) under 8 A."""
-    xa = [r.cb(a.ca_only) for r in a.residues]
-    xb = [r.cb(b.ca_only) for r in b.residues]
-    xa = np.array([x for x in xa if x is not None]).reshape(-1, 3)
-    xb = np.array([x for x in xb if x is not None]).reshape(-1, 3)
-    d = np.linalg.norm(xa[:, None, :] - xb[None, :, :], axis=-1)
-    return int((d < CONTACT_CUTOFF).sum()), int(d.size)
+def _cb_xyz(chain: Chain) -> np.ndarray:
+    """Each residue's C-beta (virtual for Gly), NaN where it cannot be had."""
+    xyz = [r.cb(chain.ca_only) for r in chain.residues]
+    return np.array([np.full(3, np.nan) if x is None else x for x in xyz]).reshape(-1, 3)
+
+
+def _near(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = np.linalg.norm(x[:, None, :] - y[None, :, :], axis=-1)
+    return np.nan_to_num(d, nan=np.inf) < CONTACT_CUTOFF, np.isfinite(d)
+
+
+def block_truth(a: Chain, b: Chain, copy_blind: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(in contact, measured) for every residue pair of chains a and b, C-beta under 8 A.
+    copy_blind (identical chains, as `contactplug evaluate` counts them): (p, q) is in contact
+    across the copies either way round, or within either copy at |p - q| >= 6."""
+    xa, xb = _cb_xyz(a), _cb_xyz(b)
+    across, measured = _near(xa, xb)
+    if not copy_blind:
+        return across, measured
+    n = len(xa)
+    far = np.abs(np.subtract.outer(np.arange(n), np.arange(n))) >= HOMOMER_MIN_SEP
+    within = (_near(xa, xa)[0] | _near(xb, xb)[0]) & far
+    return across | across.T | within, measured
+
+
+def _figures(truth: np.ndarray, measured: np.ndarray, pairs) -> tuple[str, dict]:
+    """'precision p (k/n) against this structure (random baseline r: h/m residue pairs in
+    contact)' for the drawn pairs, and its numbers."""
+    known = [bool(truth[i, j]) for i, j, _ in pairs if measured[i, j]]
+    hits, total = int((truth & measured).sum()), int(measured.sum())
+    p = sum(known) / len(known) if known else None
+    rate = hits / total if total else None
+    prec = "n/a" if p is None else f"{p:.2f} ({sum(known)}/{len(known)})"
+    base = "n/a" if rate is None else f"{rate:.4f}: {hits}/{total} residue pairs in contact"
+    text = f"precision {prec} against this structure (random baseline {base})"
+    return text, {"precision": p, "baseline": rate, "interface_pairs": (hits, total)}
+
+
+def _inter(block: Block, drawn: Drawn, what: str) -> tuple[str, str, dict]:
+    """The chain pair's line, what it adds at the end, and the result's record."""
+    chain, partner = block.first.chain, block.partner
+    strict, numbers = _figures(*block_truth(chain, partner), drawn.pairs)
+    line = (
+        f"{chain.obj} chains {chain.chain}-{partner.chain}: {what}, {len(drawn.names)} "
+        f"inter-chain pairs drawn as {drawn.group}, inter-chain {strict}"
+    )
+    record = {"chains": [chain.chain, partner.chain], "copy_blind": None, **numbers}
+    record.pop("precision")
+    extra = ""
+    if chain.sequence == partner.sequence:
+        blind, record["copy_blind"] = _figures(
+            *block_truth(chain, partner, copy_blind=True), drawn.pairs
+        )
+        extra = f"{HOMOMER_NOTE}; counted as evaluate does (within either copy or across): {blind}"
+    return line, extra, record
 
 
 def summarise(
@@ -132,21 +179,8 @@ def summarise(
             "against this structure"
         )
     else:
-        hits, measured = contact_rate(chain, partner)
-        rate = hits / measured if measured else None
-        base = "n/a" if rate is None else f"{rate:.4f}: {hits}/{measured} residue pairs in contact"
-        if chain.sequence == partner.sequence:
-            extra += HOMOMER_NOTE
-        line = (
-            f"{chain.obj} chains {chain.chain}-{partner.chain}: {what}, {len(drawn.names)} "
-            f"inter-chain pairs drawn as {drawn.group}, inter-chain precision {prec} against "
-            f"this structure (random baseline {base})"
-        )
-        record = {
-            "chains": [chain.chain, partner.chain],
-            "baseline": rate,
-            "interface_pairs": (hits, measured),
-        }
+        line, more, record = _inter(block, drawn, what)
+        extra += more
     feedback(f"{line}, {seconds:.1f} s{extra}", command)
     if drawn.score_range is not None:
         feedback(f"{drawn.group} colours: {color_key(*drawn.score_range)}", command)
