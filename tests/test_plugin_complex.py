@@ -427,3 +427,43 @@ def test_rr_chain_letters_without_spans_are_one_line(pm, tmp_path, capfd):
     [line] = error_lines(out.out + out.err)
     assert "carry chain letters (A, C) but no `REMARK chains` line" in line
     assert not pm.get_names_of_type("object:group") and "Traceback" not in out.out
+
+
+def test_jacobian_of_parts_of_two_chains(pm, tiny_model_path, capfd):
+    """20 x sum L + 1 passes over the joined parts (each part predicted as a protein of its
+    own, said per chain), the same pairs as the core's complex Jacobian."""
+    A, C = chains("A", "C")
+    capfd.readouterr()
+    results = pymol_commands.attncontacts(
+        "tii and ((chain A and resi 1-12) or (chain C and resi 195-206))",
+        "4",
+        "jacobian",
+        str(tiny_model_path),
+        complex="1",
+        _self=pm,
+    )
+    out = capfd.readouterr().out
+    assert "jacobian needs 481 forward passes" in out
+    assert "tii chain A: the selection holds 12 of the chain's 186 protein residues" in out
+    assert "tii chain C: the selection holds 12 of the chain's 36 protein residues" in out
+    [cmap] = api.predict(
+        complex_record("tii", [A.sequence[:12], C.sequence[:12]], ["A", "C"]),
+        model=str(tiny_model_path),
+        method="jacobian",
+    )
+    intra, inter = split(cmap, 4, 4)
+    got = {r["group"]: [(i, j) for i, j, _ in r["pairs"]] for r in results}
+    assert got == {
+        "attn_tii_A": [(i, j) for i, j, _ in intra["A"]],
+        "attn_tii_C": [(i, j) for i, j, _ in intra["C"]],
+        "attn_tii_A_C": [(i, j) for i, j, _ in inter["A", "C"]],
+    }
+    assert [r["part_of_chain"] is not None for r in results] == [True, True, False]
+
+
+def test_help_names_complex(pm, capfd):
+    pm.do("help attncontacts")
+    out = capfd.readouterr().out
+    assert "complex = 0 | 1" in out and "attn_<object>_<A>_<B>" in out
+    pm.do("help loadcontacts")
+    assert "REMARK chains" in capfd.readouterr().out

@@ -157,22 +157,32 @@ def attncontacts(
     per_block = (time.time() - start) / n_blocks
     results = []
     for group, cmap, part in zip(sets, maps, parts, strict=True):
-        if any(part.values()):
-            cmap.meta["part_of_chain"] = part if cmap.is_complex else part[group[0].chain]
-        placed = [Placed(c, np.arange(len(c.residues))) for c in group]
         what = f"model {cmap.model or model}, method {cmap.method or method}"
-        for block in plan(cmap, placed, top, lo, hi):
-            t0 = time.time()
-            chain, partner = block.first.chain, block.partner
-            name = group_name(PREFIX, chain.obj, chain.chain, partner.chain if partner else "")
-            drawn = draw_block(block, name, color_by, _self)
-            piece = part[chain.chain] if partner is None else None
-            extra = ""
-            if piece is not None:
-                extra = f"; part of the chain: {piece['selected']} of {piece['chain']} residues"
-            seconds = per_block + time.time() - t0
-            results.append(summarise(block, drawn, what, seconds, "attncontacts", extra))
-            results[-1]["part_of_chain"] = piece
+        results += _draw_prediction(
+            cmap, group, part, per_block, (top, lo, hi, color_by, what), _self
+        )
+    return results
+
+
+def _draw_prediction(cmap, group: list[Chain], part: dict, per_block: float, args, _self):
+    """One prediction's groups and summary lines: each chain's, then each chain pair's."""
+    top, lo, hi, color_by, what = args
+    if any(part.values()):
+        cmap.meta["part_of_chain"] = part if cmap.is_complex else part[group[0].chain]
+    placed = [Placed(c, np.arange(len(c.residues))) for c in group]
+    results = []
+    for block in plan(cmap, placed, top, lo, hi):
+        t0 = time.time()
+        chain, partner = block.first.chain, block.partner
+        name = group_name(PREFIX, chain.obj, chain.chain, partner.chain if partner else "")
+        drawn = draw_block(block, name, color_by, _self)
+        piece = part[chain.chain] if partner is None else None
+        extra = ""
+        if piece is not None:
+            extra = f"; part of the chain: {piece['selected']} of {piece['chain']} residues"
+        seconds = per_block + time.time() - t0
+        results.append(summarise(block, drawn, what, seconds, "attncontacts", extra))
+        results[-1]["part_of_chain"] = piece
     return results
 
 
