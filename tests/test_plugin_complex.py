@@ -467,3 +467,23 @@ def test_help_names_complex(pm, capfd):
     assert "complex = 0 | 1" in out and "attn_<object>_<A>_<B>" in out
     pm.do("help loadcontacts")
     assert "REMARK chains" in capfd.readouterr().out
+
+
+def test_one_complex_per_object_and_name_groups(pm, tiny_model_path, tmp_path):
+    """complex=1 over two objects predicts one complex each; loadcontacts name= gives a
+    complex's groups that name with the chain, or chain pair, after it."""
+    pm.load(str(TII), "copy")
+    results = pymol_commands.attncontacts(
+        "(tii or copy) and chain C+D", "3", model=str(tiny_model_path), complex="1", _self=pm
+    )
+    groups = [r["group"] for r in results]
+    assert groups == [f"attn_{o}_{g}" for o in ("tii", "copy") for g in ("C", "D", "C_D")]
+    for r in results[3:]:  # the same complex in both objects: the same pairs
+        twin = results[results.index(r) - 3]
+        assert [(i, j) for i, j, _ in r["pairs"]] == [(i, j) for i, j, _ in twin["pairs"]]
+    npz = planted("AC", numbered=True).save(tmp_path / "ac.npz")
+    named = pymol_commands.loadcontacts(str(npz), "tii", "3", name="cx", _self=pm)
+    assert [r["group"] for r in named] == ["cx_A", "cx_C", "cx_A_C"]
+    pm.do("attncontacts_clear copy")
+    left = set(pm.get_names_of_type("object:group"))
+    assert left == {"attn_tii_C", "attn_tii_D", "attn_tii_C_D", "cx_A", "cx_C", "cx_A_C"}
