@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from badinput import refused
 from parity import of
 
 from contactplug.files.errors import ContactplugError
@@ -175,9 +176,10 @@ def copy_folder(tmp_path: Path, **changes) -> Path:
     ],
 )
 def test_a_checkpoint_of_another_size_than_its_config_is_one_line(tmp_path, changes, says):
-    with pytest.raises(ContactplugError, match=says) as err:
-        load_model(str(copy_folder(tmp_path, **changes)))
-    assert "\n" not in str(err.value)
+    folder = copy_folder(tmp_path, **changes)
+    (tmp_path / "q.fa").write_text(">q\nMKTAYIAKQRQ\n")
+    argv = ["predict", tmp_path / "q.fa", "-o", tmp_path / "out", "--model", folder]
+    refused(argv, says, root=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -186,9 +188,10 @@ def test_a_checkpoint_of_another_size_than_its_config_is_one_line(tmp_path, chan
      {"layer_norm_after_embedding": True}, {"vocab_size": 33}],
 )  # fmt: skip
 def test_a_variant_only_its_remote_code_runs_is_one_line(tmp_path, changes):
-    with pytest.raises(ContactplugError, match="runs only on its own remote code") as err:
-        load_model(str(copy_folder(tmp_path, **changes)))
-    assert "\n" not in str(err.value) and next(iter(changes)) in str(err.value)
+    folder = copy_folder(tmp_path, **changes)
+    key = next(iter(changes))
+    says = f"this AMPLIFY variant \\(.*{key}=.*\\) runs only on its own remote code"
+    refused(["model-info", "--model", folder], says, root=tmp_path)
 
 
 def test_the_cli_reads_the_folder_and_bench_times_it(tmp_path, capsys):
