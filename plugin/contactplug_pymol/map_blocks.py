@@ -46,13 +46,15 @@ def intra_candidates(length: int, lo: int, hi: int | None) -> int:
 def planned_count(sizes: list[list[int]], top, lo: int, hi: int | None) -> int:
     """Distance objects a prediction would draw, before any model work: `sizes` holds each
     map's chain lengths (one for a single chain)."""
+
+    def capped(candidates: int, length: int) -> int:
+        n = parse_top(top, length)  # None: all; 0 (L/5 of a 4-residue chain) draws none
+        return candidates if n is None else min(candidates, n)
+
     count = 0
     for lengths in sizes:
-        for n in lengths:
-            candidates = intra_candidates(n, lo, hi)
-            count += min(candidates, parse_top(top, n) or candidates)
-        for a, b in itertools.combinations(lengths, 2):
-            count += min(a * b, parse_top(top, min(a, b)) or a * b)
+        count += sum(capped(intra_candidates(n, lo, hi), n) for n in lengths)
+        count += sum(capped(a * b, min(a, b)) for a, b in itertools.combinations(lengths, 2))
     return count
 
 
