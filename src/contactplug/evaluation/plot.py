@@ -180,8 +180,9 @@ def _complex_truth(cmap: ContactMap, structure, chain, cutoff: float) -> tuple:
                          f"(random {r['inter_base_rate']:.3f})")  # fmt: skip
         else:
             chains.append(f"{r['chain']} {r['long_P@L']:.2f}")
-    more = [f"+{len(pairs) - 2} more pairs"] if len(pairs) > 2 else []
-    return contacts, valid, ["long-range P@L: " + ", ".join(chains), "; ".join(pairs[:2] + more)]
+    # one pair a line, so the title never runs past the figure's edge
+    more = [f"(+{len(pairs) - 2} more chain pairs: metrics.csv)"] if len(pairs) > 2 else []
+    return contacts, valid, ["long-range P@L: " + ", ".join(chains), *pairs[:2], *more]
 
 
 def plot_map(
