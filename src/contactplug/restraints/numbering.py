@@ -3,12 +3,15 @@ the anchor-atom rule, for single chains and for complexes (each position's own c
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
+
+log = logging.getLogger("contactplug")
 
 
 @dataclass
@@ -139,3 +142,22 @@ def renumber_table(num: Numbering, sequence: str) -> str:
                 f"{num.chain_index[k] + 1}\t{num.chain_at(k)}\t{num.label(k)}\t{sequence[k]}"
             )
     return "\n".join(lines) + "\n"
+
+
+def report_skipped(cmap, num, picked, rows, missing: set[int], atomless: set[int]) -> None:
+    """Say which positions the structure lacks, or lack their anchor atom, and that their
+    pairs were skipped."""
+    if atomless:
+        shown = ", ".join(num.label(k) for k in sorted(atomless)[:20])
+        log.warning(
+            "%s: residues %s lack the atom a restraint names (CB, CA for Gly) in %s; "
+            "their pairs are skipped, as in PyMOL",
+            cmap.id, shown, num.source,
+        )  # fmt: skip
+    if missing:
+        shown = ", ".join(str(k + 1) for k in sorted(missing)[:20])
+        more = "" if len(missing) <= 20 else f" (+{len(missing) - 20} more)"
+        log.warning(
+            "%s: positions %s%s are not in %s; %d of %d pairs skipped",
+            cmap.id, shown, more, num.source, len(picked) - len(rows), len(picked),
+        )  # fmt: skip

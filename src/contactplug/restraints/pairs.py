@@ -36,6 +36,7 @@ from contactplug.restraints.numbering import (  # noqa: F401 (anchor_absent: com
     anchor_absent,
     numbering_for,
     renumber_table,
+    report_skipped,
 )
 from contactplug.restraints.writers import Row
 
@@ -211,7 +212,7 @@ def _tokens(
         if cmap.is_complex and fmt == "rosetta":  # Rosetta's PDB numbering: number + chain
             ri, rj = f"{ri}{names[i]}", f"{rj}{names[j]}"
         rows.append(Row(i, j, s, p, ri, rj, ai, aj, names[i], names[j], int(pos[i]), int(pos[j])))
-    _report_skipped(cmap, num, picked, rows, missing, atomless)
+    report_skipped(cmap, num, picked, rows, missing, atomless)
     if not author or fmt not in ("rosetta", "cns"):
         if author:  # chimerax: the structure's residue labels
             for r in rows:
@@ -236,23 +237,6 @@ def _tokens(
         ci, cj = (r.chain_i, r.chain_j) if suffix else ("", "")
         r.res_i, r.res_j = f"{r.author_i}{ci}", f"{r.author_j}{cj}"
     return rows, None
-
-
-def _report_skipped(cmap, num, picked, rows, missing: set[int], atomless: set[int]) -> None:
-    if atomless:
-        shown = ", ".join(num.label(k) for k in sorted(atomless)[:20])
-        log.warning(
-            "%s: residues %s lack the atom a restraint names (CB, CA for Gly) in %s; "
-            "their pairs are skipped, as in PyMOL",
-            cmap.id, shown, num.source,
-        )  # fmt: skip
-    if missing:
-        shown = ", ".join(str(k + 1) for k in sorted(missing)[:20])
-        more = "" if len(missing) <= 20 else f" (+{len(missing) - 20} more)"
-        log.warning(
-            "%s: positions %s%s are not in %s; %d of %d pairs skipped",
-            cmap.id, shown, more, num.source, len(picked) - len(rows), len(picked),
-        )  # fmt: skip
 
 
 def _needs_probabilities(opts: Options) -> bool:
