@@ -37,9 +37,23 @@ def memory_paths(model: Model, asked: Sequence[str]) -> list[str]:
     return paths
 
 
-def peak_rss(spec, arch, device, path: str, length: int, heads, positions: int = 2) -> dict:
-    """Run one path in a fresh interpreter; its peak resident set (MB) and the idle model's."""
+def peak_rss(
+    spec,
+    arch,
+    device,
+    path: str,
+    length: int,
+    heads,
+    positions: int = 2,
+    chains: int = 0,
+    linker: str | None = None,
+) -> dict:
+    """Run one path in a fresh interpreter; its peak resident set (MB) and the idle model's.
+    chains (`bench --complex`): the complex_* paths read a complex of that many chains
+    summing to `length`, joined by `linker`."""
     args = {
+        "chains": chains,
+        "linker": linker,
         "spec": spec,
         "arch": arch,
         "device": device,
@@ -73,6 +87,10 @@ def _child(args: dict) -> None:
         "jacobian": lambda: timing.jacobian_run(model, seq, size, args["positions"], 0.0),
         "jacobian_fold": lambda: _fold_synthetic(len(seq)),
     }
+    if args.get("chains"):
+        # bench --complex: the paths of `timing.complex_paths` (fp32), nothing else built
+        paths.update(timing.complex_paths(model, len(seq), args["chains"], heads, None,
+                                          args.get("linker"), ""))  # fmt: skip
     gc.collect()
     idle = hardware.process_status("VmRSS")
     how = "VmHWM after clear_refs" if hardware.reset_peak_rss() else "VmHWM (not reset)"

@@ -24,7 +24,7 @@ import torch
 from contactplug import hardware
 from contactplug.jacobian import categorical as jacobian
 from contactplug.jacobian.block_store import SymmetricStore
-from contactplug.models import batching
+from contactplug.models import batching, joining
 from contactplug.models.base import Model
 from contactplug.models.fair_esm_model import FairEsmModel, HeadCapture
 from contactplug.models.loading import load_model
@@ -193,6 +193,56 @@ def readout_paths(model: Model, seq: str, heads, low: torch.dtype | None, suffix
     if model.has_contact_head:
         paths["esm_head"] = lambda: attention.batch_maps(model, [seq], "esm-head", None, low)
     return {name + suffix: fn for name, fn in paths.items()}
+
+
+def complex_record(length: int, chains: int, seed: int = 0):
+    """A random complex of `chains` chains, `length` residues in all (as even as they go)."""
+    from contactplug.files.sequences import complex_record as make
+
+    sizes = [length // chains + (n < length % chains) for n in range(chains)]
+    return make("bench", [sequence(size, seed + n) for n, size in enumerate(sizes)])
+
+
+def complex_paths(
+    model: Model, length: int, chains: int, heads, low, linker: str | None, suffix: str
+) -> dict:
+    """The bare forward of one chain of sum L against the readouts of a complex of `chains`
+    chains summing to it, joined by `linker` (its bare forward beside: the linker's own cost)."""
+    seq = sequence(length, seed=length)
+    record = complex_record(length, chains, seed=length)
+    joined = joining.batch(model, [joining.check_fits(model, record, linker)])
+    tokens = model.tokens([seq])
+    paths = {
+        "fast_bare": lambda: bare(model, tokens, low),
+        "complex_bare": lambda: bare(model, joined, low),
+        "readout": lambda: attention.batch_maps(model, [seq], "attention", heads, low),
+        "complex_readout": lambda: attention.batch_maps(
+            model, [record], "attention", heads, low, linker
+        ),
+        "complex_all_heads": lambda: attention.batch_maps(
+            model, [record], "all-heads", None, low, linker
+        ),
+    }
+    if model.has_contact_head:
+        paths["complex_esm_head"] = lambda: attention.batch_maps(
+            model, [record], "esm-head", None, low, linker
+        )
+    return {name + suffix: fn for name, fn in paths.items()}
+
+
+def measure_complex(
+    model: Model, length: int, chains: int, heads, repeats: int, linker: str | None = None
+) -> dict:
+    """`bench --complex`: one interleaved run of `complex_paths` in each matmul precision."""
+    paths: dict = {}
+    precisions = {"": None}
+    if hardware.has_bf16_matmul(model.device):
+        precisions["_bf16"] = torch.bfloat16
+    for suffix, low in precisions.items():
+        paths.update(complex_paths(model, length, chains, heads, low, linker, suffix))
+    with torch.no_grad():
+        times = interleaved(paths, repeats, model)
+    return {"L": length, "chains": chains, "linker": linker or model.default_linker, **times}
 
 
 def measure(

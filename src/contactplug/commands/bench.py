@@ -210,6 +210,23 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
     return rows
 
 
+def print_header(args: argparse.Namespace, model, machine: list[str], load) -> None:
+    import torch
+
+    print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
+    print()
+    print(
+        f"{model.family}, {model.num_layers} layers x {model.num_heads} heads, "
+        f"dim {model.embed_dim}; "
+        f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {args.clock} clock; "
+        f"load average {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+        f"({os.cpu_count()} logical CPUs)"
+    )
+    for line in machine:
+        print(f"- {line}")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -235,27 +252,21 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ContactplugError(
             f"unknown --paths {', '.join(unknown)}; from {', '.join(MEMORY_PATHS)}"
         )
+    from contactplug.commands.bench_complex import check_args, complex_bench
+
+    check_args(args)
     model = timing.get_model(args.model, args.arch, args.device)
     heads, note = timing.heads_for(model, args.top_k)
     machine, peaks = machine_lines(model)
     positions = None if args.jacobian == "full" else int(args.jacobian)
     cj = args.only != "readout"
+    if args.complex is not None:
+        return complex_bench(args, model, heads, note, lengths, (machine, load))
     results = [
         timing.measure(model, n, heads, args.batch_size, positions, args.repeats, cj)
         for n in ([] if args.only in ("memory", "throughput") else lengths)
     ]
-    print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
-    print()
-    print(
-        f"{model.family}, {model.num_layers} layers x {model.num_heads} heads, "
-        f"dim {model.embed_dim}; "
-        f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {args.clock} clock; "
-        f"load average {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
-        f"({os.cpu_count()} logical CPUs)"
-    )
-    for line in machine:
-        print(f"- {line}")
+    print_header(args, model, machine, load)
     if cj and not model.has_lm_head:  # the Jacobian rows then time what `jacobian` runs on it
         print(f"- Jacobian rows: repr-jacobian ({REPR_FALLBACK.split(': ', 1)[0]})")
     if results:
@@ -351,4 +362,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads 1)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument(
+        "--complex",
+        type=int,
+        metavar="N",
+        help="time a complex of N random chains summing to each --lengths figure against the "
+        "bare forward of one chain that long (with --memory: peak RSS of each)",
+    )
+    p.add_argument("--linker", help="how --complex joins its chains (default: the model's)")
     p.set_defaults(func=run_bench)
