@@ -2,30 +2,22 @@
 /*
  * contactplug pipeline: protein contacts from protein language model attention (one forward
  * pass per protein) against the Categorical Jacobian (20*L+1 passes), scored against
- * structures, one report.
+ * structures, one report and a MultiQC page.
  *
  *   nextflow run nf/main.nf -profile test
  *   nextflow run nf/main.nf --input tests/data/nf/samplesheet.csv --outdir results -profile gpu,slurm
  *
  * Every task runs `contactplug` (the checkout's bin/, reached through the nf/bin symlink, or
  * an installed one). See nf/README.md for inputs, profiles and what lands in --outdir.
+ * The entry is the only place that reads the run's inputs from params: the workflow takes them.
  */
 
-include { validateParameters } from 'plugin/nf-schema'
+include { PIPELINE_INITIALISATION ; PIPELINE_COMPLETION } from './subworkflows/local/utils_contactplug_pipeline'
 include { CONTACTPLUG } from './workflows/contactplug'
 
 workflow {
     main:
-    // Parameters against nextflow_schema.json, and the samplesheet's columns against
-    // assets/schema_input.json; CHECK_INPUTS then checks every row and file.
-    validateParameters()
-    CONTACTPLUG()
-
-    workflow.onComplete = {
-        if (workflow.success) {
-            log.info("contactplug: done; results in ${params.outdir} (report: ${params.outdir}/report/summary.html)")
-        } else {
-            log.error("contactplug: failed; the failing task's .command.err (in its work folder) says why; fix and rerun with -resume")
-        }
-    }
+    PIPELINE_INITIALISATION()
+    CONTACTPLUG(params.input, params.fasta, params.structures, params.model)
+    PIPELINE_COMPLETION(params.outdir)
 }

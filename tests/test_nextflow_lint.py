@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from nfexec import read_module, read_wiring, wiring_problems
+from nfexec import functions_text, nf_core_problems, read_module, read_wiring, wiring_problems
 from nflint import PLUGIN_SPECS, FetchError, fetch_jar, lint, nextflow_files
 
 REPO = Path(__file__).resolve().parents[1]
 NF = REPO / "nf"
+UTILS = "subworkflows/local/utils_contactplug_pipeline/main.nf"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def broken_copy(tmp_path_factory) -> Path:
         path.write_text(text.replace(old, new))
 
     edit("subworkflows/local/evaluation/main.nf", "include { COMPARE }", "include { COMPAER }")
-    edit("main.nf", "include { validateParameters }", "include { validateParams }")
+    edit(UTILS, "include { validateParameters }", "include { validateParams }")
     edit("modules/local/evaluate/main.nf", "    output:", "    outptu:")
     (root / "conf" / "base.config").write_text(
         (root / "conf" / "base.config").read_text() + "\nprocess.cpuz = 2\n"
@@ -56,6 +57,26 @@ def broken_copy(tmp_path_factory) -> Path:
         "subworkflows/local/jacobian/main.nf",
         "JACOBIAN_GATHER.out.map)",
         "JACOBIAN_GATHER.out.maps)",
+    )
+    # and faults against nf-core's rules, which the language server takes for valid code
+    edit("modules/local/jacobian_gather/main.nf", "gather-jacobian ${parts}",
+         "gather-jacobian ${parts} --device ${params.device}")  # fmt: skip
+    edit(
+        "modules/local/tiny_model/main.nf",
+        "    when:\n    task.ext.when == null || task.ext.when\n",
+        "",
+    )
+    edit(
+        "modules/local/evaluate/main.nf",
+        '    container "contactplug:${workflow.manifest.version}"\n',
+        "",
+    )
+    edit("workflows/contactplug.nf", "    emit:\n", "")
+    edit("conf/base.config", "cpus = 8", "cpus = 4")
+    edit(
+        "nextflow.config",
+        "conda.enabled = true",
+        'conda.enabled = true\n        process.conda = "${projectDir}/../environment.yml"',
     )
     return root
 
@@ -68,7 +89,7 @@ def test_pipeline_has_no_errors_and_no_warnings(jar):
         "workflows/contactplug.nf",
         "subworkflows/local/prepare_inputs/main.nf",
         "subworkflows/local/jacobian/main.nf",
-        "functions/pipeline.nf",
+        UTILS,
         "nextflow.config",
         "conf/base.config",
         "conf/test.config",
@@ -78,6 +99,7 @@ def test_pipeline_has_no_errors_and_no_warnings(jar):
         "modules/local/jacobian_gather/main.nf",
         "modules/local/evaluate/main.nf",
         "modules/local/compare/main.nf",
+        "modules/local/multiqc/main.nf",
     }
     assert not diags, "\n".join(str(d) for d in diags)
 
@@ -122,6 +144,30 @@ def test_every_call_matches_what_it_calls():
     processes = {read_module(p).process for p in (NF / "modules" / "local").glob("*/main.nf")}
     assert processes <= called, processes - called  # every process runs in some workflow
     assert {"PREPARE_INPUTS", "ATTENTION", "JACOBIAN", "EVALUATION", "CONTACTPLUG"} <= called
+    assert {"PIPELINE_INITIALISATION", "PIPELINE_COMPLETION", "MULTIQC"} <= called
+
+
+def test_modules_workflow_and_configs_follow_nf_core_rules():
+    assert nf_core_problems(NF) == []
+    modules = sorted((NF / "modules" / "local").glob("*/main.nf"))
+    assert len(modules) == 11
+    for path in modules:  # the options a parameter sets reach a module as task.ext.args
+        script = read_module(path).script
+        assert "params" not in script
+    config = (NF / "conf" / "modules.config").read_text()
+    for name in ("CHECK_INPUTS", "HEAD_RANKING", "ATTENTION_CONTACTS", "ESM_HEAD_CONTACTS",
+                 "JACOBIAN_CONTACTS", "MULTIQC"):  # fmt: skip
+        assert re.search(rf"withName: '{name}' \{{\n\s+ext\.args = ", config), name
+
+
+def test_nf_core_rule_check_catches_the_broken_copy(broken_copy):
+    problems = "\n".join(nf_core_problems(broken_copy))
+    assert "modules/local/jacobian_gather/main.nf: reads params" in problems, problems
+    assert "modules/local/tiny_model/main.nf: no `when:" in problems, problems
+    assert "modules/local/evaluate/main.nf: no container directive" in problems, problems
+    assert "workflows/contactplug.nf: CONTACTPLUG has no emit:" in problems, problems
+    assert "process_high cpus (4) is not more than process_medium's (4)" in problems, problems
+    assert "nextflow.config: reaches outside the pipeline folder" in problems, problems
 
 
 def test_wiring_check_catches_the_broken_copy(broken_copy):
@@ -197,21 +243,27 @@ def test_config_selectors_and_labels_match_the_modules():
 
 def test_layout_is_nf_core_and_the_groovy_is_wiring():
     for path in sorted((NF / "modules" / "local").iterdir()):
-        assert sorted(p.name for p in path.iterdir()) == ["main.nf", "meta.yml"], path
+        names = sorted(p.name for p in path.iterdir())
+        assert names == ["environment.yml", "main.nf", "meta.yml"], path
+        assert (path / "environment.yml").resolve().is_file(), path  # a link that resolves
     assert not list((NF / "modules").glob("*.nf"))  # no flat modules left
+    assert not (NF / "functions").exists()  # helpers live in the utils subworkflow
     assert (NF / "workflows" / "contactplug.nf").is_file()
-    assert len(list((NF / "subworkflows" / "local").glob("*/main.nf"))) >= 3
-    # main.nf is a thin entry: the schema check, then the workflow
+    assert len(list((NF / "subworkflows" / "local").glob("*/main.nf"))) >= 4
+    # main.nf is a thin entry: initialisation, the workflow on the run's inputs, completion
     main = (NF / "main.nf").read_text()
-    assert re.search(r"^include \{ validateParameters \} from 'plugin/nf-schema'$", main, re.M)
-    assert "validateParameters()" in main and "CONTACTPLUG()" in main
+    assert "PIPELINE_INITIALISATION()" in main and "PIPELINE_COMPLETION(params.outdir)" in main
+    assert "CONTACTPLUG(params.input, params.fasta, params.structures, params.model)" in main
     assert not re.search(r"^\s*(def \w+\(|process )", main, re.M)
-    # the Groovy helpers outside modules and workflows: a few lines, no input rules
-    helpers = sorted((NF / "functions").glob("*.nf"))
-    lines = sum(len(p.read_text().splitlines()) for p in helpers)
-    assert lines < 150, f"{lines} lines of Groovy helpers"
+    utils = (NF / UTILS).read_text()
+    assert re.search(r"^include \{ validateParameters \} from 'plugin/nf-schema'$", utils, re.M)
+    # the Groovy helpers: a few lines, all in the utils subworkflow, no input rules
+    helpers = functions_text(utils)
+    assert 0 < len(helpers.splitlines()) < 150, f"{len(helpers.splitlines())} lines of helpers"
     for path in sorted(NF.rglob("*.nf")):
         text = path.read_text()
+        if path != NF / UTILS:
+            assert not re.search(r"^def \w+\(", text, re.M), f"{path}: a helper outside utils"
         for rule in ("parseFasta", "cleanSequence", "findStructure", "readSamplesheet", "md5"):
             assert rule not in text, f"{path}: {rule} belongs to contactplug samplesheet"
 
@@ -249,7 +301,8 @@ def test_readme_matches_the_files():
     for path in sorted((NF / "modules" / "local").glob("*/main.nf")):
         module = read_module(path)
         assert f"| `{module.process}` |" in readme, module.process
-        command = re.search(r"contactplug [a-z-]+", module.script).group(0)
+        command = re.search(r"contactplug [a-z-]+|^\s*multiqc\b", module.script, re.M).group(0)
+        command = command.strip()
         row = next(line for line in readme.splitlines() if f"| `{module.process}` |" in line)
         assert command in row, (module.process, command, row)
 

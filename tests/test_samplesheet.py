@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from complex_maps import TII
 
 from contactplug.cli import main
 from contactplug.commands.samplesheet import versions_yaml
@@ -93,7 +94,11 @@ def test_comments_blank_lines_quotes_and_case(tmp_path):
 ROW1 = r"^samplesheet row 1 \(P1\): "
 BAD_SHEETS = [  # (samplesheet text, the error it must give): every check the pipeline makes
     ("id,sequence,foo\nP1,ACDEF,x\n", r"unknown column\(s\) foo \(columns: id, sequence"),
-    ("id,structure\nP1,x.pdb\n", r"needs 'id' and 'sequence' or 'fasta' \(got: id,structure\)"),
+    (
+        "id,structure\nP1,x.pdb\n",
+        r"needs 'id' and 'sequence' or 'fasta' \(or 'structure' and 'chains'\) "
+        r"\(got: id,structure\)",
+    ),
     ("id,sequence,id\nP1,ACDEF,P2\n", r"a column name is repeated in the header"),
     ("id,sequence\n", r"no rows below the header"),
     ("\n# nothing\n", r"the samplesheet is empty"),
@@ -111,7 +116,10 @@ BAD_SHEETS = [  # (samplesheet text, the error it must give): every check the pi
         "id,sequence\nP1,ACDEF\nP2,ACD-EF\n",
         r"^samplesheet row 2 \(P2\): characters '-' are not amino acids",
     ),
-    ("id,sequence\nP1,ACDEF\nP2, \n", r"^samplesheet row 2 \(P2\): no sequence and no fasta file"),
+    (
+        "id,sequence\nP1,ACDEF\nP2, \n",
+        r"^samplesheet row 2 \(P2\): no sequence and no fasta file \(",
+    ),
     ("id,sequence\nP1,*\n", ROW1 + "empty sequence"),
     ("id,sequence\nP1,ACDEF\np1,ACDEF\n", r"id 'p1' appears twice \(samplesheet row 1 \(P1\) and"),
     (
@@ -290,7 +298,7 @@ def test_schema_input_states_the_same_columns_and_rules():
     assert tuple(items["properties"]) == COLUMNS and items["required"] == ["id"]
     assert items["additionalProperties"] is False and schema["uniqueEntries"] == ["id"]
     assert {frozenset(alt["required"]) for alt in items["oneOf"]} == {
-        frozenset({"sequence"}), frozenset({"fasta"})
+        frozenset({"sequence"}), frozenset({"fasta"}), frozenset({"structure", "chains"})
     }  # fmt: skip
 
     def accepts(column: str, value: str) -> bool:
@@ -315,5 +323,155 @@ def test_schema_input_states_the_same_columns_and_rules():
         assert not accepts("chain", bad)
     for good in ("ACDEF", "acdefXBZUO*"):
         assert accepts("sequence", good)
-    for bad in ("ACD-EF", "ACJ", "AC*DE"):
+    for bad in ("ACD-EF", "ACJ", "AC*DE", "ACD::EF", "ACD:", ":ACD"):
         assert not accepts("sequence", bad)
+    for good in ("ACD:EF", "acd*:EF*:K"):
+        assert accepts("sequence", good)
+    for good in ("A,B", "A, C", "H,L,A1", "all", "ALL"):
+        assert accepts("chains", good)
+    for bad in ("A", "A;B", "A,B_1", "A,", "alls", ""):
+        assert not accepts("chains", bad)
+
+
+def test_schema_input_takes_the_rows_the_python_check_takes():
+    """The whole row rules (which columns go together), checked by a JSON Schema validator as
+    nf-schema checks them: each row a map of its non-empty cells."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(SCHEMA_INPUT.read_text()))
+
+    def errors(*rows: dict) -> list:
+        return list(validator.iter_errors(list(rows)))
+
+    assert not errors(*({k: v for k, v in r.items() if v} for r in read_csv(SHEET)))
+    assert not errors({"id": "c", "structure": "x.pdb", "chains": "A,B"})
+    assert not errors({"id": "c", "sequence": "ACD:EF", "structure": "x.pdb", "chains": "all"})
+    assert not errors({"id": "c", "sequence": "ACD:EF"})
+    for bad in (
+        {"id": "c", "structure": "x.pdb"},  # no sequence, and no chains to read one from
+        {"id": "c", "sequence": "ACD", "chains": "A,B"},  # chains without a structure
+        {"id": "c", "sequence": "ACD", "fasta": "a.fasta"},
+        {"id": "c", "structure": "x.pdb", "chains": "A,B", "chain": "A"},
+    ):
+        assert errors(bad), bad
+
+
+# ---- complexes: ':' sequences and FASTA records, structures with a chains column -----------
+
+A_SEQ, C_SEQ, D_SEQ = (read_chain(TII, name).sequence for name in "ACD")
+
+
+def complex_sheet(tmp_path: Path, rows: str, header: str = "id,sequence,fasta,structure,chains"):
+    shutil.copy(TII, tmp_path / "1tii.pdb")
+    shutil.copy(DATA / "1GUU_A.pdb", tmp_path / "1GUU_A.pdb")
+    (tmp_path / "dimer.fasta").write_text(f">AC\n{A_SEQ}:\n{C_SEQ}\n")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"{header}\n{rows}")
+    return sheet
+
+
+def test_complexes_from_structures_sequences_and_fasta_records(tmp_path, capsys):
+    """A structure with chains (named, or all) reads its chains' sequences from the structure;
+    a ':' sequence or FASTA record is a complex too, scored against the named chains or, when
+    as many, the structure's protein chains; single chains mix with complexes."""
+    rows = (
+        'AC,,,1tii.pdb,"A, C"\n'  # chains named: their sequences read from the structure
+        f'DA,{D_SEQ}:{A_SEQ},,1tii.pdb,"D,A"\n'  # a ':' sequence against named chains
+        "fromfasta,,dimer.fasta,,\n"  # a ':' FASTA record, no structure
+        "all7,,,1tii.pdb,all\n"  # every protein chain, in file order
+        f"single,{D_SEQ},,,\n"
+    )
+    proteins = {p.id: p for p in read_proteins(str(complex_sheet(tmp_path, rows)))}
+    assert proteins["AC"].chains == ("A", "C") and proteins["AC"].sequence == f"{A_SEQ}:{C_SEQ}"
+    assert proteins["AC"].length == len(A_SEQ) + len(C_SEQ) and proteins["AC"].chain == ""
+    assert proteins["DA"].chains == ("D", "A") and proteins["DA"].sequence == f"{D_SEQ}:{A_SEQ}"
+    assert proteins["fromfasta"].chains == () and proteins["fromfasta"].structure == ""
+    assert proteins["fromfasta"].sequence == f"{A_SEQ}:{C_SEQ}"
+    assert proteins["all7"].chains == ("D", "E", "F", "G", "H", "A", "C")
+    assert proteins["all7"].sequence.count(":") == 6 and proteins["single"].chains == ()
+    # the tables: chains as 'A,C', the length of every chain together, the Jacobian's tasks
+    # over the joined positions, and a store FASTA that reads back as the same complex
+    code, _, err = run(capsys, "--input", tmp_path / "sheet.csv", "--cj-chunk", 100,
+                       "-o", tmp_path / "out")  # fmt: skip
+    assert code == 0, err
+    by = {r["id"]: r for r in read_csv(tmp_path / "out" / "proteins.csv")}
+    assert by["AC"]["chains"] == "A,C" and by["single"]["chains"] == ""
+    assert by["AC"]["length"] == str(len(A_SEQ) + len(C_SEQ)) == "222"
+    [rec] = read_fasta(by["AC"]["fasta"])
+    assert rec.is_complex and rec.chains() == [A_SEQ, C_SEQ]
+    tasks = [r for r in read_csv(tmp_path / "out" / "jacobian.csv") if r["id"] == "AC"]
+    assert [(r["first"], r["last"], r["chains"]) for r in tasks] == [
+        ("1", "100", "A,C"), ("101", "200", "A,C"), ("201", "222", "A,C")
+    ]  # fmt: skip
+
+
+def test_a_fasta_complex_is_matched_to_a_structure_of_as_many_chains(tmp_path):
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    shutil.copy(TII, folder / "1tii.pdb")
+    fasta = tmp_path / "p.fasta"
+    fasta.write_text(f">1tii\n{A_SEQ}:{C_SEQ}\n")
+    with pytest.raises(
+        ContactplugError,
+        match=r"record '1tii': the sequence holds 2 chains but"
+        r" .*1tii.pdb' has 7 protein chains \(D, E, F, G, H, A, C\); name",
+    ):
+        read_proteins(fasta=str(fasta), structures=str(folder))  # fmt: skip
+    # in a samplesheet, the chains column names them; a two-chain structure needs none
+    sheet = complex_sheet(tmp_path, f"two,{A_SEQ}:{C_SEQ},,two.pdb,\n")
+    import gemmi
+
+    st = gemmi.read_structure(str(TII))
+    for name in ["D", "E", "F", "G", "H"]:
+        st[0].remove_chain(name)
+    st.write_pdb(str(tmp_path / "two.pdb"))
+    [two] = read_proteins(str(sheet))
+    assert two.chains == ("A", "C") and two.chain == ""
+
+
+BAD_COMPLEXES = [  # (rows, the error): each complex rule, one line naming the row
+    ('P1,ACDEF,,,"A,B"\n', ROW1 + r"chains \('A,B'\) are given but no structure"),
+    ('P1,,,1tii.pdb,"A,A"\n', ROW1 + r"chains 'A,A' names chain A twice"),
+    (
+        'P1,,,1tii.pdb,"A,B"\n',
+        ROW1 + r"chain 'B' is not a protein chain of '.*1tii.pdb' "
+        r"\(protein chains: D, E, F, G, H, A, C\)",
+    ),  # fmt: skip
+    ("P1,,,1tii.pdb,A\n", ROW1 + r"chains 'A' gives 1 protein chain of .*a complex needs two"),
+    ("P1,,,1GUU_A.pdb,all\n", ROW1 + r"chains 'all' gives 1 protein chain of .*1GUU_A.pdb'"),
+    (
+        'P1,,,1tii.pdb,"A,C_1"\n',
+        ROW1 + r"chains 'A,C_1': 'C_1' is not a chain name \(1-4 letters or digits\)",
+    ),
+    (
+        f'P1,{A_SEQ},,1tii.pdb,"A,C"\n',
+        ROW1 + r"the sequence holds 1 chain\(s\) separated by "
+        r"':', but chains names 2 \(A,C\)",
+    ),  # fmt: skip
+    ("P1,ACDEF::KLMN,,,\n", ROW1 + r"chain 2 of 3 is empty \(a stray ':'"),
+    ("P1,,,https://x.org/1tii.pdb,all\n", ROW1 + r"chains 'all' needs a local structure file"),
+    ("P1,,,1tii.pdb,\n", ROW1 + r"no sequence and no fasta file \(nor a structure with chains"),
+    (
+        f"P1,{A_SEQ}:{C_SEQ},,1tii.pdb,\n",
+        ROW1 + r"the sequence holds 2 chains but .* has 7 "
+        "protein chains",
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("rows", "pattern"), BAD_COMPLEXES, ids=[p for _, p in BAD_COMPLEXES])
+def test_bad_complexes_stop_with_the_row_at_fault(tmp_path, capsys, rows, pattern):
+    sheet = complex_sheet(tmp_path, rows)
+    with pytest.raises(ContactplugError) as caught:
+        read_proteins(str(sheet))
+    assert re.search(pattern, str(caught.value)), (pattern, str(caught.value))
+    code, _, err = run(capsys, "--input", sheet, "-o", tmp_path / "out")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("contactplug: error: "), err
+    assert not (tmp_path / "out" / "proteins.csv").exists()
+
+
+def test_chain_and_chains_together_are_refused(tmp_path):
+    sheet = complex_sheet(tmp_path, "P1,,,1tii.pdb,A,\"A,C\"\n",
+                          header="id,sequence,fasta,structure,chain,chains")  # fmt: skip
+    with pytest.raises(ContactplugError, match=ROW1 + r"give a chain \(one chain\) or chains"):
+        read_proteins(str(sheet))

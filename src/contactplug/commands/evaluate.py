@@ -191,6 +191,9 @@ def run_compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_panels=args.panels,
     )
+    from contactplug.evaluation.multiqc import write_multiqc  # the pipeline's MULTIQC reads these
+
+    write_multiqc(result, args.outdir, n_boot=args.n_boot, seed=args.seed)
     test = result["test"]
     p_text = "not run" if test["p"] is None else f"p = {test['p']:.3g}"
     n_maps = len({(r["id"], r["series"]) for r in result["rows"]})  # a complex's chains: one
@@ -200,7 +203,7 @@ def run_compare(args: argparse.Namespace) -> int:
     )
     if result["inter"]:
         print(f"{len(result['inter'])} inter-chain rows (with random baselines): interchain.csv")
-    log.info("wrote %s/summary.md, summary.html, comparison.csv", args.outdir)
+    log.info("wrote %s/summary.md, summary.html, comparison.csv, *_mqc.*", args.outdir)
     return 0
 
 

@@ -2,6 +2,10 @@
 the protein table that the Nextflow pipeline fans out over.
 
 Every problem stops with one line naming the row at fault (`samplesheet row 3 (1TEN_A): ...`).
+A row may be a complex: a sequence (or FASTA record) holding chains separated by ':' (the
+ColabFold convention), or a structure with a `chains` column (`A,B` or `all`), whose chains'
+sequences are then read from the structure. A complex is stored as one ':'-joined sequence,
+its length the sum of its chains'.
 Sequences are cleaned by contactplug's own rules (files.sequences), structure files are
 recognised, matched by id and their chains checked by the structure module, so the pipeline and
 the CLI accept exactly the same proteins. The pipeline's first task runs this through
@@ -20,7 +24,17 @@ from pathlib import Path
 
 from contactplug.files.atomic import write_text
 from contactplug.files.errors import ContactplugError
-from contactplug.files.sequences import clean_sequence, read_fasta
+from contactplug.files.sequences import parse_chains, read_fasta
+from contactplug.inputs.samplesheet_chains import (
+    CHAIN_RULE,
+    as_text,
+    chains_sequence,
+    check_complex,
+    complex_chains,
+    default_chains,
+    is_remote,
+    n_chains,
+)
 from contactplug.inputs.structure import (
     index_structures,
     is_structure_file,
@@ -28,27 +42,28 @@ from contactplug.inputs.structure import (
     protein_chains,
 )
 
-COLUMNS = ("id", "sequence", "fasta", "structure", "chain")
+COLUMNS = ("id", "sequence", "fasta", "structure", "chain", "chains")
 # An id names the output files of its protein, so it may only hold file-name-safe characters.
 ID_RULE = re.compile(r"[A-Za-z0-9_.\-]+")
-CHAIN_RULE = re.compile(r"[A-Za-z0-9]{1,4}")
 GLOB = re.compile(r"[*?\[\]{}]")
 # The validated table: what each pipeline task needs, one row per protein, sorted by id.
-PROTEIN_COLUMNS = ("id", "sequence", "length", "structure", "chain", "chunks", "fasta")
-JACOBIAN_COLUMNS = ("id", "length", "chain", "chunks", "first", "last", "fasta")
+PROTEIN_COLUMNS = ("id", "sequence", "length", "structure", "chain", "chains", "chunks", "fasta")
+JACOBIAN_COLUMNS = ("id", "length", "chain", "chains", "chunks", "first", "last", "fasta")
 
 
 @dataclass(frozen=True)
 class Protein:
     id: str
-    sequence: str
+    sequence: str  # a complex's chains joined by ':', as ColabFold writes them
     structure: str  # an absolute local path or a remote URL; '' when none
     chain: str  # '' when not given: the best-aligned chain is scored
     where: str  # how error messages name its row
+    chains: tuple[str, ...] = ()  # a complex's structure chains, in sequence order
 
-
-def _is_remote(value: str) -> bool:
-    return "://" in value
+    @property
+    def length(self) -> int:
+        """Residues, every chain's together (the model reads a complex as one sequence)."""
+        return len(self.sequence.replace(":", ""))
 
 
 def sheet_path(sheet: Path, value: str) -> Path | None:
@@ -83,7 +98,7 @@ def check_unique(proteins: list[Protein], source: str) -> None:
 
 def check_chain(structure: str, chain: str, where: str) -> None:
     """The structure must hold a protein chain (the named one, when a chain is given)."""
-    if _is_remote(structure):
+    if is_remote(structure):
         return  # staged by Nextflow into the task that reads it; it checks it there
     try:
         chains = protein_chains(structure)
@@ -104,7 +119,7 @@ def _cells(line: str) -> list[str]:
 
 
 def _sequence_from_fasta(sheet: Path, value: str, pid: str, where: str) -> str:
-    path = None if _is_remote(value) else sheet_path(sheet, value)
+    path = None if is_remote(value) else sheet_path(sheet, value)
     if path is None or not path.is_file():
         looked = "" if path is None else f" (looked at {path})"
         raise ContactplugError(f"{where}: fasta file '{value}' does not exist{looked}")
@@ -119,11 +134,11 @@ def _sequence_from_fasta(sheet: Path, value: str, pid: str, where: str) -> str:
         raise ContactplugError(
             f"{where}: '{value}' holds {len(records)} records and none is named '{pid}'"
         )
-    return hits[0].sequence
+    return as_text(hits[0])
 
 
 def _structure_cell(sheet: Path, value: str, where: str) -> str:
-    if _is_remote(value):
+    if is_remote(value):
         if not is_structure_file(value):
             raise ContactplugError(
                 f"{where}: structure '{value}' is not .pdb, .ent, .cif or .mmcif (optionally .gz)"
@@ -173,9 +188,11 @@ def _read_header(lines: list[tuple[int, str]], label: str) -> list[str]:
         raise ContactplugError(
             f"{label}: unknown column(s) {', '.join(unknown)} (columns: {', '.join(COLUMNS)})"
         )
-    if "id" not in header or not ({"sequence", "fasta"} & set(header)):
+    if "id" not in header or not ({"sequence", "fasta"} & set(header) or
+                                  {"structure", "chains"} <= set(header)):  # fmt: skip
         raise ContactplugError(
-            f"{label}: the header needs 'id' and 'sequence' or 'fasta' (got: {lines[0][1].strip()})"
+            f"{label}: the header needs 'id' and 'sequence' or 'fasta' (or 'structure' and "
+            f"'chains') (got: {lines[0][1].strip()})"
         )
     if len(set(header)) != len(header):
         raise ContactplugError(f"{label}: a column name is repeated in the header")
@@ -184,12 +201,62 @@ def _read_header(lines: list[tuple[int, str]], label: str) -> list[str]:
     return header
 
 
+def _row_structure(
+    sheet: Path, values: dict, pid: str, where: str, index: dict | None
+) -> tuple[str, str]:
+    """(structure, chain) of a row: its structure cell, else its id in the structures folder."""
+    chain = values.get("chain", "")
+    if values.get("structure"):
+        return _structure_cell(sheet, values["structure"], where), chain
+    if index is not None:
+        structure, found_chain = _find_structure(index, pid)
+        return structure, chain or found_chain
+    return "", chain
+
+
+def _read_row(sheet: Path, values: dict, where: str, index: dict | None) -> Protein:
+    pid = values["id"]
+    check_id(pid, where)
+    where = f"{where} ({pid})"
+    sequence, fasta, chains_cell = (values.get(k, "") for k in ("sequence", "fasta", "chains"))
+    if sequence and fasta:
+        raise ContactplugError(f"{where}: give a sequence or a fasta file, not both")
+    structure, chain = _row_structure(sheet, values, pid, where, index)
+    if chains_cell and not structure:
+        raise ContactplugError(f"{where}: chains ('{chains_cell}') are given but no structure")
+    if chain and chains_cell:
+        raise ContactplugError(f"{where}: give a chain (one chain) or chains (a complex), not both")
+    if chain and not structure:
+        raise ContactplugError(f"{where}: a chain ('{chain}') is given but no structure")
+    if chain and not CHAIN_RULE.fullmatch(chain):
+        raise ContactplugError(
+            f"{where}: chain '{chain}' is not a chain name (1-4 letters or digits)"
+        )
+    chains = complex_chains(structure, chains_cell, where) if chains_cell else ()
+    if fasta:
+        sequence = _sequence_from_fasta(sheet, fasta, pid, where)  # cleaned by read_fasta
+    elif sequence:
+        sequence = as_text(parse_chains(sequence, where))
+    elif chains:
+        sequence = chains_sequence(structure, chains)
+    else:
+        raise ContactplugError(
+            f"{where}: no sequence and no fasta file (nor a structure with chains to read)"
+        )
+    check_complex(sequence, chains, where)
+    if structure and n_chains(sequence) > 1:
+        chain, chains = "", chains or default_chains(structure, sequence, where)
+    elif structure:
+        check_chain(structure, chain, where)
+    return Protein(pid, sequence, structure, chain, where, chains)
+
+
 def read_samplesheet(
     sheet: str | os.PathLike, structures: str | os.PathLike | None = None
 ) -> list[Protein]:
     """Samplesheet CSV -> proteins, in file order. Columns: id, sequence and/or fasta (one of
-    them filled per row), structure, chain. Rows without a structure are matched by id in the
-    structures folder, when one is given."""
+    them filled per row, or neither for a structure with chains), structure, chain, chains.
+    Rows without a structure are matched by id in the structures folder, when one is given."""
     label = f"--input {sheet}"
     sheet = Path(sheet)
     index = index_structures(structures) if structures else None
@@ -197,42 +264,14 @@ def read_samplesheet(
     header = _read_header(lines, label)
     proteins = []
     for row, (number, line) in enumerate(lines[1:], 1):
-        where = f"samplesheet row {row}"
         cells = _cells(line)
         if len(cells) != len(header):
             raise ContactplugError(
-                f"{where}: {len(cells)} fields, the header has {len(header)} "
+                f"samplesheet row {row}: {len(cells)} fields, the header has {len(header)} "
                 f"(line {number} of {sheet})"
             )
         values = dict(zip(header, cells, strict=True))
-        pid = values["id"]
-        check_id(pid, where)
-        where = f"samplesheet row {row} ({pid})"
-        sequence, fasta = values.get("sequence", ""), values.get("fasta", "")
-        if sequence and fasta:
-            raise ContactplugError(f"{where}: give a sequence or a fasta file, not both")
-        if not sequence and not fasta:
-            raise ContactplugError(f"{where}: no sequence and no fasta file")
-        if fasta:
-            sequence = _sequence_from_fasta(sheet, fasta, pid, where)  # cleaned by read_fasta
-        else:
-            sequence = clean_sequence(sequence, where)
-        chain = values.get("chain", "")
-        structure = ""
-        if values.get("structure"):
-            structure = _structure_cell(sheet, values["structure"], where)
-        elif index is not None:
-            structure, found_chain = _find_structure(index, pid)
-            chain = chain or found_chain
-        if chain and not structure:
-            raise ContactplugError(f"{where}: a chain ('{chain}') is given but no structure")
-        if chain and not CHAIN_RULE.fullmatch(chain):
-            raise ContactplugError(
-                f"{where}: chain '{chain}' is not a chain name (1-4 letters or digits)"
-            )
-        if structure:
-            check_chain(structure, chain, where)
-        proteins.append(Protein(pid, sequence, structure, chain, where))
+        proteins.append(_read_row(sheet, values, f"samplesheet row {row}", index))
     check_unique(proteins, label)
     return proteins
 
@@ -254,9 +293,12 @@ def read_fasta_input(
         where = f"{label}: record '{rec.id}'"
         check_id(rec.id, where)
         structure, chain = _find_structure(index, rec.id)
-        if structure:
+        sequence, chains = as_text(rec), ()
+        if structure and rec.is_complex:
+            chain, chains = "", default_chains(structure, sequence, where)
+        elif structure:
             check_chain(structure, chain, where)
-        proteins.append(Protein(rec.id, rec.sequence, structure, chain, where))
+        proteins.append(Protein(rec.id, sequence, structure, chain, where, chains))
     check_unique(proteins, label)
     return proteins
 
@@ -313,9 +355,10 @@ def write_tables(
     outdir = Path(outdir)
     rows, tasks = [], []
     for p in proteins:
-        ranges = jacobian_ranges(len(p.sequence), chunk)
+        ranges = jacobian_ranges(p.length, chunk)  # a complex: positions of its joined chains
         fasta = store_fasta(store, p)
-        base = {"id": p.id, "length": len(p.sequence), "chain": p.chain, "chunks": len(ranges)}
+        base = {"id": p.id, "length": p.length, "chain": p.chain, "chains": ",".join(p.chains),
+                "chunks": len(ranges)}  # fmt: skip
         rows.append(dict(base, sequence=p.sequence, structure=p.structure, fasta=fasta))
         tasks += [dict(base, first=a, last=b, fasta=fasta) for a, b in ranges]
     table = write_text(outdir / "proteins.csv", _csv_text(PROTEIN_COLUMNS, rows))

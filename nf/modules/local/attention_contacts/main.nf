@@ -6,6 +6,8 @@ process ATTENTION_CONTACTS {
     tag "${ids[0]} (+${ids.size() - 1})"
     label 'process_medium'
     label 'process_gpu'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     tuple val(ids), path(fasta, stageAs: 'fasta/*')
@@ -16,11 +18,13 @@ process ATTENTION_CONTACTS {
     path 'attention/*.npz', emit: maps
     path 'versions.yml', emit: versions
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
-    def top_k = params.top_k ? "--top-k ${params.top_k}" : ''
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o attention --model ${model} --method attention --heads ${heads} --device ${params.device} ${top_k} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o attention --model ${model} --method attention --heads ${heads} ${args}
     contactplug versions --process '${task.process}' -o versions.yml
     """
 

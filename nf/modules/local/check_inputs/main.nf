@@ -12,6 +12,8 @@ process CHECK_INPUTS {
     // FASTA or structure behind an unchanged samplesheet must be seen. Its outputs are
     // content-addressed, so the tasks downstream are reused all the same.
     cache false
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     val input
@@ -24,22 +26,27 @@ process CHECK_INPUTS {
     path 'inputs/jacobian.csv', emit: jacobian
     path 'versions.yml', emit: versions
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
+    def args = task.ext.args ?: ''
     def sheet = input ? "--input ${input}" : ''
     def records = fasta ? "--fasta ${fasta}" : ''
     def folder = structures ? "--structures ${structures}" : ''
     """
-    contactplug samplesheet ${sheet} ${records} ${folder} --cj-chunk ${params.cj_chunk} --store ${store} -o inputs
+    contactplug samplesheet ${sheet} ${records} ${folder} --store ${store} -o inputs ${args}
     contactplug versions --process '${task.process}' -o versions.yml
     """
 
     stub:
     // the check itself is quick and needs no model: a stub run checks the inputs for real
+    def args = task.ext.args ?: ''
     def sheet = input ? "--input ${input}" : ''
     def records = fasta ? "--fasta ${fasta}" : ''
     def folder = structures ? "--structures ${structures}" : ''
     """
-    contactplug samplesheet ${sheet} ${records} ${folder} --cj-chunk ${params.cj_chunk} --store ${store} -o inputs
+    contactplug samplesheet ${sheet} ${records} ${folder} --store ${store} -o inputs ${args}
     touch versions.yml
     """
 }

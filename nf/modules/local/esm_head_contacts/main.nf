@@ -6,6 +6,8 @@ process ESM_HEAD_CONTACTS {
     tag "${ids[0]} (+${ids.size() - 1})"
     label 'process_medium'
     label 'process_gpu'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     tuple val(ids), path(fasta, stageAs: 'fasta/*')
@@ -15,10 +17,13 @@ process ESM_HEAD_CONTACTS {
     path 'esm_head/*.npz', emit: maps
     path 'versions.yml', emit: versions
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o esm_head --model ${model} --method esm-head --device ${params.device} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug predict ${fasta} -o esm_head --model ${model} --method esm-head ${args}
     contactplug versions --process '${task.process}' -o versions.yml
     """
 

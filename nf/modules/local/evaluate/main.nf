@@ -5,6 +5,8 @@
 process EVALUATE {
     tag "${method}"
     label 'process_low'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     tuple val(method), path(maps, stageAs: 'maps/*')
@@ -13,6 +15,9 @@ process EVALUATE {
     output:
     tuple val(method), path("evaluation/${method}.csv"), path("evaluation/${method}.json"), emit: tables
     path 'versions.yml', emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     """

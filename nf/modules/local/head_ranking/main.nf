@@ -6,6 +6,8 @@
 process HEAD_RANKING {
     label 'process_medium'
     label 'process_gpu'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     tuple val(model), path(model_files)
@@ -14,9 +16,13 @@ process HEAD_RANKING {
     path 'heads/heads.json', emit: heads
     path 'versions.yml', emit: versions
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
+    def args = task.ext.args ?: ''
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --device ${params.device} --reuse --no-cache -o heads/heads.json
+    OMP_NUM_THREADS=${task.cpus} contactplug select-heads --model ${model} --reuse --no-cache -o heads/heads.json ${args}
     contactplug versions --process '${task.process}' -o versions.yml
     """
 

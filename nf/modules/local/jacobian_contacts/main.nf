@@ -8,6 +8,8 @@ process JACOBIAN_CONTACTS {
     tag "${meta.id}:${first}-${last}"
     label 'process_high'
     label 'process_gpu'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     input:
     tuple val(meta), path(fasta), val(first), val(last)
@@ -17,14 +19,14 @@ process JACOBIAN_CONTACTS {
     tuple val(meta), path('jacobian/*.npz'), emit: maps
     path 'versions.yml', emit: versions
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     def positions = meta.chunks > 1 ? "--positions ${first}-${last}" : ''
-    def repr = params.cj_repr ? '--repr' : ''
-    def fast = params.cj_fast ? '--fast' : ''
-    def batch = params.cj_batch_size ? "--batch-size ${params.cj_batch_size}" : ''
     """
-    OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} ${batch} --device ${params.device} ${positions} ${repr} ${fast} ${args}
+    OMP_NUM_THREADS=${task.cpus} contactplug jacobian ${fasta} -o jacobian --model ${model} ${positions} ${args}
     contactplug versions --process '${task.process}' -o versions.yml
     """
 

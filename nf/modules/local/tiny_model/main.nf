@@ -4,10 +4,15 @@
  */
 process TINY_MODEL {
     label 'process_low'
+    conda "${moduleDir}/environment.yml"
+    container "contactplug:${workflow.manifest.version}"
 
     output:
     tuple val('tiny_random.pt'), path('tiny_random*.pt'), emit: model
     path 'versions.yml', emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
 
     script:
     """

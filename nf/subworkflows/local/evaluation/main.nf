@@ -1,11 +1,13 @@
 /*
  * Scoring, on the proteins that have a structure: the chain each is scored against, precision
- * per method, and the report. Nothing runs when no protein has a structure.
+ * per method, and the report (with its MultiQC files). Nothing runs when no protein has a
+ * structure.
  */
 
 include { PREPARE_STRUCTURE } from '../../../modules/local/prepare_structure'
 include { EVALUATE } from '../../../modules/local/evaluate'
 include { COMPARE } from '../../../modules/local/compare'
+include { scoredMaps } from '../utils_contactplug_pipeline'
 
 workflow EVALUATION {
     take:
@@ -26,7 +28,7 @@ workflow EVALUATION {
     def ch_evaluate_in = ch_attention_scored
         .map { maps -> ['attention', maps] }
         .mix(ch_jacobian_scored.map { maps -> ['jacobian', maps] })
-    def ch_esm_head_scored = channel.value([])
+    def ch_esm_head_scored = channel.value([]) // COMPARE's empty esm_head input
     if (params.esm_head) {
         ch_esm_head_scored = scoredMaps(ch_esm_head, ch_scored)
         ch_evaluate_in = ch_evaluate_in.mix(ch_esm_head_scored.map { maps -> ['esm_head', maps] })
@@ -35,14 +37,6 @@ workflow EVALUATION {
     COMPARE(ch_attention_scored, ch_jacobian_scored, ch_esm_head_scored, ch_cifs)
 
     emit:
+    multiqc = COMPARE.out.multiqc // the report's MultiQC custom-content files
     versions = PREPARE_STRUCTURE.out.versions.mix(EVALUATE.out.versions, COMPARE.out.versions)
-}
-
-/* The maps of the proteins that have a structure, as one list sorted by name; none if empty. */
-def scoredMaps(ch_maps, ch_scored) {
-    return ch_maps
-        .join(ch_scored)
-        .map { _id, npz, _scored -> npz }
-        .toSortedList { a, b -> a.name <=> b.name }
-        .filter { maps -> !maps.isEmpty() }
 }

@@ -5,14 +5,21 @@
 
 include { CHECK_INPUTS } from '../../../modules/local/check_inputs'
 include { TINY_MODEL } from '../../../modules/local/tiny_model'
-include { modelInput ; proteinMeta } from '../../../functions/pipeline'
+include { modelInput ; proteinMeta } from '../utils_contactplug_pipeline'
 
 workflow PREPARE_INPUTS {
+    take:
+    input // --input, or null
+    fasta // --fasta, or null
+    structures // --structures, or null
+    model // --model
+
     main:
-    def input = params.input ? file(params.input) : ''
-    def fasta = params.fasta ? file(params.fasta) : ''
-    def structures = params.structures ? file(params.structures) : ''
-    CHECK_INPUTS(input, fasta, structures, "${workflow.workDir}/contactplug-fasta")
+    // absolute paths for the task, which runs in its own folder; '' for what is not given
+    def sheet = input ? file(input) : ''
+    def records = fasta ? file(fasta) : ''
+    def folder = structures ? file(structures) : ''
+    CHECK_INPUTS(sheet, records, folder, "${workflow.workDir}/contactplug-fasta")
 
     def ch_rows = CHECK_INPUTS.out.proteins.splitCsv(header: true, quote: '"')
     def ch_proteins = ch_rows.map { row -> [proteinMeta(row), file(row.fasta)] }
@@ -26,7 +33,7 @@ workflow PREPARE_INPUTS {
     ch_proteins.count()
         .combine(ch_structures.count())
         .subscribe { n, scored ->
-            log.info("contactplug: ${n} proteins (${scored} with a structure), model ${params.model}, results in ${params.outdir}")
+            log.info("contactplug: ${n} proteins (${scored} with a structure), model ${model}, results in ${params.outdir}")
             if (scored == 0) {
                 log.warn('contactplug: no protein has a structure, so there is no evaluation and no report; give structures in the samplesheet or with --structures')
             }
@@ -34,12 +41,12 @@ workflow PREPARE_INPUTS {
 
     def ch_versions = CHECK_INPUTS.out.versions
     def ch_model = channel.empty()
-    if (params.model == 'tiny-random') {
+    if (model == 'tiny-random') {
         TINY_MODEL()
         ch_model = TINY_MODEL.out.model.first()
         ch_versions = ch_versions.mix(TINY_MODEL.out.versions)
     } else {
-        ch_model = channel.value(modelInput(params.model))
+        ch_model = channel.value(modelInput(model))
     }
 
     emit:
