@@ -8,7 +8,7 @@ import itertools
 
 from pymol import CmdException
 
-from .chains import Chain
+from .loaded_chains import Chain
 
 try:
     from contactplug.files.errors import ContactplugError

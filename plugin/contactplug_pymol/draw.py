@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chains import Chain
+from .loaded_chains import Chain
 
 CONTACT_CUTOFF = 8.0  # Angstrom between C-beta atoms, as the core's true contacts
 TRUE_COLOR, FALSE_COLOR = "green", "red"

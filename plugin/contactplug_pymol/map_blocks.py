@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chains import Chain
 from .contact_files import ContactMap, parse_top, ranked_pairs
 from .draw import CONTACT_CUTOFF, Drawn, color_key, draw_pairs
+from .loaded_chains import Chain
 from .messages import feedback
 from .placing import Placed
 

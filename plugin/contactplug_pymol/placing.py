@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from pymol import CmdException
 
-from .chains import Chain
 from .contact_files import ContactMap, known_sequence
 from .draw import free_group, group_name, is_contact_group
+from .loaded_chains import Chain
 
 FILE_PREFIX = "lc"  # groups drawn by loadcontacts
 

@@ -10,10 +10,10 @@ import numpy as np
 from pymol import CmdException, cmd
 
 from . import predictor
-from .chains import Chain, chain_length, protein_chains
 from .complex_chains import chain_pairs, prediction_sets, record_of
 from .contact_files import parse_min_sep, parse_top, read_contacts
 from .draw import delete_group, group_name, is_contact_group
+from .loaded_chains import Chain, chain_length, protein_chains
 from .map_blocks import draw_block, plan, planned_count, summarise
 from .messages import feedback
 from .placing import FILE_PREFIX, Placed, file_group, place
