@@ -4,7 +4,7 @@
 #   docker build -t contactplug:0.1.0-cpu \
 #       --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .   # CPU only, smaller
 #
-# Then: nextflow run nf/main.nf -profile docker[,gpu] --container contactplug:0.1.0
+# Then: nextflow run nf/main.nf -profile docker[,gpu]   (the modules name contactplug:<version>)
 # Apptainer: apptainer build contactplug.sif docker-daemon://contactplug:0.1.0
 # (or containers/contactplug.def without docker). No model weights are baked in: pass
 # --model PATH, or let a task download a named model into its torch hub cache.
