@@ -470,6 +470,17 @@ def test_bad_complexes_stop_with_the_row_at_fault(tmp_path, capsys, rows, patter
     assert not (tmp_path / "out" / "proteins.csv").exists()
 
 
+def test_a_complex_sequence_with_one_chain_named_is_refused(tmp_path):
+    sheet = complex_sheet(tmp_path, f"P1,{A_SEQ}:{C_SEQ},,1tii.pdb,A,\n",
+                          header="id,sequence,fasta,structure,chain,chains")  # fmt: skip
+    with pytest.raises(
+        ContactplugError,
+        match=ROW1 + r"the sequence is a complex of 2 chains; "
+        r"name the structure's chains in the chains column, not one chain \('A'\)",
+    ):
+        read_proteins(str(sheet))  # fmt: skip
+
+
 def test_chain_and_chains_together_are_refused(tmp_path):
     sheet = complex_sheet(tmp_path, "P1,,,1tii.pdb,A,\"A,C\"\n",
                           header="id,sequence,fasta,structure,chain,chains")  # fmt: skip

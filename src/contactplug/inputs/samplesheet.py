@@ -244,8 +244,13 @@ def _read_row(sheet: Path, values: dict, where: str, index: dict | None) -> Prot
             f"{where}: no sequence and no fasta file (nor a structure with chains to read)"
         )
     check_complex(sequence, chains, where)
+    if chain and n_chains(sequence) > 1:
+        raise ContactplugError(
+            f"{where}: the sequence is a complex of {n_chains(sequence)} chains; name the "
+            f"structure's chains in the chains column, not one chain ('{chain}')"
+        )
     if structure and n_chains(sequence) > 1:
-        chain, chains = "", chains or default_chains(structure, sequence, where)
+        chains = chains or default_chains(structure, sequence, where)
     elif structure:
         check_chain(structure, chain, where)
     return Protein(pid, sequence, structure, chain, where, chains)
