@@ -91,7 +91,7 @@ def test_predict_attention_uses_top_k(tiny_model):
     )
     np.testing.assert_allclose(cmap.contacts, want, **of(tiny_model, 0, 1e-6))
     assert cmap.meta["heads"] == [[1, 1], [0, 2]] and cmap.n_forward == 1
-    [three] = prediction.predict(tiny_model, [Record("q", SEQ)], "attention", 3, ranking)
+    [three] = prediction.predict(tiny_model, [Record("q", SEQ)], "attention", 3, ranking=ranking)
     assert three.meta["k"] == 3
 
 

@@ -77,14 +77,14 @@ def run_predict(args: argparse.Namespace) -> int:
         records,
         args.method,
         args.top_k,
-        ranking,
-        parse_batch_size(args.batch_size),
-        args.window,
-        args.overlap,
-        args.precision,
-        parse_batch_size(args.workers, "--workers"),
-        outputs.finished,  # a rerun into the same -o keeps what is finished there
-        args.linker,
+        ranking=ranking,
+        batch_size=parse_batch_size(args.batch_size),
+        window=args.window,
+        overlap=args.overlap,
+        precision=args.precision,
+        workers=parse_batch_size(args.workers, "--workers"),
+        finished=outputs.finished,  # a rerun into the same -o keeps what is finished there
+        linker=args.linker,
     )
     with outputs:  # the pairs store: compacted at the end, its buffer kept when stopped
         for n, cmap in stream:

@@ -25,6 +25,7 @@ def predict_unordered(
     records: Iterable[Record],
     method: str = "attention",
     top_k: int | None = None,
+    *,
     ranking=None,
     batch_size: int | None = None,
     window: int | None = windows.DEFAULT_WINDOW,
@@ -44,9 +45,42 @@ def predict_unordered(
     is never windowed: one over the model's limit is refused before any work."""
     model.require(method)
     records = list(records)
+    heads, low, meta = _run_meta(model, method, top_k, ranking, precision, window, overlap, linker)
+    if finished is not None:  # a rerun into the same -o: only the records not yet done
+        records = [r if not finished(n, r) else None for n, r in enumerate(records)]
+    limit = min(window, model.max_length) if window else model.max_length
+    sizes = _sizes(model, records, window, linker)
+    short = [n for n, r in enumerate(records) if r is not None and sizes[n] <= limit]
+    long = [n for n, r in enumerate(records) if r is not None and sizes[n] > limit]
+    per_layer = (
+        model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
+    )
+    workers = batching.cpu_workers(model, workers)
+    budget = int(batching.MEMORY_SHARE * batching.free_memory(model.device) / workers)
+    groups = [
+        [short[g] for g in group]
+        for group in batching.plan([sizes[n] for n in short], model, batch_size, per_layer, budget)
+    ]
+    if workers > 1:  # the costliest first, so no worker is left with one long batch at the end
+        groups.sort(key=lambda g: -len(g) * max(sizes[n] for n in g))
+
+    def run(members):
+        start = time.perf_counter()
+        items = [records[n] if records[n].is_complex else records[n].sequence for n in members]
+        maps = batch_maps(model, items, method, heads, low, linker)
+        return maps, (time.perf_counter() - start) / len(members)
+
+    for members, (maps, seconds) in batching.run_groups(groups, run, workers):
+        for n, scores in zip(members, maps, strict=True):
+            yield n, _cmap(records[n], scores, method, model, 1, seconds, meta, len(members))
+    for n in long:
+        yield n, _windowed(model, records[n], method, heads, low, meta, window, overlap, batch_size)
+
+
+def _run_meta(model, method, top_k, ranking, precision, window, overlap, linker):
+    """The heads (attention), the autocast dtype and the meta every map of a run carries."""
     heads: list[Head] | None = None
     chosen = resolve_precision(model, precision)
-    low = chosen.autocast
     meta: dict = {
         "device": str(model.device),
         "dtype": str(model.dtype).replace("torch.", ""),
@@ -59,62 +93,25 @@ def predict_unordered(
         meta.update(heads=[list(h) for h in heads], k=len(heads), ranking=ranking.fingerprint)
     meta.update(model_source=model.source, fingerprint=model.fingerprint)
     meta["settings"] = settings(model, method, heads, ranking, chosen.name, window, overlap, linker)
-    if finished is not None:  # a rerun into the same -o: only the records not yet done
-        records = [r if not finished(n, r) else None for n, r in enumerate(records)]
-    limit = min(window, model.max_length) if window else model.max_length
-    sizes = _sizes(model, records, window, linker)
-    short = [n for n, r in enumerate(records) if r is not None and sizes[n] <= limit]
-    long = [n for n, r in enumerate(records) if r is not None and sizes[n] > limit]
-    per_layer = (
-        model.num_heads if method != "attention" else max(map(len, by_layer(heads).values()))
+    return heads, chosen.autocast, meta
+
+
+def _windowed(model, record, method, heads, low, meta, window, overlap, batch_size) -> ContactMap:
+    """A protein longer than the window, read in overlapping windows and stitched."""
+    start = time.perf_counter()
+    seq = record.sequence
+    scores, extra = windowed_map(model, seq, method, heads, window, overlap, batch_size, low)
+    log.info(
+        "%s: %d residues read in %d windows of %d (overlap %d)",
+        record.id,
+        len(seq),
+        len(extra["windows"]),
+        window,
+        extra["overlap"],
     )
-    lengths = [sizes[n] for n in short]
-    workers = batching.cpu_workers(model, workers)
-    budget = int(batching.MEMORY_SHARE * batching.free_memory(model.device) / workers)
-    groups = [
-        [short[g] for g in group]
-        for group in batching.plan(lengths, model, batch_size, per_layer, budget)
-    ]
-    if workers > 1:  # the costliest first, so no worker is left with one long batch at the end
-        groups.sort(key=lambda g: -len(g) * max(len(records[n].sequence) for n in g))
-
-    def run(members):
-        start = time.perf_counter()
-        items = [records[n] if records[n].is_complex else records[n].sequence for n in members]
-        maps = batch_maps(model, items, method, heads, low, linker)
-        return maps, (time.perf_counter() - start) / len(members)
-
-    for members, (maps, seconds) in batching.run_groups(groups, run, workers):
-        for n, scores in zip(members, maps, strict=True):
-            yield n, _cmap(records[n], scores, method, model, 1, seconds, meta, len(members))
-    for n in long:
-        start = time.perf_counter()
-        seq = records[n].sequence
-        scores, extra = windowed_map(
-            model, seq, method, heads, window, overlap, batch_size, autocast=low
-        )
-        log.info(
-            "%s: %d residues read in %d windows of %d (overlap %d)",
-            records[n].id,
-            len(seq),
-            len(extra["windows"]),
-            window,
-            extra["overlap"],
-        )
-        seconds = time.perf_counter() - start
-        yield (
-            n,
-            _cmap(
-                records[n],
-                scores,
-                method,
-                model,
-                len(extra["windows"]),
-                seconds,
-                {**meta, **extra},
-                1,
-            ),
-        )
+    seconds = time.perf_counter() - start
+    n_forward = len(extra["windows"])
+    return _cmap(record, scores, method, model, n_forward, seconds, {**meta, **extra}, 1)
 
 
 def settings(
@@ -201,32 +198,13 @@ def predict(
     records: Iterable[Record],
     method: str = "attention",
     top_k: int | None = None,
-    ranking=None,
-    batch_size: int | None = None,
-    window: int | None = windows.DEFAULT_WINDOW,
-    overlap: int | None = None,
-    precision: str = "auto",
-    workers: int | None = None,
-    linker: str | None = None,
+    **options,
 ) -> Iterator[ContactMap]:
     """One ContactMap per record, in input order (maps done early wait in a buffer; for flat
-    memory over many records use `predict_unordered`)."""
+    memory over many records use `predict_unordered`, whose keyword options these are)."""
     waiting: list[tuple[int, int, ContactMap]] = []
     expected = 0
-    stream = predict_unordered(
-        model,
-        records,
-        method,
-        top_k,
-        ranking,
-        batch_size,
-        window,
-        overlap,
-        precision,
-        workers,
-        linker=linker,
-    )
-    for n, cmap in stream:
+    for n, cmap in predict_unordered(model, records, method, top_k, **options):
         heapq.heappush(waiting, (n, id(cmap), cmap))
         while waiting and waiting[0][0] == expected:
             yield heapq.heappop(waiting)[2]
