@@ -21,7 +21,8 @@ def test_bench_complex_prints_the_ratios_and_memory(tiny_model_path, capsys):
     assert "complex: 3 random chains summing to L, joined by linker G4" in out
     for label in ("attention readout of the complex", "all-heads readout of the complex",
                   "esm-head readout of the complex", "bare forward of the joined row",
-                  "attention readout of one chain of sum L"):  # fmt: skip
+                  "attention readout of one chain of sum L",
+                  "all-heads readout of one chain of sum L"):  # fmt: skip
         row = next(line for line in out.splitlines() if label in line and "fp32" in line)
         assert re.search(r"\| \d+\.\d\dx \|$", row), row
     for path in ("fast_bare", "readout", "complex_bare", "complex_readout", "complex_all_heads",
@@ -35,7 +36,7 @@ def test_complex_paths_read_a_complex_of_the_whole_length(tiny_model):
     assert record.chain_lengths == (11, 10, 10) and len(record.sequence) == 31
     heads = [(1, 0), (1, 2)]
     paths = timing.complex_paths(tiny_model, 31, 3, heads, None, "G4", "")
-    assert set(paths) == {"fast_bare", "complex_bare", "readout", "complex_readout",
+    assert set(paths) == {"fast_bare", "complex_bare", "readout", "all_heads", "complex_readout",
                           "complex_all_heads", "complex_esm_head"}  # fmt: skip
     [got] = paths["complex_readout"]()
     [want] = attention.batch_maps(tiny_model, [record], "attention", heads, None, "G4")

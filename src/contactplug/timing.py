@@ -207,7 +207,8 @@ def complex_paths(
     model: Model, length: int, chains: int, heads, low, linker: str | None, suffix: str
 ) -> dict:
     """The bare forward of one chain of sum L against the readouts of a complex of `chains`
-    chains summing to it, joined by `linker` (its bare forward beside: the linker's own cost)."""
+    chains summing to it, joined by `linker` (its bare forward beside: the linker's own cost;
+    one chain's attention and all-heads readouts beside: what the per-block APC adds)."""
     seq = sequence(length, seed=length)
     record = complex_record(length, chains, seed=length)
     joined = joining.batch(model, [joining.check_fits(model, record, linker)])
@@ -216,6 +217,7 @@ def complex_paths(
         "fast_bare": lambda: bare(model, tokens, low),
         "complex_bare": lambda: bare(model, joined, low),
         "readout": lambda: attention.batch_maps(model, [seq], "attention", heads, low),
+        "all_heads": lambda: attention.batch_maps(model, [seq], "all-heads", None, low),
         "complex_readout": lambda: attention.batch_maps(
             model, [record], "attention", heads, low, linker
         ),

@@ -16,6 +16,7 @@ COMPLEX_LABELS = {
     "complex_all_heads": "**all-heads readout of the complex**",
     "complex_esm_head": "**esm-head readout of the complex**",
     "readout": "attention readout of one chain of sum L",
+    "all_heads": "all-heads readout of one chain of sum L",
 }
 
 
