@@ -18,6 +18,7 @@ import pytest
 from complex_maps import TII
 
 from contactplug.cli import main
+from contactplug.commands.samplesheet import versions_yaml
 from contactplug.evaluation.multiqc import series_order
 from contactplug.files.sequences import read_fasta
 
@@ -61,7 +62,12 @@ def report(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def multiqc_run(report) -> Path:
     out = report.parent / "multiqc"
-    cmd = [sys.executable, "-m", "multiqc", "--force", "--no-ansi", "-o", out, report]
+    config = Path(__file__).parents[1] / "nf" / "assets" / "multiqc_config.yml"  # MULTIQC's
+    versions = report.parent / "versions" / "software_mqc_versions.yml"  # as MULTIQC stages it
+    versions.parent.mkdir()
+    versions.write_text(versions_yaml("CONTACTPLUG:EVALUATION:COMPARE"))
+    cmd = [sys.executable, "-m", "multiqc", "--force", "--no-ansi", "--config", config, "-o", out,
+           report, versions.parent]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     return out
@@ -92,10 +98,15 @@ def test_compare_writes_the_custom_content_files(report):
 
 def test_multiqc_shows_every_section_with_compares_figures(report, multiqc_run):
     page = (multiqc_run / "multiqc_report.html").read_text()
+    found = re.findall(r'<h2[^>]*id="([a-z_]+)"[^>]*>\s*([^<]+)', page)
+    titles = {section: html.unescape(title).strip() for section, title in found}
     for section, title in SECTIONS.items():
-        match = re.search(rf'<h2[^>]*id="{section}"[^>]*>\s*([^<]+)', page)
-        assert match, f"no section {section} in the MultiQC page"
-        assert html.unescape(match.group(1)).strip() == title, match.group(1)
+        assert titles.get(section) == title, (section, titles)
+    # the pipeline's multiqc_config.yml orders them: the precision table first, versions last
+    assert [section for section, _ in found] == [
+        "contactplug_precision", "contactplug_attention_vs_jacobian", "contactplug_interchain",
+        "contactplug_cost", "multiqc_software_versions",
+    ]  # fmt: skip
     data = multiqc_run / "multiqc_data"
     precision = read_table(data / "multiqc_contactplug_precision_table.txt")
     summary = (report / "summary.md").read_text()
@@ -111,6 +122,8 @@ def test_multiqc_shows_every_section_with_compares_figures(report, multiqc_run):
     for column in ("inter_P@10", "inter_base_rate"):
         mine = "inter_P@10" if column == "inter_P@10" else "random (pair fraction in contact)"
         assert float(cells[mine]) == pytest.approx(float(truth[column]), abs=1e-4)
+    versions = read_table(data / "multiqc_software_versions.txt")
+    assert set(versions) == {"CONTACTPLUG:EVALUATION:COMPARE"}
     cost = read_table(data / "multiqc_contactplug_cost_table.txt")
     assert float(cost["jacobian-fast"]["median forward passes"]) > float(
         cost["all-heads"]["median forward passes"]

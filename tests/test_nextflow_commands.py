@@ -181,6 +181,7 @@ def dummy_values(root: Path) -> dict:
         "heads": touch("heads.json"),
         "multiqc_files": [touch("r/contactplug_precision_mqc.tsv")],
         "software_versions": touch("software_versions.yml"),
+        "multiqc_config": NF / "assets" / "multiqc_config.yml",
     }
 
 
@@ -410,17 +411,20 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     [mqc] = run(
         groovy,
         modules["MULTIQC"],
-        [{"multiqc_files": mqc_files, "software_versions": versions}],
+        [
+            {
+                "multiqc_files": mqc_files,
+                "software_versions": versions,
+                "multiqc_config": NF / "assets" / "multiqc_config.yml",
+            }
+        ],
         params,
         root,
     )
     page = mqc.outputs[0][0].read_text()
-    for section in (
-        "contactplug_precision",
-        "contactplug_attention_vs_jacobian",
-        "contactplug_cost",
-    ):
-        assert f'id="{section}"' in page, section
+    sections = re.findall(r'<h2[^>]*id="([a-z_]+)"', page)  # in assets/multiqc_config.yml's order
+    assert sections == ["contactplug_precision", "contactplug_attention_vs_jacobian",
+                        "contactplug_cost", "multiqc_software_versions"], sections  # fmt: skip
     assert "COMPARE" in page and "JACOBIAN_GATHER" in page  # the software versions section
     [(process, tools)] = versions_of(mqc).items()
     assert process == "MULTIQC" and list(tools) == ["multiqc"] and str(tools["multiqc"]) == "1.35"

@@ -33,7 +33,7 @@ workflow CONTACTPLUG {
 
     // MultiQC over COMPARE's custom-content files (precision, attention vs Jacobian, cost,
     // inter-chain) and the software versions; with no structure, the versions alone
-    MULTIQC(EVALUATION.out.multiqc.ifEmpty([]), ch_versions)
+    MULTIQC(EVALUATION.out.multiqc.ifEmpty([]), ch_versions, channel.value(file("${projectDir}/assets/multiqc_config.yml")))
 
     emit:
     multiqc_report = MULTIQC.out.report // multiqc/multiqc_report.html
