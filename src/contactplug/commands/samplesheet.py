@@ -31,10 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Check a samplesheet (or a FASTA plus a folder of structures) as the "
         "Nextflow pipeline's first task does, and write OUTDIR/proteins.csv (one row per "
         "protein, sorted by id) and OUTDIR/jacobian.csv (one row per Jacobian task), with one "
-        "FASTA per protein in a content-addressed store. Problems stop with one line naming "
-        "the row at fault.",
+        "FASTA per protein in a content-addressed store. A row may be a complex: a sequence "
+        "with chains separated by ':' (SEQA:SEQB), or a structure with a chains column (A,B "
+        "or all). Problems stop with one line naming the row at fault.",
     )
-    p.add_argument("--input", metavar="CSV", help="samplesheet: id, sequence or fasta, ...")
+    p.add_argument(
+        "--input",
+        metavar="CSV",
+        help="samplesheet: id, sequence or fasta, structure, chain, chains",
+    )
     p.add_argument("--fasta", metavar="FASTA", help="proteins as FASTA, instead of --input")
     p.add_argument("--structures", metavar="DIR", help="structures named by protein id")
     p.add_argument(
