@@ -102,3 +102,23 @@ def test_a_complex_in_a_batch_equals_it_alone(tiny_model):
     batched = api.predict(seqs, model=tiny_model, method="all-heads")
     alone = api.predict(seqs[0], model=tiny_model, method="all-heads")
     np.testing.assert_allclose(batched[0].contacts, alone[0].contacts, **of(tiny_model))
+
+
+def test_structure_writes_a_complex_as_its_fasta_map_letters_it(tmp_path, tiny_model_path):
+    """The pipeline's scored structure of a FASTA complex: the named chains, renamed A, B in
+    order, so that `evaluate` finds the map's chains in it."""
+    c, d = read_chain(TII, "C").sequence, read_chain(TII, "D").sequence
+    fasta = tmp_path / "cx.fa"
+    fasta.write_text(f">cx\n{c}:{d}\n")
+    code, out, err = run_cli(["structure", TII, "--fasta", fasta, "--chains", "C,D",
+                              "-o", tmp_path / "st"])  # fmt: skip
+    assert code == 0 and "chains C as A, D as B" in out, err
+    written = tmp_path / "st" / "cx.cif"
+    assert read_chain(written, "A").sequence == c and read_chain(written, "B").sequence == d
+    np.testing.assert_array_equal(read_chain(written, "B").cb, read_chain(TII, "D").cb)
+    maps = predict(tmp_path, tiny_model_path, fasta)
+    code, _, err = run_cli(["evaluate", maps, "--structure", tmp_path / "st", "-o", tmp_path / "m"])
+    assert code == 0, err
+    assert "inter A-B" in (tmp_path / "m.csv").read_text()
+    refused(["structure", TII, "--fasta", fasta, "--chains", "D,C", "-o", tmp_path / "bad"],
+            "the sequence matches no protein chain", root=tmp_path)  # fmt: skip

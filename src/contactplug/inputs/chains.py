@@ -56,3 +56,31 @@ def write_chain(path: str | os.PathLike, chain: str, out: str | os.PathLike) -> 
     with atomic_path(out) as tmp:
         st.make_mmcif_document().write_file(str(tmp))
     return Path(out)
+
+
+def write_complex(
+    path: str | os.PathLike, chains: list[str], names: list[str], out: str | os.PathLike
+) -> Path:
+    """Model 1's `chains` of the structure, in that order, renamed `names` (a FASTA complex's
+    A, B, ...: the letters its map carries), as mmCIF at `out` (atomically)."""
+    st = gemmi.read_structure(str(path), format=gemmi.CoorFormat.Detect)
+    st.setup_entities()
+    while len(st) > 1:
+        del st[len(st) - 1]
+    st.remove_ligands_and_waters()
+    model = st[0]
+    kept = gemmi.Model(model.num)
+    for chain, name in zip(chains, names, strict=True):
+        found = [ch for ch in model if ch.name == chain]
+        if not found:
+            raise ContactplugError(f"{path}: no chain {chain!r}")
+        copy = found[0].clone()
+        copy.name = name
+        kept.add_chain(copy)
+    del st[0]
+    st.add_model(kept)
+    st.remove_empty_chains()
+    st.setup_entities()
+    with atomic_path(out) as tmp:
+        st.make_mmcif_document().write_file(str(tmp))
+    return Path(out)

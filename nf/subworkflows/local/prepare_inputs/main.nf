@@ -23,21 +23,11 @@ workflow PREPARE_INPUTS {
 
     def ch_rows = CHECK_INPUTS.out.proteins.splitCsv(header: true, quote: '"')
     def ch_proteins = ch_rows.map { row -> [proteinMeta(row), file(row.fasta)] }
-    // A complex is scored against its chains of the structure (PREPARE_STRUCTURE gets them as
-    // --chains), which `contactplug structure` cannot write yet: until it can, complexes get
-    // maps and no score, and the run says so below.
+    // A complex is scored against its chains of the structure: PREPARE_STRUCTURE gets them as
+    // --chains and writes them lettered as its map is (A, B, ...)
     def ch_structures = ch_rows
-        .filter { row -> row.structure != '' && row.chains == '' }
+        .filter { row -> row.structure != '' }
         .map { row -> [proteinMeta(row), file(row.fasta), file(row.structure)] }
-    ch_rows
-        .filter { row -> row.structure != '' && row.chains != '' }
-        .map { row -> row.id }
-        .collect()
-        .subscribe { ids ->
-            if (ids) {
-                log.warn("contactplug: ${ids.size()} complex(es) get maps but no score yet (${ids.join(', ')}): scoring a complex against its structure needs `contactplug structure --chains`")
-            }
-        }
     def ch_jacobian = CHECK_INPUTS.out.jacobian
         .splitCsv(header: true, quote: '"')
         .map { row -> [proteinMeta(row), file(row.fasta), row.first.toInteger(), row.last.toInteger()] }
