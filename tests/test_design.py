@@ -5,6 +5,7 @@ and the top level stays small."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,6 @@ def test_top_level_stays_small():
 def test_one_version_everywhere():
     """The package's version is the one the plugin, the pipeline and the wheel carry
     (pyproject reads it from contactplug.__version__)."""
-    import re
 
     import contactplug
 
@@ -117,9 +117,66 @@ def test_one_version_everywhere():
 def test_one_default_model_everywhere():
     """The registry's default model is the one the pipeline's config names (the plugin's is
     held to it in tests/test_plugin.py, without importing the core)."""
-    import re
 
     from contactplug.models.registry import DEFAULT_MODEL
 
     pipeline = (ROOT / "nf" / "nextflow.config").read_text()
     assert re.search(r"^\s*model\s*=\s*'([^']+)'", pipeline, re.M)[1] == DEFAULT_MODEL
+
+
+# Top-level modules that make one layer together (the `bench` command's measurements)
+LAYER_OF = {"timing": "bench", "memory_peaks": "bench"}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return None if len(parts) == 1 else LAYER_OF.get(parts[1], parts[1])
+
+
+def named_modules(path: Path, known: set[str]) -> set[str]:
+    """Modules a file names as strings to import later (cli's COMMAND_MODULES table)."""
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known
+    }
+
+
+def real_arrows() -> set[tuple[str, str]]:
+    mods = modules()
+    known = set(mods)
+    arrows = set()
+    for name, path in mods.items():
+        here = layer_of(name)
+        for target in imports_of(name, path, known) | named_modules(path, known):
+            there = layer_of(target)
+            if here and there and there != here:
+                arrows.add((here, there))
+    return arrows
+
+
+def drawn_layers() -> tuple[set[tuple[str, str]], dict[str, int]]:
+    """The arrows the design page lists, and the level it draws each layer at."""
+    text = DESIGN.read_text()
+    arrows = set(re.findall(r"^- `(\w+)` → `(\w+)`", text, re.M))
+    levels = {}
+    for level, names in re.findall(r"^level (\d+): (.+)$", text, re.M):
+        for name in re.findall(r"\w+", names.split("(")[0]):
+            levels[name] = int(level)
+    return arrows, levels
+
+
+def test_the_drawn_arrows_are_the_imports_both_ways():
+    drawn, _ = drawn_layers()
+    real = real_arrows()
+    assert not real - drawn, f"imports docs/DESIGN.md does not draw: {sorted(real - drawn)}"
+    ghost = sorted(drawn - real)
+    assert not ghost, f"arrows docs/DESIGN.md draws that no import makes: {ghost}"
+
+
+def test_every_arrow_points_down_the_drawing():
+    drawn, levels = drawn_layers()
+    layers = {layer_of(name) for name in modules()} - {None}
+    assert layers <= set(levels), f"layers not drawn at a level: {sorted(layers - set(levels))}"
+    up = [(a, b) for a, b in drawn if levels[a] >= levels[b]]
+    assert not up, f"arrows that do not point down: {up}"
