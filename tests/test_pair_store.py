@@ -277,3 +277,21 @@ def test_pymol_loadcontacts_reads_one_protein_of_the_store(runs):
         contact_files.read_contacts(store)
     with pytest.raises(CmdException, match="no protein 'nope'"):
         contact_files.read_contacts(f"{store}#nope")
+
+
+def test_a_protein_never_spans_row_groups(tmp_path, monkeypatch):
+    """Parts over pyarrow's 2^20-row row group stay one row group, through the merge too."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(pair_store, "FLUSH_SECONDS", 1e9)
+    rng = np.random.default_rng(0)
+    writer = pair_store.PairStoreWriter(tmp_path, {"settings": {}, "keep": "all", "min_sep": 6})
+    for n in range(10):  # 124,750 pairs each: a part of 9 (1.12 M rows > 2^20), then one
+        x = rng.random((505, 505), dtype=np.float32)
+        cmap = ContactMap(contacts=x + x.T, sequence="A" * 505, id=f"p{n}", method="m", model="m")
+        writer.add(cmap, pair_store.best_pairs(cmap, "all", 6), None)
+    store = writer.close()
+    meta = pq.ParquetFile(store).metadata
+    assert meta.num_rows == 10 * 124750 and meta.num_row_groups == 2
+    assert meta.row_group(0).num_rows == 9 * 124750 > 1 << 20
+    assert [p["id"] for p in pair_store.iter_proteins(tmp_path)] == [f"p{n}" for n in range(10)]

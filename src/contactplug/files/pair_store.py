@@ -29,6 +29,7 @@ the PyMOL plugin's copy of this layer imports with numpy alone.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ import numpy as np
 from .atomic import ensure_folder, remove_stale_temps, temp_beside
 from .errors import ContactplugError
 from .specs import parse_top
+
+log = logging.getLogger("contactplug")
 
 STORE_NAME = "pairs.parquet"
 PARTS_NAME = "pairs.parts"
@@ -160,6 +163,8 @@ def iter_proteins(path: str | os.PathLike, wanted: set[str] | None = None) -> It
 
 def _split(table, wanted: set[str] | None, file: Path) -> Iterator[dict]:
     firsts = _firsts(table)
+    if table.num_rows and (not len(firsts) or firsts[0] != 0):
+        raise ContactplugError(f"{file}: damaged pairs store (a row group opens mid-protein)")
     ends = np.append(firsts[1:], table.num_rows)
     first = {
         name: table.column(name).take(firsts).to_pylist()
@@ -312,7 +317,8 @@ class PairStoreWriter:
         target = self.parts / f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
         ensure_folder(self.parts)
         with temp_beside(target) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+            # one row group, whatever its size: pyarrow would cut at 2^20 rows, mid-protein
+            pq.write_table(table, tmp, row_group_size=table.num_rows, compression="zstd")
             os.replace(tmp, target)
         self.written += len(set(self.rows["id"]))
         self.rows = {name: [] for name in self.schema.names}
@@ -339,7 +345,8 @@ def compact(folder: Path, table_schema=None) -> Path:
             for source in sources:
                 handle = _open(source)
                 for group in range(handle.num_row_groups):
-                    out.write_table(handle.read_row_group(group).cast(table_schema))
+                    part = handle.read_row_group(group).cast(table_schema)
+                    out.write_table(part, row_group_size=max(1, part.num_rows))  # kept whole
         os.replace(tmp, target)
     for source in sources:
         if source.parent.name == PARTS_NAME:
@@ -380,6 +387,13 @@ class Maps:
         """(file, map) for every map: an npz's path, or its store's for each stored protein."""
         yield from self.npz
         for store in self.stores:
+            info = store_info(store) or {}
+            log.info(
+                "%s: each protein's best %s pairs |i-j| >= %s; a ranking deeper than those "
+                "(say long-range top-L where fewer long pairs were kept) meets pairs that are "
+                "not stored: predict --keep all, or --store map, gives exact metrics",
+                store, info.get("keep"), info.get("min_sep"),
+            )  # fmt: skip
             for protein in iter_proteins(store):
                 yield store, self.from_store(protein)
 
