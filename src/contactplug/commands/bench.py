@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from contactplug.commands.bench_report import print_header, table
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import REPR_FALLBACK
 from contactplug.models.registry import REGISTRY
@@ -24,16 +25,6 @@ MEMORY_PATHS = (
 
 # torch (and `hardware`, which measures with it) are imported in the functions that run, so
 # that `contactplug --help` lists this command without loading torch (commands/__init__.py)
-def describe_device(model) -> str:
-    import torch
-
-    from contactplug import hardware
-
-    if model.device.type == "cuda":
-        return torch.cuda.get_device_name(model.device)
-    return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
-
-
 def clock_name() -> str:
     from contactplug import timing
 
@@ -78,12 +69,6 @@ def machine_lines(model) -> tuple[list[str], dict]:
     chosen = matmul_precision.resolve(model)
     lines.append(f"readout precision by default: {matmul_precision.describe(chosen)}")
     return lines, peaks
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
@@ -208,23 +193,6 @@ def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[
             )
         )
     return rows
-
-
-def print_header(args: argparse.Namespace, model, machine: list[str], load) -> None:
-    import torch
-
-    print(f"## contactplug bench: {model.name} ({'random weights' if args.arch else model.source})")
-    print()
-    print(
-        f"{model.family}, {model.num_layers} layers x {model.num_heads} heads, "
-        f"dim {model.embed_dim}; "
-        f"device {model.device} ({describe_device(model)}); torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {args.clock} clock; "
-        f"load average {load[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
-        f"({os.cpu_count()} logical CPUs)"
-    )
-    for line in machine:
-        print(f"- {line}")
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from contactplug.commands.bench import print_header, table
+from contactplug.commands.bench_report import print_header, table
 from contactplug.files.errors import ContactplugError
 
 COMPLEX_PATHS = ("fast_bare", "readout", "complex_bare", "complex_readout", "complex_all_heads",
