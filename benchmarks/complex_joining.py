@@ -322,28 +322,29 @@ def _f(cell: dict, digits: int = 4) -> str:
     return f"{cell['mean']:.{digits}f} [{cell['low']:.{digits}f}, {cell['high']:.{digits}f}]"
 
 
-def _mean(cell: dict) -> str:
-    return "n/a" if cell["n"] == 0 else f"{cell['mean']:.4f}"
+def _mean(cell: dict, digits: int = 4) -> str:
+    return "n/a" if cell["n"] == 0 else f"{cell['mean']:.{digits}f}"
 
 
-def markdown(summary: list[dict]) -> str:
-    """The README's table: one row per linker x readout."""
-    head = (
-        "| linker | readout | inter P@5 | inter P@10 | inter P@L_min/5 | random | "
-        "recall | random | intra long P@L/5 (in complex - alone) |"
-    )
-    lines = [head, "|" + "---|" * 11]
+def markdown(summary: list[dict], subset: bool = False) -> str:
+    """The README's table: one row per linker x readout, over every complex (or, `subset`,
+    over the complexes the repr-CJ ran on, the repr-CJ among the readouts)."""
+    lines = [
+        "| linker | readout | inter P@5 | P@10 | P@L_min/5 [95 % CI] | random | interface "
+        "recall (random) | top L_min/5 at the junction (random) | intra long P@L/5 (in complex "
+        "- alone) |",
+        "|" + "---|" * 9,
+    ]
     for e in summary:
-        if e["linker"] == "alone":
+        if e["linker"] == "alone" or ("subset" in e) != subset:
             continue
-        where = f" ({len(e['subset'])} smallest)" if "subset" in e else ""
         lines.append(
-            f"| {e['linker']} | {e['method']}{where} | {_f(e['inter_P@5'])} | "
-            f"{_f(e['inter_P@10'])} | "
-            f"{_f(e['inter_P@Lmin/5'])} | {e['inter_base_rate']['mean']:.4f} | "
-            f"{e['interface_recall']['mean']:.3f} | {e['interface_recall_base']['mean']:.3f} | "
-            f"{_f(e['junction_top'], 3)} | {_mean(e['junction_base'])} | "
-            f"{e['intra_long_P@L/5']['mean']:.3f} ({_f(e['intra_minus_alone'], 3)}) |"
+            f"| {e['linker']} | {e['method']} | {_mean(e['inter_P@5'], 3)} | "
+            f"{_mean(e['inter_P@10'], 3)} | {_f(e['inter_P@Lmin/5'], 3)} | "
+            f"{_mean(e['inter_base_rate'])} | {_mean(e['interface_recall'], 3)} "
+            f"({_mean(e['interface_recall_base'], 3)}) | {_f(e['junction_top'], 2)} "
+            f"({_mean(e['junction_base'])}) | {_mean(e['intra_long_P@L/5'], 3)} "
+            f"({_f(e['intra_minus_alone'], 3)}) |"
         )
     return "\n".join(lines)
 
@@ -405,6 +406,9 @@ def main() -> int:
     for done in (log, log.with_suffix(".cj.jsonl")):
         done.unlink(missing_ok=True)  # the result holds it all now
     print(markdown(summary))
+    if cj_rows:
+        print(f"\nrepr-CJ, on the {args.cj} smallest complexes, beside the readouts there:")
+        print(markdown(summary, subset=True))
     print(
         f"{len(found)} complexes, {len(skipped)} skipped; {model.name} {chosen.name}; "
         f"{result['seconds_this_run']} s; written {args.out}"
