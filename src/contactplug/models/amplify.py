@@ -16,7 +16,6 @@ with the reference modules on random weights: tests/test_amplify.py.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +26,17 @@ from torch import nn
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models import row_blocks
-from contactplug.models.base import HeadCallback, Heads, Model, Output, Shape
+from contactplug.models.base import (
+    HeadCallback,
+    Heads,
+    Model,
+    Output,
+    Shape,
+    autocast_context,
+    checked_heads,
+    column_logits,
+)
+from contactplug.models.plain_torch import holder, pair_rotation, rotate_pairs
 
 # The published vocabulary (conf/tokenizer/amplify_vocab.txt): ids 0-26, X U Z O are <unk>
 VOCAB = ("<pad>", "<unk>", "<mask>", "<bos>", "<eos>", "|") + tuple("LAGVSERTIDPKQNFYMHWCB")
@@ -67,19 +76,12 @@ class RMSNorm(nn.Module):
         return y.type_as(x) * self.weight
 
 
-def _modules(**children: nn.Module) -> nn.Module:
-    holder = nn.Module()
-    for name, child in children.items():
-        holder.add_module(name, child)
-    return holder
-
-
 def _block(d: int, hidden: int, eps: float) -> nn.Module:
     """One encoder block under the published state-dict names."""
     linear = functools.partial(nn.Linear, bias=False)
-    return _modules(
+    return holder(
         q=linear(d, d), k=linear(d, d), v=linear(d, d), wo=linear(d, d),
-        ffn=_modules(w12=linear(d, 2 * hidden), w3=linear(hidden, d)),
+        ffn=holder(w12=linear(d, 2 * hidden), w3=linear(hidden, d)),
         attention_norm=RMSNorm(d, eps), ffn_norm=RMSNorm(d, eps),
     )  # fmt: skip
 
@@ -103,22 +105,6 @@ class Amplify(nn.Module):
         )
         self.layer_norm_2 = RMSNorm(d_model, eps)
         self.decoder = nn.Linear(d_model, vocab) if decoder else None
-
-
-def pair_rotation(length: int, dims: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin (T x dims/2, fp32) of the rotary embedding that turns adjacent pairs."""
-    inv_freq = 1.0 / 10000.0 ** (torch.arange(0, dims, 2, device=device).float() / dims)
-    angles = torch.outer(torch.arange(length, device=device).float(), inv_freq)
-    return angles.cos(), angles.sin()
-
-
-def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """B x H x T x d rotated pairwise: (x0, x1) at dims 2i, 2i+1 by angle T x i, in fp32 (as
-    the complex product of the references), cast back to x's dtype."""
-    pairs = x.float().unflatten(-1, (-1, 2))
-    even, odd = pairs[..., 0], pairs[..., 1]
-    turned = torch.stack((even * cos - odd * sin, odd * cos + even * sin), dim=-1)
-    return turned.flatten(-2).to(x.dtype)
 
 
 def _attention(
@@ -165,21 +151,13 @@ def forward(
     B x k x T x T, padded keys 0) to `on_heads` one layer at a time; logits (the asked-for
     columns) and the final hidden states (after `layer_norm_2`) if asked. The forward stops
     after the last wanted layer when neither is asked for."""
-    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
-    if heads and on_heads is None:
-        raise ValueError("heads were asked for without an on_heads callback")
-    for layer, wanted in heads.items():
-        if not 0 <= layer < net.n_layers or not 0 <= wanted[0] <= wanted[-1] < net.n_heads:
-            raise ContactplugError(f"AMPLIFY has no head {wanted} in layer {layer}")
+    heads = checked_heads(heads, on_heads, net.n_layers, net.n_heads, "AMPLIFY")
     if logits and net.decoder is None:
         raise ContactplugError("the AMPLIFY checkpoint has no decoder (no logits)")
     last = net.n_layers if (logits or representation) else max(heads, default=-1) + 1
-    ctx = (
-        torch.autocast(tokens.device.type, dtype=autocast) if autocast else contextlib.nullcontext()
-    )
     out = Output(layers_run=last)
     rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
-    with ctx:
+    with autocast_context(tokens, autocast):
         x = net.encoder(tokens)
         padding = tokens.eq(PAD)
         padding = padding if bool(padding.any()) else None
@@ -203,11 +181,7 @@ def forward(
             x = net.layer_norm_2(x)
             out.representation = x if representation else None
             if logits:
-                weight, bias = net.decoder.weight, net.decoder.bias
-                if columns is not None:
-                    cols = torch.as_tensor(list(columns), device=x.device)
-                    weight, bias = weight[cols], bias[cols]
-                out.logits = F.linear(x, weight, bias)
+                out.logits = column_logits(x, net.decoder, columns)
     return out
 
 

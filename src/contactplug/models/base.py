@@ -18,6 +18,7 @@ Official fair-esm checkpoints pickle an `argparse.Namespace`; torch >= 2.6 loads
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import METHODS, why_unavailable
@@ -183,6 +185,40 @@ class Model(ABC):
             f"max {self.max_length} residues, {self.device}, "
             f"{str(self.dtype).replace('torch.', '')}); methods: {', '.join(ok)}"
         )
+
+
+def checked_heads(
+    heads: Heads | None, on_heads: HeadCallback | None, layers: int, per_layer: int, family: str
+) -> dict[int, list[int]]:
+    """`forward`'s heads as layer -> sorted head indices (empty layers dropped), each head one
+    the network has (else one line); heads without a callback are the caller's bug."""
+    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
+    if heads and on_heads is None:
+        raise ValueError("heads were asked for without an on_heads callback")
+    for layer, wanted in heads.items():
+        if not 0 <= layer < layers or not 0 <= wanted[0] <= wanted[-1] < per_layer:
+            raise ContactplugError(f"{family} has no head {wanted} in layer {layer}")
+    return heads
+
+
+def autocast_context(
+    tokens: torch.Tensor, autocast: torch.dtype | None
+) -> contextlib.AbstractContextManager:
+    """`forward`'s autocast: reduced-precision matrix products on the tokens' device, or none."""
+    if autocast is None:
+        return contextlib.nullcontext()
+    return torch.autocast(tokens.device.type, dtype=autocast)
+
+
+def column_logits(
+    x: torch.Tensor, head: torch.nn.Linear, columns: Sequence[int] | None
+) -> torch.Tensor:
+    """A biased output projection restricted to `forward`'s asked-for vocabulary columns."""
+    weight, bias = head.weight, head.bias
+    if columns is not None:
+        cols = torch.as_tensor(list(columns), device=x.device)
+        weight, bias = weight[cols], bias[cols]
+    return F.linear(x, weight, bias)
 
 
 def hf_hub_cache() -> Path:

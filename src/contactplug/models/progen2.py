@@ -23,7 +23,6 @@ Parity with the reference modules on random weights: tests/test_progen2.py.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,17 +33,19 @@ from torch import nn
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models import row_blocks
-from contactplug.models.amplify import pair_rotation, rotate_pairs
-from contactplug.models.base import HeadCallback, Heads, Model, Output, Shape
+from contactplug.models.base import (
+    HeadCallback,
+    Heads,
+    Model,
+    Output,
+    Shape,
+    autocast_context,
+    checked_heads,
+    column_logits,
+)
+from contactplug.models.plain_torch import holder, pair_rotation, rotate_pairs
 
 SHARDS = 8  # the model-parallel shards qkv_proj is stored in (`mp_num` of the reference)
-
-
-def _modules(**children: nn.Module) -> nn.Module:
-    holder = nn.Module()
-    for name, child in children.items():
-        holder.add_module(name, child)
-    return holder
 
 
 class Progen2(nn.Module):
@@ -70,10 +71,10 @@ class Progen2(nn.Module):
         self.wte = nn.Embedding(vocab, d_model)
 
         def block() -> nn.Module:
-            attn = _modules(qkv=nn.Linear(d_model, 3 * d_model, bias=False),
-                            out_proj=nn.Linear(d_model, d_model, bias=False))  # fmt: skip
-            mlp = _modules(fc_in=nn.Linear(d_model, inner), fc_out=nn.Linear(inner, d_model))
-            return _modules(ln_1=nn.LayerNorm(d_model, eps=eps), attn=attn, mlp=mlp)
+            attn = holder(qkv=nn.Linear(d_model, 3 * d_model, bias=False),
+                          out_proj=nn.Linear(d_model, d_model, bias=False))  # fmt: skip
+            mlp = holder(fc_in=nn.Linear(d_model, inner), fc_out=nn.Linear(inner, d_model))
+            return holder(ln_1=nn.LayerNorm(d_model, eps=eps), attn=attn, mlp=mlp)
 
         self.h = nn.ModuleList(block() for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model, eps=eps)
@@ -130,23 +131,15 @@ def forward(
     zero above the diagonal) to `on_heads`, one layer at a time; the logits (shifted: row t
     predicts token t) and the final hidden states if asked. Stops after the last wanted
     layer when neither is asked for."""
-    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
-    if heads and on_heads is None:
-        raise ValueError("heads were asked for without an on_heads callback")
-    for layer, wanted in heads.items():
-        if not 0 <= layer < net.n_layers or not 0 <= wanted[0] <= wanted[-1] < net.n_heads:
-            raise ContactplugError(f"ProGen2 has no head {wanted} in layer {layer}")
+    heads = checked_heads(heads, on_heads, net.n_layers, net.n_heads, "ProGen2")
     if logits and net.lm_head is None:
         raise ContactplugError("the ProGen2 checkpoint has no lm_head (no logits)")
     last = net.n_layers if (logits or representation) else max(heads, default=-1) + 1
-    ctx = (
-        torch.autocast(tokens.device.type, dtype=autocast) if autocast else contextlib.nullcontext()
-    )
     out = Output(layers_run=last)
     rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
     length = tokens.shape[1]
     bias = functools.cache(lambda: causal_bias(length, tokens.device))  # made if heads are read
-    with ctx:
+    with autocast_context(tokens, autocast):
         x = net.wte(tokens)
         rotary = pair_rotation(length, net.rotary_dim, x.device)
         for index in range(last):
@@ -173,12 +166,9 @@ def _shifted_logits(
     head: nn.Linear, x: torch.Tensor, columns: Sequence[int] | None
 ) -> torch.Tensor:
     """Row t: the logits the model gives token t from tokens < t (row 0: zero)."""
-    weight, bias = head.weight, head.bias
-    if columns is not None:
-        cols = torch.as_tensor(list(columns), device=x.device)
-        weight, bias = weight[cols], bias[cols]
-    out = torch.zeros(*x.shape[:2], weight.shape[0], device=x.device, dtype=torch.float32)
-    out[:, 1:] = F.linear(x[:, :-1], weight, bias).float()  # fp32, as the reference's
+    shifted = column_logits(x[:, :-1], head, columns).float()  # fp32, as the reference's
+    out = torch.zeros(*x.shape[:2], shifted.shape[-1], device=x.device, dtype=torch.float32)
+    out[:, 1:] = shifted
     return out
 
 
