@@ -18,7 +18,6 @@ from contactplug.commands.predict_outputs import PredictOutputs
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
-from contactplug.files.sequences import check_length
 from contactplug.progress import Progress
 
 log = logging.getLogger("contactplug")
@@ -28,7 +27,7 @@ FEW_PROTEINS = 10  # fewer fitted proteins than this: said, and not cached as th
 def run_predict(args: argparse.Namespace) -> int:
     from contactplug.inputs.queries import read_inputs, warn_chain_breaks
     from contactplug.models.batching import parse_batch_size
-    from contactplug.models.joining import check_fits, check_linker
+    from contactplug.models.joining import check_linker
     from contactplug.readout import prediction
 
     if args.linker is not None:
@@ -43,17 +42,10 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     model = model_from(args)
     model.require(args.method)
-    for query in queries:  # refuse what cannot be read before any work
-        if query.record.is_complex:  # complexes are never windowed
-            check_fits(model, query.record, args.linker)
-        elif not args.window:
-            check_length(query.record, model.max_length)
-    ranking = None
-    if args.method == "attention":
-        from contactplug.readout.ranking import get_ranking
-
-        ranking = get_ranking(model, args.heads)
-        ranking.top(args.top_k)  # refuse a bad --top-k before any work
+    records = [q.record for q in queries]
+    # refuse what cannot be read, and a bad --heads or --top-k, before any work
+    prediction.record_sizes(model, records, args.window, args.linker)
+    ranking, _ = prediction.run_heads(model, args.method, args.top_k, heads_file=args.heads)
     out = Path(args.output)
     settings = prediction.run_settings(
         model,
@@ -65,12 +57,11 @@ def run_predict(args: argparse.Namespace) -> int:
         args.precision,
         args.linker,
     )
-    outputs = PredictOutputs(args, folder, [q.record for q in queries], settings)
+    outputs = PredictOutputs(args, folder, records, settings)
     # many sequences: a bar on a terminal, else a line every tenth (contactplug.progress)
     todo = len(queries) - len(outputs.kept)
     many = show_progress(args) and todo > 1
     bar = Progress(todo, f"predict {args.method}", "proteins", many)
-    records = [q.record for q in queries]
     done: dict[int, object] = {}
     stream = prediction.predict_unordered(  # length-sorted batches; each map saved as it is done
         model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -15,7 +16,7 @@ from contactplug.models.base import Model
 from contactplug.readout import windows
 from contactplug.readout.attention import Head, batch_maps, by_layer, windowed_map
 from contactplug.readout.matmul_precision import resolve as resolve_precision
-from contactplug.readout.ranking import get_ranking
+from contactplug.readout.ranking import Ranking, get_ranking
 
 log = logging.getLogger("contactplug")
 
@@ -49,7 +50,7 @@ def predict_unordered(
     if finished is not None:  # a rerun into the same -o: only the records not yet done
         records = [r if not finished(n, r) else None for n, r in enumerate(records)]
     limit = min(window, model.max_length) if window else model.max_length
-    sizes = _sizes(model, records, window, linker)
+    sizes = record_sizes(model, records, window, linker)
     short = [n for n, r in enumerate(records) if r is not None and sizes[n] <= limit]
     long = [n for n, r in enumerate(records) if r is not None and sizes[n] > limit]
     per_layer = (
@@ -79,7 +80,6 @@ def predict_unordered(
 
 def _run_meta(model, method, top_k, ranking, precision, window, overlap, linker):
     """The heads (attention), the autocast dtype and the meta every map of a run carries."""
-    heads: list[Head] | None = None
     chosen = resolve_precision(model, precision)
     meta: dict = {
         "device": str(model.device),
@@ -87,9 +87,8 @@ def _run_meta(model, method, top_k, ranking, precision, window, overlap, linker)
         "precision": chosen.name,
         "precision_why": chosen.why,
     }
-    if method == "attention":
-        ranking = ranking or get_ranking(model)
-        heads = ranking.top(top_k)
+    ranking, heads = run_heads(model, method, top_k, ranking)
+    if heads is not None:
         meta.update(heads=[list(h) for h in heads], k=len(heads), ranking=ranking.fingerprint)
     meta.update(model_source=model.source, fingerprint=model.fingerprint)
     meta["settings"] = settings(model, method, heads, ranking, chosen.name, window, overlap, linker)
@@ -144,17 +143,33 @@ def run_settings(
     linker: str | None = None,
 ) -> dict:
     """`settings` of a run before it starts, as `predict_unordered` will stamp them."""
-    heads = None
-    if method == "attention":
-        ranking = ranking or get_ranking(model)
-        heads = ranking.top(top_k)
+    ranking, heads = run_heads(model, method, top_k, ranking)
     chosen = resolve_precision(model, precision)
     return settings(model, method, heads, ranking, chosen.name, window, overlap, linker)
 
 
-def _sizes(model: Model, records: list, window, linker: str | None) -> list[int]:
-    """Positions each record takes in a forward (a complex's linker counted), refusing a
-    complex over the model's limit, and with windows off any protein over it."""
+def run_heads(
+    model: Model,
+    method: str,
+    top_k: int | None = None,
+    ranking: Ranking | None = None,
+    heads_file: str | os.PathLike | None = None,
+) -> tuple[Ranking | None, list[Head] | None]:
+    """The ranking and heads an `attention` run reads ((None, None) for other methods): the
+    `ranking` given, else the file `heads_file` (--heads), else the model's (`get_ranking`,
+    read once per process); a bad `top_k` refused here, before any work."""
+    if method != "attention":
+        return None, None
+    ranking = ranking or get_ranking(model, heads_file)
+    return ranking, ranking.top(top_k)
+
+
+def record_sizes(
+    model: Model, records: list[Record | None], window: int | None, linker: str | None
+) -> list[int]:
+    """Positions each record takes in a forward (a complex's linker counted; None, a record
+    skipped: 0), refusing a complex over the model's limit, and with windows off any protein
+    over it: the one length check, which `predict` also runs before any work."""
     sizes = []
     for record in records:
         if record is None:

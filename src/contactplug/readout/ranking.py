@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +25,21 @@ from contactplug.files.errors import ContactplugError
 from contactplug.models.base import Model
 from contactplug.progress import Progress
 from contactplug.readout.attention import all_heads, head_maps
-from contactplug.readout.cache import cached_path, stored_path
+from contactplug.readout.cache import cached_path, shipped_path, stored_path
 from contactplug.readout.selection_set import LabelledProtein, split
 from contactplug.readout.selection_set import load as load_selection_set
 
 log = logging.getLogger("contactplug")
 FORMAT = "contactplug-head-ranking/1"
 LONG_RANGE = 24
+# Rankings read and checked in this process: (resolved path, mtime_ns, size, layers, heads) ->
+# the Ranking. The PyMOL plugin and other library callers predict many times per process, and
+# reading and checking the file again cost more than a small model's readout; a file changed
+# since (new mtime or size) is a new key, so it is read again. Shared objects: not to be changed.
+_READ: dict[tuple, Ranking] = {}
+# Shipped rankings by (fingerprint, layers, heads): package data does not change while a
+# process runs, so these skip even the look for the file.
+_SHIPPED: dict[tuple, Ranking] = {}
 
 
 @dataclass
@@ -83,7 +92,7 @@ class Ranking:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ContactplugError(f"{source}: not a valid head ranking ({why})") from None
-        twice = sorted({h for h in heads if heads.count(h) > 1})
+        twice = sorted(h for h, n in Counter(heads).items() if n > 1)  # linear, not n^2
         if not heads or twice or not 1 <= ranking.k <= len(heads):
             why = f"head {twice[0]} listed twice" if twice else f"K={ranking.k} of {len(heads)}"
             raise ContactplugError(f"{source}: not a valid head ranking ({why})")
@@ -195,10 +204,27 @@ def read_ranking(path: str | os.PathLike) -> Ranking:
     return Ranking.from_json(data, str(path))
 
 
+def checked_ranking(path: str | os.PathLike, model: Model) -> Ranking:
+    """`read_ranking(path).check(model)`, once per file version and model shape (`_READ`)."""
+    try:
+        stat = os.stat(path)
+        key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return read_ranking(path)  # says why in one line
+    shape = (model.num_layers, model.num_heads)
+    ranking = _READ.get((*key, *shape))
+    if ranking is None:
+        ranking = read_ranking(path).check(model, str(path))
+        for old in [k for k in _READ if k[0] == key[0]]:  # earlier versions of this file
+            del _READ[old]
+        _READ[(*key, *shape)] = ranking
+    return ranking
+
+
 def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
     """The model's ranking: an explicit file, shipped, cached, or computed now and cached."""
     if path is not None:
-        ranking = read_ranking(path).check(model, str(path))
+        ranking = checked_ranking(path, model)
         if ranking.fingerprint != model.fingerprint:
             log.warning(
                 "%s was made for weights %s, not these (%s)",
@@ -207,9 +233,15 @@ def get_ranking(model: Model, path: str | os.PathLike | None = None) -> Ranking:
                 model.fingerprint,
             )
         return ranking
+    identity = (model.fingerprint, model.num_layers, model.num_heads)
+    if identity in _SHIPPED:
+        return _SHIPPED[identity]
     stored = stored_path(model.fingerprint)
     if stored is not None:
-        return read_ranking(stored).check(model, str(stored))
+        ranking = checked_ranking(stored, model)
+        if stored == shipped_path(model.fingerprint):
+            _SHIPPED[identity] = ranking
+        return ranking
     fit, held = split(load_selection_set())
     log.info(
         "no head ranking for %s (weights %s) yet: ranking heads on %d labelled proteins, once",
