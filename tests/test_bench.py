@@ -119,7 +119,7 @@ def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, ca
     assert "on one thread batched does" in out and "(the bound)" in out
     assert "on 2 threads one at a time uses" in out
 
-    from contactplug import timing
+    from contactplug.commands import bench_throughput
     from contactplug.models.loading import load_model
     from contactplug.readout import prediction
 
@@ -134,7 +134,7 @@ def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, ca
     model = load_model(str(tiny_model_path), device="cpu")
     torch.set_num_threads(2)
     try:
-        got = timing.throughput(model, 4, [(1, 0), (1, 2)], None)
+        got = bench_throughput.throughput(model, 4, [(1, 0), (1, 2)], None)
     finally:
         torch.set_num_threads(threads)
     assert got["threads"] == 2 and torch.get_num_threads() == threads
@@ -144,3 +144,30 @@ def test_throughput_on_two_threads_says_what_bounds_batching(tiny_model_path, ca
     )
     assert got["batched_bound"] == 2 * got["batched_1t"] / got["one"]
     assert 0 < got["use_one"] and 0 < got["use_batched"]
+
+
+def test_a_run_leaves_its_clock_in_no_module(tiny_model_path, capsys):
+    """bench --clock cpu hands its clock to what it times: no module global is set (a global
+    would leak the last run's clock into the next caller's timings, as timing.clock did)."""
+    from contactplug import timing
+
+    before = {name: id(value) for name, value in vars(timing).items()}
+    before_hw = {name: id(value) for name, value in vars(hardware).items()}
+    args = ["bench", "--model", str(tiny_model_path), "--lengths", "12", "--repeats", "1"]
+    assert main(args + ["--only", "readout", "--clock", "cpu"]) == 0
+    assert "cpu clock" in capsys.readouterr().out
+    assert {name: id(value) for name, value in vars(timing).items()} == before
+    assert {name: id(value) for name, value in vars(hardware).items()} == before_hw
+
+
+def test_the_clock_passed_is_the_clock_read(tiny_model):
+    """Which clock times a path, not how fast it is: CPU time leaves out a sleep (the time
+    other jobs hold the cores looks the same to it), wall time counts all of it."""
+    import time
+
+    from contactplug import timing
+
+    nap = {"nap": lambda: time.sleep(0.05)}
+    assert timing.interleaved(nap, 1, tiny_model)["nap"] >= 0.05  # the wall clock by default
+    assert timing.interleaved(nap, 1, tiny_model, timing.CLOCKS["cpu"])["nap"] < 0.05
+    assert timing.interleaved(nap, 1, tiny_model, timing.CLOCKS["wall"])["nap"] >= 0.05

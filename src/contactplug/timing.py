@@ -29,7 +29,7 @@ from contactplug.models.base import Model
 from contactplug.models.fair_esm_model import FairEsmModel, HeadCapture
 from contactplug.models.loading import load_model
 from contactplug.models.random_weights import random_model
-from contactplug.readout import attention, cache, prediction, ranking
+from contactplug.readout import attention, cache, ranking
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -71,15 +71,19 @@ def sync(model: Model) -> None:
         torch.cuda.synchronize(model.device)
 
 
-# The clock `interleaved` reads: wall time, or (bench --clock cpu) this process's CPU time,
-# which on a shared machine leaves out the time other processes held the cores; with one
-# thread it is the work done (with more, it counts OpenMP's spinning threads too).
+# The clocks a run can time by (bench --clock): wall time, or this process's CPU time, which
+# on a shared machine leaves out the time other processes held the cores; with one thread it
+# is the work done (with more, it counts OpenMP's spinning threads too). The run passes its
+# clock to every function that times (no module state: two runs never share a clock).
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-clock = CLOCKS["wall"]
+Clock = Callable[[], float]
+WALL = CLOCKS["wall"]
 SPREADS: dict[str, float] = {}  # name -> (max - min) / median of the last interleaved run
 
 
-def interleaved(fns: dict[str, Callable], repeats: int, model: Model) -> dict[str, float]:
+def interleaved(
+    fns: dict[str, Callable], repeats: int, model: Model, clock: Clock = WALL
+) -> dict[str, float]:
     """Median seconds of each function, run round-robin after one warm-up each (the spread
     of each is left in SPREADS: how noisy the run was)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -113,7 +117,7 @@ def mutant_tokens(model: Model, seq: str, batch: int) -> torch.Tensor:
 
 
 @contextmanager
-def forward_timer(model: Model):
+def forward_timer(model: Model, clock: Clock = WALL):
     """Sum the time spent inside the model's forward while active (any family: the instance's
     `forward` is wrapped, and the class's is back when done)."""
     spent = {"seconds": 0.0, "calls": []}
@@ -143,14 +147,16 @@ def _in_run_bound(spent: dict, batch: int, passes: int) -> float:
     return passes / batch * statistics.fmean(full) if full else math.nan
 
 
-def jacobian_run(model: Model, seq: str, batch: int, positions: int | None, wild: float):
+def jacobian_run(
+    model: Model, seq: str, batch: int, positions: int | None, wild: float, clock: Clock = WALL
+):
     """(seconds, estimated?, share of the time inside forward passes, in-run bound) for the
     logit CJ: whole (positions=None) or extrapolated from its first `positions` rows folded
     into a full-size store; `wild` is one batch-1 forward, the wild-type pass counted once."""
     length = len(seq)
     passes = 20 * length + 1
     representation = not model.has_lm_head  # no MLM head: repr-CJ, as `jacobian` runs it
-    with forward_timer(model) as spent:
+    with forward_timer(model, clock) as spent:
         start = clock()
         if positions is None or positions >= length:
             jacobian.contact_map(
@@ -233,7 +239,13 @@ def complex_paths(
 
 
 def measure_complex(
-    model: Model, length: int, chains: int, heads, repeats: int, linker: str | None = None
+    model: Model,
+    length: int,
+    chains: int,
+    heads,
+    repeats: int,
+    linker: str | None = None,
+    clock: Clock = WALL,
 ) -> dict:
     """`bench --complex`: one interleaved run of `complex_paths` in each matmul precision."""
     paths: dict = {}
@@ -243,13 +255,20 @@ def measure_complex(
     for suffix, low in precisions.items():
         paths.update(complex_paths(model, length, chains, heads, low, linker, suffix))
     with torch.no_grad():
-        times = interleaved(paths, repeats, model)
+        times = interleaved(paths, repeats, model, clock)
     return {"L": length, "chains": chains, "linker": linker or model.default_linker, **times}
 
 
 def measure(
-    model: Model, length: int, heads, batch: int | None, positions, repeats: int, cj: bool = True
-):
+    model: Model,
+    length: int,
+    heads,
+    batch: int | None,
+    positions: int | None,
+    repeats: int,
+    cj: bool = True,
+    clock: Clock = WALL,
+) -> dict:
     """Timings of one length: the bare forward and the readouts; with `cj`, also batched
     forwards, the Jacobian and its bound; fair-esm's own forward where the family has it."""
     seq = sequence(length, seed=length)
@@ -268,17 +287,19 @@ def measure(
     for suffix, low in precisions.items():
         paths.update(readout_paths(model, seq, heads, low, suffix))
     with torch.no_grad():
-        single = interleaved(paths, repeats, model)
+        single = interleaved(paths, repeats, model, clock)
     flops = hardware.forward_flops(
         hardware.linear_params(model.module), model.num_layers, model.embed_dim, length + 2
     )
     out = {"L": length, "flops": flops, **single}
     if cj:
-        out.update(jacobian_costs(model, seq, heads, batch, positions, repeats, fair))
+        out.update(jacobian_costs(model, seq, batch, positions, repeats, fair, clock))
     return out
 
 
-def jacobian_costs(model: Model, seq: str, heads, batch, positions, repeats: int, fair: bool):
+def jacobian_costs(
+    model: Model, seq: str, batch, positions, repeats: int, fair: bool, clock: Clock = WALL
+) -> dict:
     """The Jacobian of one sequence against its bound: batch-B forwards of what it runs
     (logits, or final hidden states without an MLM head), then the run itself."""
     length = len(seq)
@@ -302,10 +323,11 @@ def jacobian_costs(model: Model, seq: str, heads, batch, positions, repeats: int
         fair_mutants = mutants[:fair_size]
         paths["fair_batch"] = lambda: model.esm(fair_mutants)["logits"]
     with torch.no_grad():
-        batched = interleaved(paths, max(2, repeats // 2), model)
+        batched = interleaved(paths, max(2, repeats // 2), model, clock)
     passes = 20 * length + 1
     bound = passes / size * batched["fast_batch"]
-    cj, estimated, share, in_run = jacobian_run(model, seq, size, positions, batched["fast_one"])
+    wild = batched["fast_one"]
+    cj, estimated, share, in_run = jacobian_run(model, seq, size, positions, wild, clock)
     out = {
         **batched,
         "batch": size,
@@ -319,80 +341,3 @@ def jacobian_costs(model: Model, seq: str, heads, batch, positions, repeats: int
     if fair:
         out.update(fair_bound=passes / fair_size * batched["fair_batch"], fair_batch_size=fair_size)
     return out
-
-
-def throughput(
-    model: Model, count: int, heads, batch: int | None, seed: int = 0, chunk: int = 100
-) -> dict:
-    """Sequences per second over `count` random sequences of 50-1000 residues: fair-esm hooks
-    one at a time (the previous path; fair-esm families only), the readout one at a time, and
-    length-sorted batches. They take turns on chunks of `chunk` sequences (rotating who goes
-    first), so load from elsewhere falls on all; the batched path sorts within each chunk.
-    On more than one thread both readout paths also run on one thread (`one_1t`,
-    `batched_1t`): the work each does, from which `batched_bound` follows."""
-    from contactplug.files.sequences import Record
-
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(50, 1001, count)
-    records = [Record(f"s{n}", sequence(int(n_res), seed + n)) for n, n_res in enumerate(lengths)]
-    ranking = _Fixed(heads)
-    out: dict = {"count": count, "residues": int(lengths.sum()), "rss_before": hardware.rss_mb()}
-    spent = {"old": 0.0, "one": 0.0, "batched": 0.0}
-    if not has_fair_esm(model):
-        del spent["old"]
-    threads = torch.get_num_threads() if model.device.type == "cpu" else 1
-    if threads > 1:
-        spent.update(one_1t=0.0, batched_1t=0.0)
-    rss = []
-
-    def run(name: str, part: list) -> None:
-        if name == "old":
-            for r in part:
-                old_readout(model, r.sequence, heads)
-            return
-        # one at a time: one sequence per forward, one after another, on all threads;
-        # batched: what predict does by default (length-sorted batches, side by side on CPU);
-        # *_1t: the same on one thread, the work each path does
-        size, workers = (1, 1) if name.startswith("one") else (batch, None)
-        if name.endswith("_1t"):
-            torch.set_num_threads(1)
-            workers = 1
-        peak = 0.0
-        try:
-            stream = prediction.predict_unordered(
-                model, part, ranking=ranking, batch_size=size, workers=workers
-            )
-            for _ in stream:
-                peak = max(peak, hardware.rss_mb())  # maps dropped once saved, as the CLI does
-        finally:
-            torch.set_num_threads(threads)
-        if name == "batched":
-            rss.append(peak)
-
-    names = list(spent)
-    for n, first in enumerate(range(0, count, chunk)):
-        part = records[first : first + chunk]
-        turn = n % len(names)
-        for name in names[turn:] + names[:turn]:
-            begin = clock()
-            run(name, part)
-            spent[name] += clock() - begin
-    out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
-    out["threads"] = threads
-    if threads > 1:
-        # batched over one at a time = (one's work / batched's work) x (batched's use of the
-        # threads / one's); with batched using every thread fully, it would be this
-        out["use_one"] = out["one"] / (threads * out["one_1t"])
-        out["use_batched"] = out["batched"] / (threads * out["batched_1t"])
-        out["batched_bound"] = threads * out["batched_1t"] / out["one"]
-    return out
-
-
-class _Fixed:
-    """A ranking stand-in holding the bench's heads."""
-
-    def __init__(self, heads):
-        self.heads, self.fingerprint = list(heads), "bench"
-
-    def top(self, k=None):
-        return self.heads[:k] if k else self.heads

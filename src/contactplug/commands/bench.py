@@ -25,15 +25,9 @@ MEMORY_PATHS = (
 
 # torch (and `hardware`, which measures with it) are imported in the functions that run, so
 # that `contactplug --help` lists this command without loading torch (commands/__init__.py)
-def clock_name() -> str:
-    from contactplug import timing
-
-    return next(name for name, fn in timing.CLOCKS.items() if fn is timing.clock)
-
-
-def machine_lines(model) -> tuple[list[str], dict]:
+def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict]:
     """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
-    lines to print, and the peaks (dtype -> GFLOP/s)."""
+    lines to print, and the peaks (dtype -> GFLOP/s), measured by the run's `clock`."""
     import torch
 
     from contactplug import hardware
@@ -41,9 +35,7 @@ def machine_lines(model) -> tuple[list[str], dict]:
     device = model.device
     bf16 = hardware.has_bf16_matmul(device)
     dtypes = (torch.float32, torch.bfloat16) if bf16 else (torch.float32,)
-    from contactplug import timing
-
-    peaks = hardware.matmul_peaks(device, dtypes=dtypes, clock=timing.clock)
+    peaks = hardware.matmul_peaks(device, dtypes=dtypes, clock=clock)
     tokens = model.tokens(["ACDEFGHIKLMNPQRSTVWY"])
     lines = []
     if device.type == "cpu":
@@ -52,7 +44,7 @@ def machine_lines(model) -> tuple[list[str], dict]:
             f"CPU matmul features: {features}; bf16 matmul unit: {'yes' if bf16 else 'no'}"
         )
     lines.append(
-        f"measured matmul peak (1024^3, best of 8, interleaved, {clock_name()} clock): "
+        f"measured matmul peak (1024^3, best of 8, interleaved, {clock_name} clock): "
         + ", ".join(f"{str(d).replace('torch.', '')} {g:.0f} GFLOP/s" for d, g in peaks.items())
     )
     for dtype in dtypes:
@@ -71,147 +63,180 @@ def machine_lines(model) -> tuple[list[str], dict]:
     return lines, peaks
 
 
-def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
+def rows_of(results: list[dict]):
+    """row(label, cell): the label, then `cell` of each length's results."""
+    return lambda label, cell: [label] + [cell(r) for r in results]
+
+
+def ms(key: str):
+    return lambda r: f"{1e3 * r[key]:.1f}"
+
+
+def ratio(key: str, over: str):
+    return lambda r: f"{r[key] / r[over]:.2f}x"
+
+
+def estimated(r: dict) -> str:
+    return " (est.)" if r["estimated"] else ""
+
+
+def precisions(results: list[dict]) -> list[tuple]:
+    """(key suffix, name, matmul dtype) of each precision the run timed."""
     import torch
 
-    def row(label, fn):
-        return [label] + [fn(r) for r in results]
+    found = [("", "fp32", torch.float32)]
+    if "fast_bare_bf16" in results[0]:
+        found.append(("_bf16", "bf16 matmuls", torch.bfloat16))
+    return found
 
-    def est(r):
-        return " (est.)" if r["estimated"] else ""
 
-    def share(key, dtype=torch.float32):
+def readout_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
+    """Per precision: the bare forward and each readout, ms and over the bare forward, and
+    the GFLOP/s (share of the precision's peak) of the bare forward and the attention readout;
+    with bf16 timed, its speed-up."""
+    import torch
+
+    row = rows_of(results)
+
+    def share(key, dtype):
         def cell(r):
             rate = r["flops"] / r[key] / 1e9
             return f"{rate:.0f} ({100 * rate / peaks[dtype]:.0f} %)"
 
         return cell
 
-    def ratio(key, suffix):
-        return lambda r: f"{r[key + suffix] / r['fast_bare' + suffix]:.2f}x"
-
-    def ms(key):
-        return lambda r: f"{1e3 * r[key]:.1f}"
-
-    def per_fair(r):  # seconds per sequence of fair-esm's batch forward
-        return r["fair_batch"] / r["fair_batch_size"]
-
-    def speed_up(key):
-        return lambda r: f"{r[key] / r[key + '_bf16']:.2f}x"
-
     rows = [
-        row("forward GFLOP (2 params T + 4 layers T^2 dim)", lambda r: f"{r['flops'] / 1e9:.2f}")
+        row(
+            "forward GFLOP (2 params T + 4 layers T^2 dim)",
+            lambda r: f"{r['flops'] / 1e9:.2f}",
+        )
     ]
-    precisions = [("", "fp32", torch.float32)]
-    if "fast_bare_bf16" in results[0]:
-        precisions.append(("_bf16", "bf16 matmuls", torch.bfloat16))
-    for suffix, name, dtype in precisions:
+    timed = precisions(results)
+    for suffix, name, dtype in timed:
         rate = f"GFLOP/s (% of {'fp32' if dtype == torch.float32 else 'bf16'} peak)"
+        bare = "fast_bare" + suffix
         rows += [
-            row(f"bare forward (no LM head), {name}, ms", ms("fast_bare" + suffix)),
-            row(f"bare forward, {name}: {rate}", share("fast_bare" + suffix, dtype)),
+            row(f"bare forward (no LM head), {name}, ms", ms(bare)),
+            row(f"bare forward, {name}: {rate}", share(bare, dtype)),
             row(f"attention readout, {name}, ms ({heads_note})", ms("readout" + suffix)),
-            row(f"**attention readout / bare, {name}** (<= 1.10)", ratio("readout", suffix)),
+            row(
+                f"**attention readout / bare, {name}** (<= 1.10)",
+                ratio("readout" + suffix, bare),
+            ),
             row(f"all-heads readout, {name}, ms", ms("all_heads" + suffix)),
-            row(f"**all-heads readout / bare, {name}** (<= 1.10)", ratio("all_heads", suffix)),
+            row(
+                f"**all-heads readout / bare, {name}** (<= 1.10)",
+                ratio("all_heads" + suffix, bare),
+            ),
         ]
         if "esm_head" in results[0]:
             rows += [
                 row(f"esm-head readout, {name}, ms", ms("esm_head" + suffix)),
-                row(f"**esm-head / bare, {name}** (<= 1.25)", ratio("esm_head", suffix)),
+                row(
+                    f"**esm-head / bare, {name}** (<= 1.25)",
+                    ratio("esm_head" + suffix, bare),
+                ),
             ]
         rows.append(row(f"attention readout, {name}: {rate}", share("readout" + suffix, dtype)))
-    if len(precisions) > 1:
+    if len(timed) > 1:
         rows += [
-            row("bf16 speed-up, bare forward", speed_up("fast_bare")),
-            row("bf16 speed-up, attention readout", speed_up("readout")),
+            row("bf16 speed-up, bare forward", ratio("fast_bare", "fast_bare_bf16")),
+            row("bf16 speed-up, attention readout", ratio("readout", "readout_bf16")),
         ]
-    first = results[0]
-    if "fair_bare" in first:  # the fair-esm families: their own forward beside ours
-        rows += [
-            row("fair-esm bare forward, ms", ms("fair_bare")),
-            row(
-                "**readout / fair-esm bare forward**",
-                lambda r: f"{r['readout'] / r['fair_bare']:.2f}x",
-            ),
-            row("fair-esm forward + need_head_weights, ms", ms("fair_heads")),
-            row("readout via fair-esm hooks (previous path), ms", ms("old_readout")),
-            row(
-                "fast forward speed-up over fair-esm, B=1",
-                lambda r: f"{r['fair_bare'] / r['fast_bare']:.2f}x",
-            ),
-        ]
-    if "jacobian" not in first:
-        return rows
-    rows += [
+    return rows
+
+
+def fair_rows(results: list[dict]) -> list[list[str]]:
+    """The fair-esm families: their own forward beside ours, B = 1."""
+    row = rows_of(results)
+    return [
+        row("fair-esm bare forward, ms", ms("fair_bare")),
+        row("**readout / fair-esm bare forward**", ratio("readout", "fair_bare")),
+        row("fair-esm forward + need_head_weights, ms", ms("fair_heads")),
+        row("readout via fair-esm hooks (previous path), ms", ms("old_readout")),
+        row("fast forward speed-up over fair-esm, B=1", ratio("fair_bare", "fast_bare")),
+    ]
+
+
+def batch_rows(results: list[dict]) -> list[list[str]]:
+    """The batch-B forward the Jacobian runs (and fair-esm's, where the family has it)."""
+    row = rows_of(results)
+    rows = [
         row("Jacobian batch size B (auto)", lambda r: str(r["batch"])),
         row(
             "batch-B forward (what the Jacobian runs), ms per sequence",
             lambda r: f"{1e3 * r['fast_batch'] / r['batch']:.1f}",
         ),
     ]
-    if "fair_batch" in first:
-        rows += [
-            row(
-                "fair-esm batch forward, ms per sequence (its batch)",
-                lambda r: (
-                    f"{1e3 * r['fair_batch'] / r['fair_batch_size']:.1f} ({r['fair_batch_size']})"
-                ),
-            ),
-            row(
-                "fast forward speed-up over fair-esm, batched",
-                lambda r: f"{per_fair(r) / (r['fast_batch'] / r['batch']):.2f}x",
-            ),
-        ]
-    rows += [
+    if "fair_batch" not in results[0]:
+        return rows
+
+    def per_fair(r):  # seconds per sequence of fair-esm's batch forward
+        return r["fair_batch"] / r["fair_batch_size"]
+
+    return rows + [
+        row(
+            "fair-esm batch forward, ms per sequence (its batch)",
+            lambda r: f"{1e3 * per_fair(r):.1f} ({r['fair_batch_size']})",
+        ),
+        row(
+            "fast forward speed-up over fair-esm, batched",
+            lambda r: f"{per_fair(r) / (r['fast_batch'] / r['batch']):.2f}x",
+        ),
+    ]
+
+
+def jacobian_rows(results: list[dict]) -> list[list[str]]:
+    """The Jacobian against its bounds, and against the readout's cost."""
+    row = rows_of(results)
+    rows = [
         row("Jacobian forwards (20L+1)", lambda r: str(r["passes"])),
-        row("Jacobian, s", lambda r: f"{r['jacobian']:.1f}{est(r)}"),
+        row("Jacobian, s", lambda r: f"{r['jacobian']:.1f}{estimated(r)}"),
         row("Jacobian bound (20L+1)/B x batch-B forward, s", lambda r: f"{r['bound']:.1f}"),
         row(
             "**Jacobian at % of its bound**",
-            lambda r: f"{100 * r['bound'] / r['jacobian']:.0f} %{est(r)}",
+            lambda r: f"{100 * r['bound'] / r['jacobian']:.0f} %{estimated(r)}",
         ),
         row("time inside forward passes", lambda r: f"{100 * r['forward_share']:.0f} %"),
         row(
             "**Jacobian at % of the bound timed inside its own run**",
-            lambda r: f"{100 * r['in_run_bound'] / r['jacobian']:.0f} %{est(r)}",
+            lambda r: f"{100 * r['in_run_bound'] / r['jacobian']:.0f} %{estimated(r)}",
         ),
     ]
-    if "fair_bound" in first:
+    if "fair_bound" in results[0]:
         rows.append(row("bound with fair-esm's forward, s", lambda r: f"{r['fair_bound']:.1f}"))
-    rows.append(
-        row(
-            "**Jacobian / readout cost** (fp32 readout)",
-            lambda r: f"{r['jacobian'] / r['readout']:.0f}x{est(r)}",
-        )
-    )
-    if len(precisions) > 1:
-        rows.append(
-            row(
-                "**Jacobian / readout cost** (bf16 readout)",
-                lambda r: f"{r['jacobian'] / r['readout_bf16']:.0f}x{est(r)}",
+    for suffix, name in (("", "fp32"), ("_bf16", "bf16")):
+        if "readout" + suffix in results[0]:
+            rows.append(
+                row(
+                    f"**Jacobian / readout cost** ({name} readout)",
+                    lambda r, k="readout" + suffix: f"{r['jacobian'] / r[k]:.0f}x{estimated(r)}",
+                )
             )
-        )
     return rows
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    import torch
+def timing_rows(results: list[dict], heads_note: str, peaks: dict) -> list[list[str]]:
+    """The cost table's rows: the readouts, fair-esm's forward, the Jacobian (those timed)."""
+    rows = readout_rows(results, heads_note, peaks)
+    if "fair_bare" in results[0]:
+        rows += fair_rows(results)
+    if "jacobian" in results[0]:
+        rows += batch_rows(results) + jacobian_rows(results)
+    return rows
 
-    from contactplug import memory_peaks, timing
 
+def checked_args(args: argparse.Namespace) -> tuple[list[int], list[str] | None, int | None]:
+    """The lengths, the asked memory paths and the Jacobian's positions (None: full), each
+    checked before a model is loaded."""
     if not args.model and not args.arch:
         raise ContactplugError("bench needs --model or --arch")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    timing.clock = timing.CLOCKS[args.clock]
     try:
         lengths = [int(x) for x in args.lengths.split(",")]
     except ValueError:
         lengths = [0]
     if any(n < 1 for n in lengths):
         raise ContactplugError(f"--lengths {args.lengths!r}: give positive numbers, e.g. 100,300")
-    load = os.getloadavg()
     if args.jacobian != "full" and not (args.jacobian.isdigit() and int(args.jacobian) > 0):
         raise ContactplugError(f"--jacobian {args.jacobian!r}: give a number of positions or full")
     asked_paths = args.paths.split(",") if args.paths else None
@@ -220,18 +245,55 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ContactplugError(
             f"unknown --paths {', '.join(unknown)}; from {', '.join(MEMORY_PATHS)}"
         )
-    from contactplug.commands.bench_complex import check_args, complex_bench
+    from contactplug.commands.bench_complex import check_args
 
     check_args(args)
+    return lengths, asked_paths, None if args.jacobian == "full" else int(args.jacobian)
+
+
+def print_memory(args: argparse.Namespace, model, lengths: list[int], heads, asked) -> None:
+    """`bench --memory`: each path's peak resident set per length, one subprocess each."""
+    from contactplug import memory_peaks
+
+    print()
+    rows = []
+    for path in memory_peaks.memory_paths(model, asked or MEMORY_PATHS):
+        cells = []
+        for n in lengths:
+            got = memory_peaks.peak_rss(args.model, args.arch, args.device, path, n, heads)
+            if "error" in got:
+                cells.append(f"failed: {got['error'][:60]}")
+            else:
+                extra = got["peak_mb"] - got["idle_mb"]
+                cells.append(f"{got['peak_mb']:.0f} (+{extra:.0f})")
+        rows.append([path] + cells)
+    print(table(["peak RSS, MB (+ above idle model)"] + [f"L = {n}" for n in lengths], rows))
+    print(
+        "(one subprocess per path; VmHWM reset after the model is built; jacobian: its first "
+        "2 positions; jacobian_fold: L random rows folded into the compact store, no forwards)"
+    )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from contactplug import timing
+
+    lengths, asked_paths, positions = checked_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clock = timing.CLOCKS[args.clock]  # this run's clock, handed to everything that times
+    load = os.getloadavg()
     model = timing.get_model(args.model, args.arch, args.device)
     heads, note = timing.heads_for(model, args.top_k)
-    machine, peaks = machine_lines(model)
-    positions = None if args.jacobian == "full" else int(args.jacobian)
+    machine, peaks = machine_lines(model, clock, args.clock)
     cj = args.only != "readout"
     if args.complex is not None:
+        from contactplug.commands.bench_complex import complex_bench
+
         return complex_bench(args, model, heads, note, lengths, (machine, load))
     results = [
-        timing.measure(model, n, heads, args.batch_size, positions, args.repeats, cj)
+        timing.measure(model, n, heads, args.batch_size, positions, args.repeats, cj, clock)
         for n in ([] if args.only in ("memory", "throughput") else lengths)
     ]
     print_header(args, model, machine, load)
@@ -246,55 +308,11 @@ def run_bench(args: argparse.Namespace) -> int:
             "another CPU gives other absolute figures)"
         )
     if args.memory or args.only == "memory":
-        print()
-        rows = []
-        for path in memory_peaks.memory_paths(model, asked_paths or MEMORY_PATHS):
-            cells = []
-            for n in lengths:
-                got = memory_peaks.peak_rss(args.model, args.arch, args.device, path, n, heads)
-                if "error" in got:
-                    cells.append(f"failed: {got['error'][:60]}")
-                else:
-                    extra = got["peak_mb"] - got["idle_mb"]
-                    cells.append(f"{got['peak_mb']:.0f} (+{extra:.0f})")
-            rows.append([path] + cells)
-        print(table(["peak RSS, MB (+ above idle model)"] + [f"L = {n}" for n in lengths], rows))
-        print(
-            "(one subprocess per path; VmHWM reset after the model is built; jacobian: its first "
-            "2 positions; jacobian_fold: L random rows folded into the compact store, no forwards)"
-        )
+        print_memory(args, model, lengths, heads, asked_paths)
     if args.throughput:
-        got = timing.throughput(model, args.throughput, heads, args.batch_size)
-        print()
-        print(
-            f"throughput over {got['count']} random sequences of 50-1000 residues "
-            f"({got['residues']} residues), sequences/s:"
-        )
-        header = ["readout, one at a time", "readout, batched", "batched / one at a time"]
-        cells = [
-            f"{got['one']:.2f}",
-            f"{got['batched']:.2f}",
-            f"{got['batched'] / got['one']:.2f}x",
-        ]
-        if "old" in got:  # the fair-esm families: the previous path, fair-esm with hooks
-            header += ["fair-esm hooks, one at a time", "batched / fair-esm"]
-            cells += [f"{got['old']:.2f}", f"{got['batched'] / got['old']:.2f}x"]
-        print(table(header, [cells]))
-        if "batched_bound" in got:
-            work = got["batched_1t"] / got["one_1t"]
-            print(
-                f"on one thread batched does {work:.2f}x less work than one at a time; on "
-                f"{got['threads']} threads one at a time uses {got['use_one']:.0%} of "
-                f"{got['threads']} cores' worth of that work and batched "
-                f"{got['use_batched']:.0%}: with every thread fully used, batched / one at "
-                f"a time would be {got['batched_bound']:.2f}x on this machine (the bound)"
-            )
-        chunks = ", ".join(f"{v:.0f}" for v in got["rss_chunks"])
-        print(
-            f"(the paths take turns on chunks of 100 sequences.) RSS, MB: "
-            f"{got['rss_before']:.0f} before; highest during each chunk of the batched path: "
-            f"{chunks}"
-        )
+        from contactplug.commands.bench_throughput import print_throughput
+
+        print_throughput(args, model, heads, clock)
     return 0
 
 

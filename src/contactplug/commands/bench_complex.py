@@ -39,7 +39,8 @@ def complex_bench(args: argparse.Namespace, model, heads, note: str, lengths, ma
     from contactplug import memory_peaks, timing
 
     linker = check_args(args)
-    got = [timing.measure_complex(model, n, args.complex, heads, args.repeats, linker)
+    clock = timing.CLOCKS[args.clock]
+    got = [timing.measure_complex(model, n, args.complex, heads, args.repeats, linker, clock)
            for n in lengths]  # fmt: skip
     print_header(args, model, *machine)
     used = got[0]["linker"]
