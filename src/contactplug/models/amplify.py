@@ -35,6 +35,7 @@ from contactplug.models.base import (
     autocast_context,
     checked_heads,
     column_logits,
+    padded_rows,
 )
 from contactplug.models.plain_torch import holder, pair_rotation, rotate_pairs
 
@@ -51,11 +52,7 @@ def letter_ids(letters: str) -> list[int]:
 
 def batch_tokens(sequences: Sequence[str]) -> torch.Tensor:
     """B x T int64: <bos> residues <eos>, right-padded with <pad>."""
-    width = max(len(s) for s in sequences) + 2
-    out = torch.full((len(sequences), width), PAD, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        out[row, : len(seq) + 2] = torch.tensor([BOS, *letter_ids(seq), EOS])
-    return out
+    return padded_rows([[BOS, *letter_ids(seq), EOS] for seq in sequences], PAD)
 
 
 def swiglu_width(intermediate_size: int) -> int:
@@ -138,7 +135,7 @@ def _attention(
 
 @torch.no_grad()
 def forward(
-    net: Amplify,
+    model: AmplifyModel,
     tokens: torch.Tensor,
     heads: Heads | None = None,
     on_heads: HeadCallback | None = None,
@@ -151,6 +148,7 @@ def forward(
     B x k x T x T, padded keys 0) to `on_heads` one layer at a time; logits (the asked-for
     columns) and the final hidden states (after `layer_norm_2`) if asked. The forward stops
     after the last wanted layer when neither is asked for."""
+    net = model.net
     heads = checked_heads(heads, on_heads, net.n_layers, net.n_heads, "AMPLIFY")
     if logits and net.decoder is None:
         raise ContactplugError("the AMPLIFY checkpoint has no decoder (no logits)")
@@ -205,14 +203,4 @@ class AmplifyModel(Model):
     def token_ids(self, letters: Iterable[str]) -> list[int]:
         return letter_ids("".join(letters))
 
-    def forward(
-        self,
-        tokens: torch.Tensor,
-        heads: Heads | None = None,
-        on_heads: HeadCallback | None = None,
-        logits: bool = True,
-        columns: Sequence[int] | None = None,
-        representation: bool = False,
-        autocast: torch.dtype | None = None,
-    ) -> Output:
-        return forward(self.net, tokens, heads, on_heads, logits, columns, representation, autocast)
+    forward = forward  # the forward above, the model its first argument

@@ -187,6 +187,15 @@ class Model(ABC):
         )
 
 
+def padded_rows(rows: Sequence[Sequence[int]], pad: int) -> torch.Tensor:
+    """B x T int64 (CPU) of token rows right-padded with `pad` to the longest: every family's
+    `tokens()` once it has made each row."""
+    out = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
+    for index, row in enumerate(rows):
+        out[index, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
 def checked_heads(
     heads: Heads | None, on_heads: HeadCallback | None, layers: int, per_layer: int, family: str
 ) -> dict[int, list[int]]:

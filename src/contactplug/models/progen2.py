@@ -42,6 +42,7 @@ from contactplug.models.base import (
     autocast_context,
     checked_heads,
     column_logits,
+    padded_rows,
 )
 from contactplug.models.plain_torch import holder, pair_rotation, rotate_pairs
 
@@ -118,7 +119,7 @@ def _attention(
 
 @torch.no_grad()
 def forward(
-    net: Progen2,
+    model: Progen2Model,
     tokens: torch.Tensor,
     heads: Heads | None = None,
     on_heads: HeadCallback | None = None,
@@ -131,6 +132,7 @@ def forward(
     zero above the diagonal) to `on_heads`, one layer at a time; the logits (shifted: row t
     predicts token t) and the final hidden states if asked. Stops after the last wanted
     layer when neither is asked for."""
+    net = model.net
     heads = checked_heads(heads, on_heads, net.n_layers, net.n_heads, "ProGen2")
     if logits and net.lm_head is None:
         raise ContactplugError("the ProGen2 checkpoint has no lm_head (no logits)")
@@ -198,20 +200,7 @@ class Progen2Model(Model):
 
     def tokens(self, sequences: Sequence[str]) -> torch.Tensor:
         """'1' residues '2' (N- to C-terminal), right-padded with <|pad|>."""
-        width = max(len(s) for s in sequences) + 2
-        out = torch.full((len(sequences), width), self.pad, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            out[row, : len(seq) + 2] = torch.tensor([self.start, *self.token_ids(seq), self.end])
-        return out.to(self.device)
+        rows = [[self.start, *self.token_ids(seq), self.end] for seq in sequences]
+        return padded_rows(rows, self.pad).to(self.device)
 
-    def forward(
-        self,
-        tokens: torch.Tensor,
-        heads: Heads | None = None,
-        on_heads: HeadCallback | None = None,
-        logits: bool = True,
-        columns: Sequence[int] | None = None,
-        representation: bool = False,
-        autocast: torch.dtype | None = None,
-    ) -> Output:
-        return forward(self.net, tokens, heads, on_heads, logits, columns, representation, autocast)
+    forward = forward  # the forward above, the model its first argument

@@ -36,6 +36,7 @@ from contactplug.models.base import (
     Output,
     Shape,
     fingerprint_state,
+    padded_rows,
     place,
 )
 
@@ -94,12 +95,8 @@ class ProtT5Model(Model):
 
     def tokens(self, sequences: Sequence[str]) -> torch.Tensor:
         """residues + </s>, right-padded with <pad>, on the model's device."""
-        width = max(len(s) for s in sequences) + 1
-        out = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            out[row, : len(seq)] = torch.tensor(self.token_ids(seq), dtype=torch.long)
-            out[row, len(seq)] = self.eos_id
-        return out.to(self.device)
+        rows = [[*self.token_ids(seq), self.eos_id] for seq in sequences]
+        return padded_rows(rows, self.pad_id).to(self.device)
 
     def forward(
         self,
