@@ -24,11 +24,11 @@ from .messages import core_messages, feedback, pymol_words
 try:
     from contactplug.files.atomic import safe_name
     from contactplug.files.methods import READOUT_METHODS, get_method, jacobian_for
-    from contactplug.files.sequences import Record, write_fasta
+    from contactplug.files.sequences import Record, fasta_id, write_fasta
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
     from ._files.atomic import safe_name
     from ._files.methods import READOUT_METHODS, get_method, jacobian_for
-    from ._files.sequences import Record, write_fasta
+    from ._files.sequences import Record, fasta_id, write_fasta
 
 DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 # rows of the core's method table; `jacobian` is the logit CJ, or the representation CJ on a
@@ -70,7 +70,10 @@ def find_exe() -> str:
 
 
 def record_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", text) or "chain"
+    """The id a chain's record gets: the FASTA reader's rule (`fasta_id`), not safe_name alone,
+    since the executable reads these ids back from a FASTA file and names each map's file by
+    safe_name of what it read; the map is then found by the same two rules."""
+    return fasta_id(text) or "chain"
 
 
 def predict(

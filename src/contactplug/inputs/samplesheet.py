@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contactplug.files.atomic import write_text
+from contactplug.files.atomic import MAX_STEM, safe_name, write_text
 from contactplug.files.errors import ContactplugError
-from contactplug.files.sequences import parse_chains, read_fasta
+from contactplug.files.sequences import fasta_id, parse_chains, read_fasta
 from contactplug.inputs.samplesheet_chains import (
     CHAIN_RULE,
     as_text,
@@ -43,8 +43,10 @@ from contactplug.inputs.structure import (
 )
 
 COLUMNS = ("id", "sequence", "fasta", "structure", "chain", "chains")
-# An id names the output files of its protein, so it may only hold file-name-safe characters.
-ID_RULE = re.compile(r"[A-Za-z0-9_.\-]+")
+# An id names the output files of its protein, which the pipeline's tasks expect as <id>.npz:
+# so an id must be its own `safe_name` (no leading '.', at most MAX_STEM bytes), and of the
+# FASTA reader's narrower alphabet (`files.sequences.fasta_id`), since the tasks pass proteins
+# to contactplug as FASTA records. Refused, never renamed: a renamed id would miss its files.
 GLOB = re.compile(r"[*?\[\]{}]")
 # The validated table: what each pipeline task needs, one row per protein, sorted by id.
 PROTEIN_COLUMNS = ("id", "sequence", "length", "structure", "chain", "chains", "chunks", "fasta")
@@ -78,9 +80,14 @@ def sheet_path(sheet: Path, value: str) -> Path | None:
 def check_id(pid: str, where: str) -> None:
     if not pid:
         raise ContactplugError(f"{where}: empty id")
-    if not ID_RULE.fullmatch(pid):
+    if fasta_id(pid) != pid:
         raise ContactplugError(
             f"{where}: id '{pid}' may only hold letters, digits, '_', '.' and '-' (it names files)"
+        )
+    if safe_name(pid) != pid:
+        raise ContactplugError(
+            f"{where}: id '{pid[:40]}' names files, so it may not start with '.' or be longer "
+            f"than {MAX_STEM} characters"
         )
 
 
