@@ -182,6 +182,17 @@ def test_a_checkpoint_of_another_size_than_its_config_is_one_line(tmp_path, chan
     refused(argv, says, root=tmp_path)
 
 
+def test_a_decoder_without_its_bias_is_one_line(tmp_path):
+    """The decoder's weight alone had passed the size checks into a strict load's traceback."""
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_folder(tmp_path)
+    state = load_file(folder / "model.safetensors")
+    del state["decoder.bias"]
+    save_file(state, str(folder / "model.safetensors"))
+    refused(["model-info", "--model", folder], "lacks decoder.bias; corrupt", root=tmp_path)
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"hidden_act": "GELU"}, {"rms_norm": False}, {"att_bias": True},

@@ -15,7 +15,13 @@ import torch
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models import amplify
-from contactplug.models.base import fingerprint_state, hf_hub_cache, place
+from contactplug.models.base import (
+    check_sizes,
+    config_size,
+    fingerprint_state,
+    hf_hub_cache,
+    place,
+)
 from contactplug.models.hf import find_hf_snapshot, read_config, read_weights
 
 HUB_OWNER = "chandar-lab"
@@ -59,49 +65,20 @@ def check_variant(config: Mapping, where: str | Path) -> None:
         )
 
 
-def _size(config: Mapping, key: str, where) -> int:
-    value = config.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ContactplugError(f"{where}: config.json has no valid {key} ({value!r})")
-    return value
-
-
-def _check_sizes(state: Mapping[str, torch.Tensor], want: dict[str, tuple], where) -> None:
-    """Every tensor the config implies, at the size it implies; else one line."""
-    missing = [k for k in want if k not in state and not k.startswith("decoder.")]
-    if missing:
-        raise ContactplugError(
-            f"{where}: the checkpoint lacks {', '.join(missing[:3])}"
-            f"{', ...' if len(missing) > 3 else ''}; corrupt, or not the size its config states"
-        )
-    for key, shape in want.items():
-        if key in state and tuple(state[key].shape) != shape:
-            raise ContactplugError(
-                f"{where}: {key} is {tuple(state[key].shape)}, its config implies {shape}: "
-                "the checkpoint is not the size its config states"
-            )
-    extra = [k for k in state if k not in want]
-    if extra:
-        raise ContactplugError(
-            f"{where}: the checkpoint has tensors its config does not account for "
-            f"({', '.join(sorted(extra)[:3])}): not the size its config states"
-        )
-
-
 def build(config: Mapping, state: Mapping[str, torch.Tensor], where) -> amplify.Amplify:
     """The network of `config` with `state`'s tensors, sizes checked against each other."""
     check_variant(config, where)
-    d = _size(config, "hidden_size", where)
-    layers = _size(config, "num_hidden_layers", where)
-    heads = _size(config, "num_attention_heads", where)
-    hidden = amplify.swiglu_width(_size(config, "intermediate_size", where))
+    d = config_size(config, "hidden_size", where)
+    layers = config_size(config, "num_hidden_layers", where)
+    heads = config_size(config, "num_attention_heads", where)
+    hidden = amplify.swiglu_width(config_size(config, "intermediate_size", where))
     max_tokens = int(config.get("max_length", 2048))
     with torch.device("meta"):
         net = amplify.Amplify(d, heads, layers, hidden, max_tokens=max_tokens,
                               eps=float(config.get("norm_eps", 1e-5)),
                               decoder="decoder.weight" in state)  # fmt: skip
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    _check_sizes(state, want, where)
+    check_sizes(state, want, where)  # a decoder with no bias too (it was a traceback)
     net = net.to_empty(device="cpu")
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return net.eval().requires_grad_(False)

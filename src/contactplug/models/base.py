@@ -1,5 +1,7 @@
 """The one model interface (`Model`), where a model runs, and the rules every loader shares:
-safe unpickling, the weights fingerprint, and which optional heads a checkpoint carries.
+safe unpickling, the weights fingerprint, which optional heads a checkpoint carries, and a
+checkpoint's sizes against its config. What every family's `tokens()` and `forward` do alike
+is here too: rows padded, the wanted heads checked, autocast, the logits' vocabulary columns.
 
 Everything above `models/` (readout, ranking, windows, batching, Jacobian, calibration, the
 plugin, the pipeline, bench) talks to a `Model` and knows no family by name. A family is one
@@ -316,3 +318,40 @@ def check_state(expected: set[str], found: set[str], source: str) -> tuple[bool,
     has_lm = not any(k.startswith(LM_HEAD_PREFIX) for k in missing)
     has_contact = not (CONTACT_KEYS & missing)
     return has_lm, has_contact
+
+
+def config_size(
+    config: Mapping, keys: str | Sequence[str], where: object, default: int | None = None
+) -> int:
+    """A positive whole number the config states under the first of `keys` it has (a family
+    read in two layouts' names), else `default`; else one line."""
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    value = next((config[k] for k in keys if config.get(k) is not None), default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ContactplugError(f"{where}: config.json has no valid {keys[0]} ({value!r})")
+    return value
+
+
+def check_sizes(
+    state: Mapping[str, torch.Tensor], want: Mapping[str, tuple[int, ...]], where: object
+) -> None:
+    """A checkpoint read by its config (`want`: each tensor name the config's network has, and
+    its shape) holds every tensor, at that size, and no other; else one line."""
+    missing = sorted(set(want) - set(state))
+    if missing:
+        raise ContactplugError(
+            f"{where}: the checkpoint lacks {', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}; corrupt, or not the size its config states"
+        )
+    for key, shape in want.items():
+        if tuple(state[key].shape) != tuple(shape):
+            raise ContactplugError(
+                f"{where}: {key} is {tuple(state[key].shape)}, its config implies {shape}: "
+                "the checkpoint is not the size its config states"
+            )
+    extra = sorted(set(state) - set(want))
+    if extra:
+        raise ContactplugError(
+            f"{where}: the checkpoint has tensors its config does not account for "
+            f"({', '.join(extra[:3])}): not the size its config states"
+        )

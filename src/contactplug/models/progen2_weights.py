@@ -21,7 +21,13 @@ import torch
 
 from contactplug.files.errors import ContactplugError
 from contactplug.models import progen2
-from contactplug.models.base import fingerprint_state, hf_hub_cache, place
+from contactplug.models.base import (
+    check_sizes,
+    config_size,
+    fingerprint_state,
+    hf_hub_cache,
+    place,
+)
 from contactplug.models.hf import find_hf_snapshot, read_config, read_weights
 
 HUB_OWNER = "hugohrban"
@@ -59,26 +65,20 @@ def read_vocab(folder: Path) -> dict[str, int]:
     return {str(k): int(v) for k, v in vocab.items()}
 
 
-def _size(config: Mapping, keys: tuple[str, ...], where, default=None) -> int:
-    value = next((config[k] for k in keys if config.get(k) is not None), default)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ContactplugError(f"{where}: config.json has no valid {keys[0]} ({value!r})")
-    return value
-
-
 def network(config: Mapping, has_lm_head: bool, where) -> progen2.Progen2:
     """The (empty, meta) network a config describes, in either layout's names."""
-    d = _size(config, ("n_embd", "embed_dim"), where)
-    vocab = _size(config, ("vocab_size_emb", "vocab_size"), where)
-    lm_vocab = _size(config, ("vocab_size_lm_head", "vocab_size"), where)
+    d = config_size(config, ("n_embd", "embed_dim"), where)
+    vocab = config_size(config, ("vocab_size_emb", "vocab_size"), where)
+    lm_vocab = config_size(config, ("vocab_size_lm_head", "vocab_size"), where)
     act = str(config.get("activation_function", "gelu_new"))
     if act != "gelu_new":
         raise ContactplugError(f"{where}: activation_function {act!r}: ProGen2 uses gelu_new")
     with torch.device("meta"):
         return progen2.Progen2(
-            d, _size(config, ("n_head",), where), _size(config, ("n_layer",), where),
-            _size(config, ("n_inner",), where, 4 * d), config.get("rotary_dim"), vocab,
-            lm_vocab if has_lm_head else None, _size(config, ("n_positions", "n_ctx"), where),
+            d, config_size(config, "n_head", where), config_size(config, "n_layer", where),
+            config_size(config, "n_inner", where, 4 * d), config.get("rotary_dim"), vocab,
+            lm_vocab if has_lm_head else None,
+            config_size(config, ("n_positions", "n_ctx"), where),
             float(config.get("layer_norm_epsilon", 1e-5)),
         )  # fmt: skip
 
@@ -100,24 +100,7 @@ def convert(state: Mapping[str, torch.Tensor], net: progen2.Progen2, where) -> d
     """The published tensors under our names, sizes checked against the config's network."""
     want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     ours = {_ours(k): v for k, v in state.items() if not k.endswith(IGNORED)}
-    missing = sorted(set(want) - set(ours))
-    if missing:
-        raise ContactplugError(
-            f"{where}: the checkpoint lacks {', '.join(missing[:3])}"
-            f"{', ...' if len(missing) > 3 else ''}; corrupt, or not the size its config states"
-        )
-    for key, shape in want.items():
-        if tuple(ours[key].shape) != shape:
-            raise ContactplugError(
-                f"{where}: {key} is {tuple(ours[key].shape)}, its config implies {shape}: the "
-                "checkpoint is not the size its config states"
-            )
-    extra = sorted(set(ours) - set(want))
-    if extra:
-        raise ContactplugError(
-            f"{where}: the checkpoint has tensors its config does not account for "
-            f"({', '.join(extra[:3])}): not the size its config states"
-        )
+    check_sizes(ours, want, where)
     out = {k: v.float() for k, v in ours.items()}
     for key in [k for k in out if k.endswith(".attn.qkv.weight")]:
         out[key] = qkv_rows(out[key])
