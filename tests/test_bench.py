@@ -3,6 +3,7 @@ machine facts it prints are read from the machine. No timing assertions: the num
 depend on the machine."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -171,3 +172,68 @@ def test_the_clock_passed_is_the_clock_read(tiny_model):
     assert timing.interleaved(nap, 1, tiny_model)["nap"] >= 0.05  # the wall clock by default
     assert timing.interleaved(nap, 1, tiny_model, timing.CLOCKS["cpu"])["nap"] < 0.05
     assert timing.interleaved(nap, 1, tiny_model, timing.CLOCKS["wall"])["nap"] >= 0.05
+
+
+BOUND = re.compile(r"^(\d+) / (\d+) / (\d+) %, (matmul|exp|element-wise)$")
+
+
+def test_bench_says_what_bounds_each_path(tiny_model_path, capsys):
+    """The real bench on the tiny model: each path's predicted matmul / exp / element-wise
+    shares sum to 100 % and the bound it names is the largest; the predicted ratio over the
+    bare forward stands beside the measured one."""
+    args = ["bench", "--model", str(tiny_model_path), "--lengths", "12,40", "--repeats", "1"]
+    assert main(args + ["--only", "readout"]) == 0
+    out = capsys.readouterr().out
+    assert "measured exp2 " in out and " GB/s (the softmax's and fold's other passes" in out
+    assert "| what bounds each path (predicted) | L = 12 | L = 40 |" in out
+    rows = [line.strip("| ").split(" | ") for line in out.splitlines() if "bound by |" in line]
+    labels = [r[0] for r in rows]
+    for path in ("bare forward", "attention readout", "all-heads readout", "esm-head readout"):
+        assert f"{path}, fp32: matmul / exp / element-wise, bound by" in labels, path
+        assert f"{path}, bf16 matmuls at 7x this fp32 peak: matmul / exp / element-wise, " \
+            "bound by" in labels, path  # fmt: skip
+    for label, *cells in rows:
+        assert len(cells) == 2, label
+        for cell in cells:
+            found = BOUND.match(cell)
+            assert found, (label, cell)
+            shares = dict(
+                zip(("matmul", "exp", "element-wise"), map(int, found.groups()[:3]), strict=True)
+            )
+            assert sum(shares.values()) == 100, (label, cell)
+            assert shares[found[4]] == max(shares.values()), (label, cell)
+    ratios = [line for line in out.splitlines() if "/ bare, fp32: predicted (measured)**" in line]
+    assert len(ratios) == 3
+    for line in ratios:
+        assert re.search(r"\| \d+\.\d\dx \(\d+\.\d\dx\) \| \d+\.\d\dx \(\d+\.\d\dx\) \|$", line)
+    assert re.search(r"bare forward, fp32: predicted ms \(measured\) \| \d+\.\d \(\d+\.\d\)", out)
+
+
+def test_the_counts_fold_what_the_readout_folds(tiny_model, monkeypatch):
+    """The probabilities the counts charge the fold for are those the real readout hands its
+    fold (all-heads: every head of every layer; attention: the wanted heads only, the other
+    layers' softmax inside SDPA)."""
+    from contactplug.commands import bench_bounds
+    from contactplug.readout import attention
+
+    folded = []
+    real = attention.HeadFold.rows
+
+    def counted(self, layer, wanted, block, start):
+        folded.append(block.numel())
+        return real(self, layer, wanted, block, start)
+
+    monkeypatch.setattr(attention.HeadFold, "rows", counted)
+    params = hardware.linear_params(tiny_model.module)
+    shape = bench_bounds.Shape(tiny_model.num_layers, tiny_model.num_heads, 32, params)
+    length, tokens = 40, 42
+    seq = "ACDEFGHIKLMNPQRSTVWY" * 2
+    attention.batch_maps(tiny_model, [seq], "all-heads")
+    every = bench_bounds.all_heads_work(shape, length, bf16=False)
+    assert sum(folded) == every.exps == shape.layers * shape.heads * tokens**2
+    folded.clear()
+    heads = [(1, 0), (1, 2)]
+    attention.batch_maps(tiny_model, [seq], "attention", heads)
+    some = bench_bounds.attention_work(shape, length, False, heads)
+    sdpa = shape.heads * tokens**2  # layer 0, no head wanted: its softmax inside SDPA
+    assert sum(folded) == some.exps - sdpa == 2 * tokens**2

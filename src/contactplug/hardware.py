@@ -102,6 +102,53 @@ def matmul_peaks(
     return {dtype: 2 * size**3 / seconds / 1e9 for dtype, seconds in best.items()}
 
 
+def pass_rates(
+    device: torch.device,
+    elements: int = 2**20,
+    rounds: int = 8,
+    clock: Callable[[], float] = time.perf_counter,
+    heads: int = 16,
+) -> dict[str, float]:
+    """What the passes besides matmuls run at here, the best of `rounds` (interleaved) over a
+    heads x rows x 1024 fp32 block of `elements` values (the readout's row blocks are 4 MiB,
+    2**20 values): 'exp2' and 'exp', exponentials per second (G/s) of exp2_ / exp_ in place,
+    less the copy that refills the block; 'elementwise', GB/s of the readout's other passes
+    over it: the softmax's row max (read), subtract (read + write), row sum (read) and scale
+    (read + write), then a weighted sum over the heads (`baddbmm_`, read) and column sums
+    (read), 32 bytes a value. fp32: the softmax, the fold and the residual stream stay fp32
+    in every precision."""
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    shape = (heads, elements // (heads * 1024), 1024)
+    source = torch.randn(shape, generator=gen).to(device)
+    block = source.clone()
+    weights = torch.full((1, 1, heads), 1 / heads, device=device)
+    folded = torch.zeros(1, 1, shape[1] * shape[2], device=device)
+
+    def other_passes() -> None:
+        block.sub_(block.amax(-1, keepdim=True))
+        block.mul_(block.sum(-1, keepdim=True).reciprocal_())
+        folded.baddbmm_(weights, block.view(1, heads, -1))
+        block.sum(-2)
+
+    passes = {
+        "copy": lambda: block.copy_(source),
+        "exp2": lambda: block.copy_(source).exp2_(),
+        "exp": lambda: block.copy_(source).exp_(),
+        "elementwise": other_passes,
+    }
+    best = {name: float("inf") for name in passes}
+    for fn in passes.values():
+        fn()  # warm-up: pages touched, kernels chosen
+    for _ in range(rounds):
+        for name, fn in passes.items():
+            block.copy_(source)
+            best[name] = min(best[name], _seconds(fn, device, clock))
+    exp_seconds = {n: max(best[n] - best["copy"], 1e-9) for n in ("exp2", "exp")}
+    out = {name: elements / seconds / 1e9 for name, seconds in exp_seconds.items()}
+    out["elementwise"] = 32 * elements / best["elementwise"] / 1e9
+    return out
+
+
 def linear_params(module: torch.nn.Module) -> int:
     """Weights that take part in a bare forward's matmuls: every nn.Linear weight outside the
     contact head (embeddings are lookups; the tied vocabulary projection, V x E with V ~ 33,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from contactplug.commands.bench_report import print_header, table
+from contactplug.commands.bench_report import print_header, rows_of, table
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import REPR_FALLBACK
 from contactplug.models.registry import REGISTRY
@@ -25,9 +25,10 @@ MEMORY_PATHS = (
 
 # torch (and `hardware`, which measures with it) are imported in the functions that run, so
 # that `contactplug --help` lists this command without loading torch (commands/__init__.py)
-def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict]:
-    """What the machine is (matmul features, measured peaks, the kernels a forward ran) as
-    lines to print, and the peaks (dtype -> GFLOP/s), measured by the run's `clock`."""
+def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict, dict]:
+    """What the machine is (matmul features, measured peaks and exp / element-wise rates, the
+    kernels a forward ran) as lines to print, the peaks (dtype -> GFLOP/s) and the rates
+    (`hardware.pass_rates`), measured by the run's `clock`."""
     import torch
 
     from contactplug import hardware
@@ -47,6 +48,12 @@ def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict]:
         f"measured matmul peak (1024^3, best of 8, interleaved, {clock_name} clock): "
         + ", ".join(f"{str(d).replace('torch.', '')} {g:.0f} GFLOP/s" for d, g in peaks.items())
     )
+    rates = hardware.pass_rates(device, clock=clock)
+    lines.append(
+        f"measured exp2 {rates['exp2']:.2f} G/s, exp {rates['exp']:.2f} G/s, element-wise "
+        f"{rates['elementwise']:.0f} GB/s (the softmax's and fold's other passes; 4 MiB fp32 "
+        f"blocks, best of 8, interleaved, {clock_name} clock)"
+    )
     for dtype in dtypes:
         autocast = None if dtype == torch.float32 else dtype
         kernels = hardware.onednn_kernels(
@@ -60,12 +67,7 @@ def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict]:
 
     chosen = matmul_precision.resolve(model)
     lines.append(f"readout precision by default: {matmul_precision.describe(chosen)}")
-    return lines, peaks
-
-
-def rows_of(results: list[dict]):
-    """row(label, cell): the label, then `cell` of each length's results."""
-    return lambda label, cell: [label] + [cell(r) for r in results]
+    return lines, peaks, rates
 
 
 def ms(key: str):
@@ -274,6 +276,23 @@ def print_memory(args: argparse.Namespace, model, lengths: list[int], heads, ask
     )
 
 
+def print_bounds(results: list[dict], model, heads, peaks: dict, rates: dict) -> None:
+    """What bounds each path: its counts at this run's rates (`commands.bench_bounds`)."""
+    from contactplug import hardware
+    from contactplug.commands import bench_bounds
+
+    params = hardware.linear_params(model.module)
+    shape = bench_bounds.Shape(model.num_layers, model.num_heads, model.embed_dim, params)
+    print()
+    rows = bench_bounds.bound_rows(results, shape, heads, peaks, rates)
+    print(table(["what bounds each path (predicted)"] + [f"L = {r['L']}" for r in results], rows))
+    print(
+        "(operation counts of the ESM-2 forward and the readout's fold at the rates measured "
+        "above: matmul FLOPs at the precision's peak, exps at exp2's rate, element-wise bytes "
+        "at the element-wise rate; shares of the predicted time, the largest named)"
+    )
+
+
 def run_bench(args: argparse.Namespace) -> int:
     import torch
 
@@ -286,7 +305,7 @@ def run_bench(args: argparse.Namespace) -> int:
     load = os.getloadavg()
     model = timing.get_model(args.model, args.arch, args.device)
     heads, note = timing.heads_for(model, args.top_k)
-    machine, peaks = machine_lines(model, clock, args.clock)
+    machine, peaks, rates = machine_lines(model, clock, args.clock)
     cj = args.only != "readout"
     if args.complex is not None:
         from contactplug.commands.bench_complex import complex_bench
@@ -307,6 +326,7 @@ def run_bench(args: argparse.Namespace) -> int:
             "(interleaved medians; T = L + 2 tokens; params = every nn.Linear weight; "
             "another CPU gives other absolute figures)"
         )
+        print_bounds(results, model, heads, peaks, rates)
     if args.memory or args.only == "memory":
         print_memory(args, model, lengths, heads, asked_paths)
     if args.throughput:

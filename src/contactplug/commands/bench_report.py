@@ -17,6 +17,11 @@ def describe_device(model) -> str:
     return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
 
 
+def rows_of(results: list[dict]):
+    """row(label, cell): a table row, the label then `cell` of each length's results."""
+    return lambda label, cell: [label] + [cell(r) for r in results]
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
