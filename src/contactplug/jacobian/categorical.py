@@ -170,9 +170,7 @@ def finish_map(scores: np.ndarray, square: bool, chain_lengths=None) -> np.ndarr
         ends = np.cumsum([0, *chain_lengths])
         for c in range(len(chain_lengths)):
             for d in range(len(chain_lengths)):
-                block = scores[ends[c] : ends[c + 1], ends[d] : ends[d + 1]]
-                total = block.sum() if block.sum() != 0 else 1
-                block -= np.outer(block.sum(-1), block.sum(-2)) / total
+                apc_inplace(scores[ends[c] : ends[c + 1], ends[d] : ends[d + 1]])  # a view
     else:
         scores = apc_inplace(scores)
     if not square:
@@ -182,7 +180,11 @@ def finish_map(scores: np.ndarray, square: bool, chain_lengths=None) -> np.ndarr
 
 
 def apc_inplace(x: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """`contactmap.apc` of a square matrix, the same arithmetic, by row chunks in place."""
+    """APC of a map or of one block of it (x - r c^T / t; r, c: row and column sums, t: the
+    total, 1 when 0), by row chunks in place (no second L x L array): the one numpy APC, for
+    every Jacobian map and each block of a complex's. The readout's APC is torch, on its own
+    terms: `readout.attention.process_heads` (per head maps, the reference) and its `HeadFold`,
+    which never builds a head's map and takes APC as rank-K corrections of the folded sums."""
     row, col, total = x.sum(-1), x.sum(-2), x.sum()
     total = total if total != 0 else 1
     for lo in range(0, len(x), chunk):
