@@ -1,11 +1,13 @@
 """APC written once for numpy (issue 21, item 3): `jacobian.categorical.apc_inplace` serves the
-Jacobian's whole map and each block of a complex's, and agrees with the readout's torch APC."""
+Jacobian's whole map and each block of a complex's, and agrees with the readout's torch APC;
+the Jacobian's two meta dicts come from one helper (item 4)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from contactplug.files.sequences import Record, complex_record
 from contactplug.jacobian import categorical as jacobian
 from contactplug.readout.attention import process_heads
 
@@ -58,3 +60,16 @@ def test_numpy_apc_agrees_with_the_readouts_torch_apc():
         np.fill_diagonal(want, 0)
         np.testing.assert_allclose(got[h], want, rtol=1e-5, atol=1e-7)
 
+
+def test_single_and_complex_maps_carry_the_same_meta(tiny_model):
+    single = jacobian.contact_map(tiny_model, Record("s", "MKTAYIAKQR"), progress=False)
+    cx = jacobian.contact_map(
+        tiny_model, complex_record("cx", ["MKTAY", "IAKQR"]), progress=False, linker="G5"
+    )
+    keys = {"device", "dtype", "model_source", "fingerprint", "batch_size", "store"}
+    assert set(single.meta) == set(cx.meta) == keys
+    for key in keys - {"batch_size"}:
+        assert single.meta[key] == cx.meta[key], key
+    assert single.meta["fingerprint"] == tiny_model.fingerprint
+    fast = jacobian.contact_map(tiny_model, Record("s", "MKTAYIAKQR"), fast=True, progress=False)
+    assert "store" not in fast.meta and fast.meta["batch_size"] >= 1

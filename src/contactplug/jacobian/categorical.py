@@ -244,14 +244,6 @@ def contact_map(
     elif window > model.max_length:
         raise ContactplugError(f"--window {window} exceeds the model's {model.max_length}")
     begin = time.perf_counter()
-    meta = {
-        "device": str(model.device),
-        "dtype": str(model.dtype).replace("torch.", ""),
-        "model_source": model.source,
-        "fingerprint": model.fingerprint,
-    }
-    if autocast is not None:
-        meta["autocast"] = str(autocast).replace("torch.", "")
     spans = windows.spans(length, window, overlap) if window else [(0, length)]
     pieces, n_forward = [], 0
     for start, end in spans:
@@ -260,9 +252,8 @@ def contact_map(
         stream = row_stream(model, piece, 0, None, representation, fast, size, progress, autocast)
         pieces.append(((start, end), map_from_rows(stream, len(piece), precision)))
         n_forward += len(piece) * (1 if fast else len(AMINO_ACIDS)) + 1
-        meta["batch_size"] = size
-        if not (representation or fast):
-            meta["store"] = choose_precision(len(piece)) if precision == "auto" else precision
+    # the last window's batch size and store, as the windows' loop had written them
+    meta = _meta(model, autocast, size, len(piece), precision, not (representation or fast))
     if len(spans) > 1:
         scores, uncovered = windows.stitch(length, pieces, "min")
         shared = windows.default_overlap(window) if overlap is None else overlap
@@ -282,6 +273,25 @@ def contact_map(
     )
 
 
+def _meta(
+    model: Model, autocast, batch_size: int, length: int, precision: str, exact: bool
+) -> dict:
+    """What a Jacobian map's meta says of its run: device, dtype, weights, batch size, the
+    autocast dtype when one ran, and for the logit CJ (`exact`) its store's precision."""
+    meta = {
+        "device": str(model.device),
+        "dtype": str(model.dtype).replace("torch.", ""),
+        "model_source": model.source,
+        "fingerprint": model.fingerprint,
+        "batch_size": batch_size,
+    }
+    if autocast is not None:
+        meta["autocast"] = str(autocast).replace("torch.", "")
+    if exact:
+        meta["store"] = choose_precision(length) if precision == "auto" else precision
+    return meta
+
+
 def _complex_map(
     model, record, representation, fast, batch_size, progress, precision, autocast, linker
 ) -> ContactMap:
@@ -293,17 +303,8 @@ def _complex_map(
     )
     scores = map_from_rows(stream, len(record.sequence), precision, record.chain_lengths)
     linker = joining.check_linker(linker or model.default_linker)
-    meta = {
-        "device": str(model.device),
-        "dtype": str(model.dtype).replace("torch.", ""),
-        "model_source": model.source,
-        "fingerprint": model.fingerprint,
-        "batch_size": size,
-    }
-    if autocast is not None:
-        meta["autocast"] = str(autocast).replace("torch.", "")
-    if not (representation or fast):
-        meta["store"] = choose_precision(len(record.sequence)) if precision == "auto" else precision
+    exact = not (representation or fast)
+    meta = _meta(model, autocast, size, len(record.sequence), precision, exact)
     return ContactMap(
         contacts=scores,
         sequence=record.sequence,
