@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from parity import of
+from reference_maps import every_head
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.methods import METHODS
@@ -81,9 +82,7 @@ def test_logits_hidden_states_and_every_head_equal_fair_esm(esm1b_real_width):
     m = esm1b_real_width
     tokens = m.tokens(SEQS)  # a padded batch
     want = fair_esm(m, tokens, repr_layers=[m.num_layers], need_head_weights=True)
-    maps = {}
-    every = {layer: range(m.num_heads) for layer in range(m.num_layers)}
-    got = m.forward(tokens, every, lambda n, h, p: maps.update({n: p.clone()}), True, None, True)
+    got, maps = every_head(m, tokens, representation=True)
     for b, seq in enumerate(SEQS):
         t = len(seq) + 2
         np.testing.assert_allclose(got.logits[b, :t], want["logits"][b, :t], **of(m, t, 1e-4))
@@ -199,9 +198,7 @@ def test_hf_folder_with_absolute_positions_equals_transformers(tmp_path, name):
     tokens = model.tokens(SEQS)
     tokens[0, 4] = model.mask_id
     mask = tokens.ne(1).long()
-    every = {layer: range(4) for layer in range(2)}
-    maps = {}
-    got = model.forward(tokens, every, lambda n, h, p: maps.update({n: p}))
+    got, maps = every_head(model, tokens)
     with torch.no_grad():
         hf = transformers.EsmForMaskedLM.from_pretrained(
             str(tmp_path / name), attn_implementation="eager"

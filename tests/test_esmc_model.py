@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from parity import of
+from reference_maps import every_head, folded, read_reference
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
@@ -28,8 +29,7 @@ WEIGHTS = "esmc_300m_2024_12_v0.pth"
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    with np.load(DATA / "reference.npz") as f:
-        return {k: f[k] for k in f.files}
+    return read_reference(DATA / "reference.npz")
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,7 @@ def test_interface_forward_equals_the_official_modules(official, ref):
     sequences = [str(s) for s in ref["sequences"]]
     tokens = m.tokens(sequences)
     assert tokens.tolist() == ref["tokens"].tolist()
-    maps = {}
-    every = {layer: range(m.num_heads) for layer in range(m.num_layers)}
-    out = m.forward(tokens, every, lambda n, h, p: maps.update({n: p}), representation=True)
+    out, maps = every_head(m, tokens, representation=True)
     t = tokens.shape[1]
     np.testing.assert_allclose(out.logits.numpy(), ref["logits"], **of(m, t, 1e-4))
     np.testing.assert_allclose(out.representation.numpy(), ref["embeddings"], **of(m, t, 1e-4))
@@ -79,11 +77,8 @@ def test_readout_maps_are_the_official_attention_processed(official, ref):
     heads = [(2, 3), (0, 1), (1, 0)]
     got = attention.head_maps(official, seq, heads).numpy()
     for k, (layer, head) in enumerate(heads):
-        a = ref["attention"][layer, 0, head, 1 : len(seq) + 1, 1 : len(seq) + 1].astype(np.float64)
-        a = 0.5 * (a + a.T)
-        a = a - np.outer(a.sum(1), a.sum(0)) / a.sum()
-        np.fill_diagonal(a, 0)
-        np.testing.assert_allclose(got[k], a, **of(official))
+        a = ref["attention"][layer, 0, head, 1 : len(seq) + 1, 1 : len(seq) + 1]
+        np.testing.assert_allclose(got[k], folded([a]), **of(official))
 
 
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
@@ -102,13 +97,9 @@ def test_folded_maps_of_a_padded_batch_are_the_official_attention_processed(
     maps = attention.batch_maps(official, seqs, method, chosen)
     for b, (seq, got) in enumerate(zip(seqs, maps, strict=True)):
         n = len(seq)
-        want = np.zeros((n, n))
-        for layer, head in picks:
-            a = ref["attention"][layer, b, head, 1 : n + 1, 1 : n + 1].astype(np.float64)
-            a = 0.5 * (a + a.T)
-            want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
-        want /= len(picks)
-        np.fill_diagonal(want, 0)
+        want = folded(
+            ref["attention"][layer, b, head, 1 : n + 1, 1 : n + 1] for layer, head in picks
+        )
         np.testing.assert_allclose(got, want, **of(official))
 
 

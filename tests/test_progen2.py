@@ -33,6 +33,7 @@ import pytest
 import torch
 from badinput import refused
 from parity import of
+from reference_maps import every_head, folded, read_reference
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
@@ -46,8 +47,7 @@ PORT_NAMES = {"n_embd": "embed_dim", "vocab_size": "vocab_size_emb"}
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    with np.load(DATA / "reference.npz") as f:
-        return {k: f[k] for k in f.files}
+    return read_reference(DATA / "reference.npz")
 
 
 def write_tokenizer(folder: Path, ref: dict) -> None:
@@ -96,9 +96,7 @@ def test_tokens_logits_hidden_states_and_every_head_equal_the_reference(model, r
     sequences = [str(s) for s in ref["sequences"]]
     tokens = model.tokens(sequences)
     assert tokens.tolist() == ref["tokens"].tolist()
-    maps = {}
-    every = {layer: range(model.num_heads) for layer in range(model.num_layers)}
-    out = model.forward(tokens, every, lambda n, h, p: maps.update({n: p}), representation=True)
+    out, maps = every_head(model, tokens, representation=True)
     t = tokens.shape[1]
     for b, seq in enumerate(sequences):
         n = len(seq) + 2
@@ -130,13 +128,9 @@ def test_folded_maps_of_a_padded_batch_are_the_reference_attention_processed(
     maps = attention.batch_maps(model, seqs, method, chosen)
     for b, (seq, got) in enumerate(zip(seqs, maps, strict=True)):
         n = len(seq)
-        want = np.zeros((n, n))
-        for layer, head in picks:
-            a = ref["attention"][layer, b, head, 1 : n + 1, 1 : n + 1].astype(np.float64)
-            a = 0.5 * (a + a.T)
-            want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
-        want /= len(picks)
-        np.fill_diagonal(want, 0)
+        want = folded(
+            ref["attention"][layer, b, head, 1 : n + 1, 1 : n + 1] for layer, head in picks
+        )
         np.testing.assert_allclose(got, want, **of(model))
         assert np.allclose(got, got.T)
 

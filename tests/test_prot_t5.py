@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from parity import of
+from reference_maps import every_head, folded
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
@@ -122,12 +123,7 @@ def test_hidden_states_and_every_head_equal_transformers(model, reference):
     batch = tokenizer([spaced(s) for s in SEQS], padding=True, return_tensors="pt")
     with torch.no_grad():
         want = encoder(**batch, output_attentions=True)
-    maps = {}
-    every = {layer: range(model.num_heads) for layer in range(model.num_layers)}
-    got = model.forward(
-        batch.input_ids, every, lambda n, h, p: maps.update({n: p}), logits=False,
-        representation=True,
-    )  # fmt: skip
+    got, maps = every_head(model, batch.input_ids, logits=False, representation=True)
     for b, seq in enumerate(SEQS):
         t = len(seq) + 1
         np.testing.assert_allclose(
@@ -179,13 +175,7 @@ def test_folded_maps_of_a_padded_batch_are_transformers_attention_processed(
     assert seen  # the row-block path ran, not the whole-map one
     for b, (seq, got) in enumerate(zip(SEQS, maps, strict=True)):
         n = len(seq)
-        want = np.zeros((n, n))
-        for layer, head in picks:
-            a = want_attn[layer][b, head, :n, :n].double().numpy()
-            a = 0.5 * (a + a.T)
-            want += a - np.outer(a.sum(1), a.sum(0)) / a.sum()
-        want /= len(picks)
-        np.fill_diagonal(want, 0)
+        want = folded(want_attn[layer][b, head, :n, :n].double().numpy() for layer, head in picks)
         np.testing.assert_allclose(got, want, **of(model))
 
 
