@@ -16,6 +16,32 @@ from contactplug.models.base import Model
 from contactplug.readout import prediction
 
 
+def run_path(model: Model, name: str, part: list, heads, batch: int | None) -> float:
+    """One path of `throughput` over `part` (Records); the highest RSS while it ran (MB).
+    old: fair-esm with hooks, one at a time; one: one sequence per forward, one after
+    another, on all threads; batched: what predict does by default (length-sorted batches,
+    side by side on CPU); *_1t: the same on one thread, the work each path does."""
+    if name == "old":
+        for r in part:
+            timing.old_readout(model, r.sequence, heads)
+        return hardware.rss_mb()
+    threads = torch.get_num_threads()
+    size, workers = (1, 1) if name.startswith("one") else (batch, None)
+    if name.endswith("_1t"):
+        torch.set_num_threads(1)
+        workers = 1
+    peak = 0.0
+    try:
+        stream = prediction.predict_unordered(
+            model, part, ranking=_Fixed(heads), batch_size=size, workers=workers
+        )
+        for _ in stream:
+            peak = max(peak, hardware.rss_mb())  # maps dropped once saved, as the CLI does
+    finally:
+        torch.set_num_threads(threads)
+    return peak
+
+
 def throughput(
     model: Model,
     count: int,
@@ -38,7 +64,6 @@ def throughput(
     records = [
         Record(f"s{n}", timing.sequence(int(n_res), seed + n)) for n, n_res in enumerate(lengths)
     ]
-    ranking = _Fixed(heads)
     out: dict = {"count": count, "residues": int(lengths.sum()), "rss_before": hardware.rss_mb()}
     spent = {"old": 0.0, "one": 0.0, "batched": 0.0}
     if not timing.has_fair_esm(model):
@@ -47,39 +72,16 @@ def throughput(
     if threads > 1:
         spent.update(one_1t=0.0, batched_1t=0.0)
     rss = []
-
-    def run(name: str, part: list) -> None:
-        if name == "old":
-            for r in part:
-                timing.old_readout(model, r.sequence, heads)
-            return
-        # one at a time: one sequence per forward, one after another, on all threads;
-        # batched: what predict does by default (length-sorted batches, side by side on CPU);
-        # *_1t: the same on one thread, the work each path does
-        size, workers = (1, 1) if name.startswith("one") else (batch, None)
-        if name.endswith("_1t"):
-            torch.set_num_threads(1)
-            workers = 1
-        peak = 0.0
-        try:
-            stream = prediction.predict_unordered(
-                model, part, ranking=ranking, batch_size=size, workers=workers
-            )
-            for _ in stream:
-                peak = max(peak, hardware.rss_mb())  # maps dropped once saved, as the CLI does
-        finally:
-            torch.set_num_threads(threads)
-        if name == "batched":
-            rss.append(peak)
-
     names = list(spent)
     for n, first in enumerate(range(0, count, chunk)):
         part = records[first : first + chunk]
         turn = n % len(names)
         for name in names[turn:] + names[:turn]:
             begin = clock()
-            run(name, part)
+            peak = run_path(model, name, part, heads, batch)
             spent[name] += clock() - begin
+            if name == "batched":
+                rss.append(peak)
     out.update({name: count / seconds for name, seconds in spent.items()}, rss_chunks=rss)
     out["threads"] = threads
     if threads > 1:
