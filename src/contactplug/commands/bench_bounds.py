@@ -57,7 +57,8 @@ class Shape:
 
     @property
     def ffn(self) -> float:  # a layer's weights are 4 dim^2 (q, k, v, out) + 2 dim ffn
-        return (self.layer_params - 4 * self.dim**2) / (2 * self.dim)
+        # (never below 0: families with another layout get ESM-2's counts without a GELU)
+        return max(0.0, (self.layer_params - 4 * self.dim**2) / (2 * self.dim))
 
     @property
     def head_dim(self) -> float:
