@@ -72,6 +72,16 @@ def test_tokens_logits_hidden_states_and_every_head_equal_the_reference(model, r
     assert padded.any() and (ref["attention"][:, :, :, :, :][..., padded[1]][:, 1] == 0).all()
 
 
+def test_a_head_the_network_lacks_is_one_line(model):
+    tokens = model.tokens(["MKTAYIAKQRQ"])
+    for heads in ({3: [0]}, {0: [1, 4]}, {-1: [0]}):
+        with pytest.raises(ContactplugError, match="AMPLIFY has no head") as err:
+            model.forward(tokens, heads, lambda n, h, p: None, logits=False)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="without an on_heads callback"):
+        model.forward(tokens, {0: [0]}, None)
+
+
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
 def test_folded_maps_of_a_padded_batch_are_the_reference_attention_processed(
     model, ref, method, monkeypatch

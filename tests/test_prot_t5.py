@@ -150,6 +150,15 @@ def test_only_the_wanted_heads_and_an_early_stop(model, reference):
     np.testing.assert_allclose(probs[0], want[0][0, [1, 3]], **of(model))
 
 
+def test_a_head_the_encoder_lacks_is_one_line(model):
+    """A layer past the last had been an IndexError, a head past a layer's a torch error."""
+    tokens = model.tokens(SEQS[1:2])
+    for heads in ({2: [0]}, {0: [1, 4]}, {-1: [0]}):
+        with pytest.raises(ContactplugError, match="ProtT5 has no head") as err:
+            model.forward(tokens, heads, lambda n, h, p: None, logits=False)
+        assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("method", ["attention", "all-heads"])
 def test_folded_maps_of_a_padded_batch_are_transformers_attention_processed(
     model, reference, method, monkeypatch

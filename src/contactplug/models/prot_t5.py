@@ -18,7 +18,6 @@ token for the `fast` variants.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,8 @@ from contactplug.models.base import (
     Model,
     Output,
     Shape,
+    autocast_context,
+    checked_heads,
     fingerprint_state,
     padded_rows,
     place,
@@ -165,18 +166,11 @@ def forward(
 ) -> Output:
     """Run the encoder on B x T tokens: the wanted heads' probabilities (B x k x T x T, padded
     keys 0) to `on_heads`; the final hidden states (after the final RMS norm) if asked."""
-    heads = {int(k): sorted(int(h) for h in v) for k, v in (heads or {}).items() if v}
-    if heads and on_heads is None:
-        raise ValueError("heads were asked for without an on_heads callback")
+    heads = checked_heads(heads, on_heads, model.num_layers, model.num_heads, "ProtT5")
     stack = model.encoder.encoder
     last = model.num_layers if representation else (max(heads) + 1 if heads else 0)
-    ctx = (
-        torch.autocast(tokens.device.type, dtype=autocast)
-        if autocast is not None
-        else contextlib.nullcontext()
-    )
     out = Output(layers_run=last)
-    with ctx:
+    with autocast_context(tokens, autocast):
         x = stack.embed_tokens(tokens)
         length = tokens.shape[1]
         bias = stack.block[0].layer[0].SelfAttention.compute_bias(length, length, tokens.device)
