@@ -43,7 +43,8 @@ def script_path(out: str | os.PathLike) -> Path:
 
 
 def spec(chain: str, residue: str, atom: str) -> str:
-    return f"/{chain}:{residue}@{atom}"
+    """`/A:12@CB`; a blank chain id has no `/` part, which ChimeraX reads as any chain."""
+    return f"/{chain}:{residue}@{atom}" if chain else f":{residue}@{atom}"
 
 
 def pseudobonds(
@@ -63,6 +64,9 @@ def pseudobonds(
     colours = _truth_colours(rows, num, structure) if by == "truth" else None
     out = [f"; contactplug {cmap.method} contacts of {cmap.id} ({Path(cmap.model).name}): "
            f"{len(rows)} pairs"]  # fmt: skip
+    if not cmap.is_complex and rows and rows[0].chain_i == "":
+        _check_blank_chain(cmap, structure)
+        out.append("; the chain id is blank: residues are named without one (any chain's)")
     out.append(f"; colour: {_legend(by, structure)}")
     out.append(f"; dashes = {DASHES}")
     for kind in ("intra", "inter"):
@@ -149,12 +153,28 @@ def _end_atoms(pb_text: str) -> list[str]:
         if not line.strip() or line.startswith(";"):
             continue
         for word in line.split()[:2]:
-            chain, rest = word[1:].split(":", 1)
+            chain, rest = word[1:].split(":", 1) if word.startswith("/") else ("", word[1:])
             residue, atom = rest.split("@", 1)
             seen = groups.setdefault((chain, atom), [])
             if residue not in seen:
                 seen.append(residue)
-    return [f"/{c}:{','.join(res)}@{a}" for (c, a), res in groups.items()]
+    return [spec(c, ",".join(res), a) for (c, a), res in groups.items()]
+
+
+def _check_blank_chain(cmap: ContactMap, structure: str | None) -> None:
+    """ChimeraX cannot name a blank chain: residues without a chain name every chain's, right
+    only when the structure has no other protein chain (checked when it is given)."""
+    if structure is None:
+        return
+    from contactplug.inputs.structure import protein_chains
+
+    others = [name for name in protein_chains(structure) if name != ""]
+    if others:
+        raise ContactplugError(
+            f"{cmap.id}: its chain id is blank and {Path(structure).name} has other protein "
+            f"chains ({', '.join(others)}); ChimeraX cannot name a blank chain (':12' means "
+            "every chain's residue 12): give the chain a letter in the structure"
+        )
 
 
 def _quoted(path: str) -> str:

@@ -12,6 +12,7 @@ from contactplug.files.contactmap import ContactMap
 from contactplug.files.errors import ContactplugError
 
 log = logging.getLogger("contactplug")
+BLANK = ""  # a blank chain id (PDB column 22 ' '), as gemmi reads it: a name, not "unknown"
 
 
 @dataclass
@@ -49,7 +50,7 @@ def numbering_for(cmap: ContactMap, structure: str | None, chain: str | None) ->
         return _from_structure(cmap, structure, chain)
     if cmap.resnum is not None:
         idx = np.arange(cmap.length)
-        name = chain or cmap.chain or "A"
+        name = chain or (cmap.chain if cmap.chain is not None else "A")  # BLANK stays blank
         anchored = None
         if "anchor_absent" in cmap.meta:  # recorded by predict / jacobian from the structure
             anchored = np.ones(cmap.length, dtype=bool)
@@ -59,6 +60,16 @@ def numbering_for(cmap: ContactMap, structure: str | None, chain: str | None) ->
             idx = idx - np.array([first for _, first, _ in _spans_at(cmap)])
         return Numbering(cmap.resnum, cmap.icode, idx, name, f"{cmap.id} (npz)", anchored, chains)
     return None
+
+
+def chain_name(cmap: ContactMap, chain: str | None, num: Numbering | None, fmt: str) -> str:
+    """The name a single chain's restraints give it: --chain, else the structure's (BLANK when
+    its id is blank), else "A" (a map made from a FASTA). Boltz and Chai-1 name the chain of
+    the model's own input (YAML, FASTA), not the structure's: "A" there for a blank one too."""
+    name = chain or (num.chain if num is not None else cmap.chain)
+    if name is None or (name == BLANK and fmt in ("boltz", "chai")):
+        return "A"
+    return name
 
 
 def _position_chains(cmap: ContactMap) -> np.ndarray | None:

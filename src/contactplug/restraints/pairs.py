@@ -32,8 +32,10 @@ from contactplug.restraints import chimerax
 from contactplug.restraints import writers as restraints
 from contactplug.restraints.calibration import INTER, Calibration
 from contactplug.restraints.numbering import (  # noqa: F401 (anchor_absent: commands.common)
+    BLANK,
     Numbering,
     anchor_absent,
+    chain_name,
     numbering_for,
     renumber_table,
     report_skipped,
@@ -233,6 +235,12 @@ def _tokens(
             f"{fmt} cannot express insertion codes (residues {', '.join(with_icode[:8])}); "
             "pass --renumber-map FILE to number residues 1..N in chain order and write the map"
         )
+    if suffix and not cmap.is_complex and chain == BLANK:  # "838" would be pose numbering
+        raise ContactplugError(
+            f"{cmap.id}: its chain id is blank ({num.source}), and Rosetta's PDB numbering names a "
+            "residue by number and chain letter (838A); pass --renumber-map FILE "
+            "for pose numbering (1..N in chain order), or give the chain a letter"
+        )
     for r in rows:
         ci, cj = (r.chain_i, r.chain_j) if suffix else ("", "")
         r.res_i, r.res_j = f"{r.author_i}{ci}", f"{r.author_j}{cj}"
@@ -291,7 +299,7 @@ def render(
     if use_pseudo:
         picked = _pseudo(cmap, picked)
     num = numbering_for(cmap, opts.structure, opts.chain)
-    chain = opts.chain or (num.chain if num is not None else None) or cmap.chain or "A"
+    chain = chain_name(cmap, opts.chain, num, opts.format)
     rows, renumbered = _tokens(cmap, opts, num, chain, picked)
     _check_inter_probabilities(cmap, opts, rows, calibration, use_pseudo)
     if opts.format == "chai" and not rows and cmap.is_complex:
