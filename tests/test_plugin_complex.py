@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pymol2
 import pytest
 from complex_maps import TII, chains, distances
 
@@ -27,21 +26,16 @@ from contactplug.files.sequences import complex_record
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugin"))
 
-import contactplug_pymol  # noqa: E402
 from contactplug_pymol import draw, pymol_commands  # noqa: E402
 
 EXE = ROOT / "bin" / "contactplug"
 
 
 @pytest.fixture
-def pm():
-    """An isolated headless PyMOL with the plugin's commands and 1tii loaded as `tii`."""
-    p = pymol2.PyMOL()
-    p.start()
-    contactplug_pymol.register(p.cmd)
-    p.cmd.load(str(TII), "tii")
-    yield p.cmd
-    p.stop()
+def pm(pm):
+    """conftest's headless PyMOL with the plugin's commands, and 1tii loaded as `tii`."""
+    pm.load(str(TII), "tii")
+    return pm
 
 
 def names_in_group(cmd, group: str) -> list[str]:
