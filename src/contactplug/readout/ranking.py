@@ -209,8 +209,8 @@ def checked_ranking(path: str | os.PathLike, model: Model) -> Ranking:
     try:
         stat = os.stat(path)
         key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        return read_ranking(path)  # says why in one line
+    except OSError:  # read_ranking says why in one line
+        return read_ranking(path).check(model, str(path))
     shape = (model.num_layers, model.num_heads)
     ranking = _READ.get((*key, *shape))
     if ranking is None:
