@@ -105,7 +105,7 @@ def matmul_peaks(
 def pass_rates(
     device: torch.device,
     elements: int = 2**20,
-    rounds: int = 8,
+    rounds: int = 16,
     clock: Callable[[], float] = time.perf_counter,
     heads: int = 16,
 ) -> dict[str, float]:

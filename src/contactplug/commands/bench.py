@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 from contactplug.commands.bench_report import print_header, rows_of, table
 from contactplug.files.errors import ContactplugError
@@ -25,7 +26,9 @@ MEMORY_PATHS = (
 
 # torch (and `hardware`, which measures with it) are imported in the functions that run, so
 # that `contactplug --help` lists this command without loading torch (commands/__init__.py)
-def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict, dict]:
+def machine_lines(
+    model, clock: Callable[[], float], clock_name: str
+) -> tuple[list[str], dict, dict]:
     """What the machine is (matmul features, measured peaks and exp / element-wise rates, the
     kernels a forward ran) as lines to print, the peaks (dtype -> GFLOP/s) and the rates
     (`hardware.pass_rates`), measured by the run's `clock`."""
@@ -52,7 +55,7 @@ def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict, dict]
     lines.append(
         f"measured exp2 {rates['exp2']:.2f} G/s, exp {rates['exp']:.2f} G/s, element-wise "
         f"{rates['elementwise']:.0f} GB/s (the softmax's and fold's other passes; 4 MiB fp32 "
-        f"blocks, best of 8, interleaved, {clock_name} clock)"
+        f"blocks, best of 16, interleaved, {clock_name} clock)"
     )
     for dtype in dtypes:
         autocast = None if dtype == torch.float32 else dtype
@@ -70,11 +73,11 @@ def machine_lines(model, clock, clock_name: str) -> tuple[list[str], dict, dict]
     return lines, peaks, rates
 
 
-def ms(key: str):
+def ms(key: str) -> Callable[[dict], str]:
     return lambda r: f"{1e3 * r[key]:.1f}"
 
 
-def ratio(key: str, over: str):
+def ratio(key: str, over: str) -> Callable[[dict], str]:
     return lambda r: f"{r[key] / r[over]:.2f}x"
 
 

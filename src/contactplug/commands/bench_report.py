@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 
 def describe_device(model) -> str:
@@ -17,7 +18,7 @@ def describe_device(model) -> str:
     return f"{hardware.cpu_name()}, {os.cpu_count()} logical CPUs"
 
 
-def rows_of(results: list[dict]):
+def rows_of(results: list[dict]) -> Callable[[str, Callable[[dict], str]], list[str]]:
     """row(label, cell): a table row, the label then `cell` of each length's results."""
     return lambda label, cell: [label] + [cell(r) for r in results]
 
