@@ -126,3 +126,25 @@ def test_bfloat16_autocast_runs_and_stays_close(tiny_model):
 def test_heads_without_callback_is_an_error(tiny_model):
     with pytest.raises(ValueError, match="on_heads"):
         fastforward.forward(tiny_model, tiny_model.tokens(["MKT"]), {0: [0]})
+
+
+def test_esm_cpp_race_weights_are_the_same_network(esm8m, tmp_path):
+    """benchmarks/esm_cpp_race.py hands esm-cpp the random weights as an HF folder; read back
+    by contactplug's own HF loader it must be the same network (logits equal to fp32)."""
+    import sys
+    from pathlib import Path
+
+    from contactplug.models.loading import load_model
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import esm_cpp_race
+    finally:
+        sys.path.pop(0)
+    esm_cpp_race.write_hf_folder(esm8m, tmp_path / "hf")
+    back = load_model(str(tmp_path / "hf"), device="cpu")
+    assert (back.num_layers, back.num_heads, back.embed_dim) == (6, 20, 320)
+    tokens = esm8m.tokens(SEQS)
+    want = fastforward.logits(esm8m, tokens)
+    got = fastforward.logits(back, back.tokens(SEQS))
+    np.testing.assert_allclose(got, want, **of(esm8m, len(SEQS[0]) + 2))
