@@ -15,7 +15,7 @@ from contactplug.commands.common import (
     structure_facts,
 )
 from contactplug.commands.predict_outputs import PredictOutputs
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, worded
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
 from contactplug.progress import Progress
@@ -73,7 +73,7 @@ def run_predict(args: argparse.Namespace) -> int:
         window=args.window,
         overlap=args.overlap,
         precision=args.precision,
-        workers=parse_batch_size(args.workers, "--workers"),
+        workers=parse_batch_size(args.workers, "workers"),
         finished=outputs.finished,  # a rerun into the same -o keeps what is finished there
         linker=args.linker,
     )
@@ -165,7 +165,7 @@ def run_model_info(args: argparse.Namespace) -> int:
     model = model_from(args)
     print(model.describe())
     for method, why in model.methods().items():
-        print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + why}")
+        print(f"  {method:20s} {'ok' if why is None else 'unavailable: ' + worded(why)}")
     print(f"  fingerprint {model.fingerprint}")
     print(f"  readout precision {matmul_precision.describe(matmul_precision.resolve(model))}")
     print(f"  complexes joined by linker {model.default_linker} (--linker; README, Complexes)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models import amplify
 from contactplug.models.base import (
     check_sizes,
@@ -124,6 +124,7 @@ def load_release(name: str, device="auto", dtype="float32") -> amplify.AmplifyMo
     if snapshot is None:
         raise ContactplugError(
             f"model {name} is not in the HF cache ({hf_hub_cache()}/models--{HUB_OWNER}--{name});"
-            f" download {HUB_OWNER}/{name} or pass --model PATH to its folder"
+            f" download {HUB_OWNER}/{name} or "
+            + arg("model", "PATH", phrase="pass {} to its folder")
         )
     return load_folder(snapshot, read_config(snapshot), device, dtype, name)

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.methods import METHODS, why_unavailable
 
 log = logging.getLogger("contactplug")
@@ -254,11 +254,12 @@ def resolve_device(device: str = "auto") -> torch.device:
         raise ContactplugError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
     if text.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ContactplugError(f"--device {device}: torch sees no CUDA device")
+            raise ContactplugError(f"{arg('device', value=device)}: torch sees no CUDA device")
         index = int(text.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
             raise ContactplugError(
-                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+                f"{arg('device', value=device)}: torch sees {torch.cuda.device_count()} "
+                "CUDA device(s)"
             )
     return torch.device(text)
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models.base import Model
 
 log = logging.getLogger("contactplug")
@@ -80,18 +80,18 @@ def auto_cap(model: Model, tokens: int) -> int:
     return cap
 
 
-def parse_batch_size(text: str | int | None, option: str = "--batch-size") -> int | None:
-    """'auto' (or None) -> None; otherwise a positive int (`option` names it in errors)."""
+def parse_batch_size(text: str | int | None, option: str = "batch_size") -> int | None:
+    """'auto' (or None) -> None; otherwise a positive int (`option`: the argument, for errors)."""
     if text is None or text == "auto":
         return None
     try:
         value = int(text)
     except (TypeError, ValueError):
         raise ContactplugError(
-            f"{option} wants a positive number or 'auto', not {text!r}"
+            f"{arg(option)} wants a positive number or 'auto', not {text!r}"
         ) from None
     if value < 1:
-        raise ContactplugError(f"{option} must be at least 1")
+        raise ContactplugError(f"{arg(option)} must be at least 1")
     return value
 
 
@@ -134,7 +134,7 @@ def cpu_workers(model: Model, workers: int | None = None) -> int:
     gains; whole batches side by side, one core each, keep every core busy instead."""
     if workers is not None:
         if workers < 1:
-            raise ContactplugError(f"--workers {workers}: give 1 or more")
+            raise ContactplugError(f"{arg('workers', value=workers)}: give 1 or more")
         return workers
     return torch.get_num_threads() if model.device.type == "cpu" else 1
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.sequences import Record
 
 LINKERS = ("special", "G<n>", "none")
@@ -95,8 +95,9 @@ def check_fits(model, record: Record, linker: str | None = None) -> Layout:
         raise ContactplugError(
             f"{record.id}: {len(record.chain_lengths)} chains of {sum(record.chain_lengths)} "
             f"residues joined by linker {linker or model.default_linker} take {used} positions; "
-            f"{model.name} reads at most {model.max_length}. Predict fewer chains (--chains A,B), "
-            "a shorter linker (--linker none), or each chain alone"
+            f"{model.name} reads at most {model.max_length}. Predict fewer chains "
+            f"{arg('chains', value='A,B', phrase='({})')}, a shorter linker "
+            f"{arg('linker', value='none', phrase='({})')}, or each chain alone"
         )
     return got
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models import amplify_weights, esmc_model, progen2_weights
 from contactplug.models.base import Model, hf_hub_cache, safe_torch_load
 from contactplug.models.fair_esm import (
@@ -42,7 +42,8 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
         if snapshot is None:
             raise ContactplugError(
                 f"model {name} is not in the HF cache ({hf_hub_cache()}/models--{arch.hub}--"
-                f"{name}); download {arch.hub}/{name} or pass --model PATH to its folder"
+                f"{name}); download {arch.hub}/{name} or "
+                + arg("model", "PATH", phrase="pass {} to its folder")
             )
         return load_folder(snapshot, device, dtype, name)
     cached = torch_hub_checkpoints() / f"{name}.pt"
@@ -54,13 +55,15 @@ def load_by_name(name: str, device="auto", dtype="float32") -> Model:
     if not network_reachable():
         raise ContactplugError(
             f"model {name} is not cached ({cached} or {hf_hub_cache()}/models--facebook--{name}) "
-            "and the network is unreachable; pass --model PATH to a fair-esm .pt or an HF folder"
+            "and the network is unreachable; "
+            + arg("model", "PATH", phrase="pass {} to a fair-esm .pt or an HF folder")
         )
     try:
         return load_fair_esm_checkpoint(download(name), device, dtype)
     except OSError as exc:
         raise ContactplugError(
-            f"download of {name} failed ({exc}); pass --model PATH to local weights"
+            f"download of {name} failed ({exc}); "
+            + arg("model", "PATH", phrase="pass {} to local weights")
         ) from None
 
 

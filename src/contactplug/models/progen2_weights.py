@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models import progen2
 from contactplug.models.base import (
     check_sizes,
@@ -155,7 +155,8 @@ def load_release(name: str, device="auto", dtype="float32") -> progen2.Progen2Mo
     if snapshot is None:
         raise ContactplugError(
             f"model {name} is not in the HF cache ({hf_hub_cache()}/models--{HUB_OWNER}--{name});"
-            f" download {HUB_OWNER}/{name}, or pass --model PATH to Salesforce's unpacked "
-            "checkpoint folder with its tokenizer.json"
+            f" download {HUB_OWNER}/{name}, or "
+            + arg("model", "PATH", phrase="pass {} to Salesforce's unpacked checkpoint folder")
+            + " with its tokenizer.json"
         )
     return load_folder(snapshot, read_config(snapshot), device, dtype, name)
