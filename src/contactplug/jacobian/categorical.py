@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.methods import jacobian_method
 from contactplug.files.sequences import Record, check_length
 from contactplug.jacobian.block_store import SymmetricStore, choose_precision
@@ -60,7 +60,7 @@ def resolve_batch_size(model: Model, length: int, batch_size: int | None) -> int
     if batch_size is None:
         return batching.auto_batch_size(model, length)
     if batch_size < 1:
-        raise ContactplugError("--batch-size must be at least 1")
+        raise ContactplugError(f"{arg('batch_size')} must be at least 1")
     return batch_size
 
 
@@ -242,7 +242,9 @@ def contact_map(
     if not window:
         check_length(record, model.max_length)
     elif window > model.max_length:
-        raise ContactplugError(f"--window {window} exceeds the model's {model.max_length}")
+        raise ContactplugError(
+            f"{arg('window', value=window)} exceeds the model's {model.max_length}"
+        )
     begin = time.perf_counter()
     spans = windows.spans(length, window, overlap) if window else [(0, length)]
     pieces, n_forward = [], 0

@@ -27,7 +27,7 @@ from contactplug.files.contactmap import (
     read_npz_member,
     write_npz_in,
 )
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.methods import jacobian_method
 from contactplug.files.outputs import OutputFolder
 from contactplug.files.sequences import Record, check_length
@@ -43,12 +43,14 @@ def parse_positions(text: str, length: int) -> tuple[int, int]:
     """'START-END' (1-based, inclusive) -> 0-based half-open (start, end)."""
     match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
     if not match:
-        raise ContactplugError(f"--positions wants START-END (1-based), not {text!r}")
+        raise ContactplugError(f"{arg('positions')} wants START-END (1-based), not {text!r}")
     first, last = int(match.group(1)), int(match.group(2))
     if not 1 <= first <= last:
-        raise ContactplugError(f"--positions {text}: START must be >= 1 and <= END")
+        raise ContactplugError(f"{arg('positions', value=text)}: START must be >= 1 and <= END")
     if first > length:
-        raise ContactplugError(f"--positions {text}: the sequence has only {length} residues")
+        raise ContactplugError(
+            f"{arg('positions', value=text)}: the sequence has only {length} residues"
+        )
     return first - 1, min(last, length)
 
 

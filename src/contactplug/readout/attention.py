@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.sequences import Record
 from contactplug.models import batching, joining
@@ -249,7 +249,9 @@ def windowed_map(
 ) -> tuple[np.ndarray, dict]:
     """A long protein's map from overlapping windows (see `windows`); and the meta it earns."""
     if window > model.max_length:
-        raise ContactplugError(f"--window {window} exceeds the model's {model.max_length}")
+        raise ContactplugError(
+            f"{arg('window', value=window)} exceeds the model's {model.max_length}"
+        )
     overlap = windows.default_overlap(window) if overlap is None else overlap
     spans = windows.spans(len(sequence), window, overlap)
     stitcher = windows.Stitcher(len(sequence))

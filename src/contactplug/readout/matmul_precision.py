@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from contactplug import hardware
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models.base import Model
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -38,7 +38,7 @@ def resolve(model: Model, precision: str = "auto") -> Precision:
     """The precision a readout of `model` runs in, from `auto` | `fp32` | `bf16`."""
     if precision not in PRECISIONS:
         raise ContactplugError(
-            f"--precision wants one of {', '.join(PRECISIONS)}, not {precision!r}"
+            f"{arg('precision')} wants one of {', '.join(PRECISIONS)}, not {precision!r}"
         )
     if precision == "fp32":
         return Precision("fp32", None, "asked for")

@@ -21,7 +21,7 @@ import torch
 
 from contactplug import __version__
 from contactplug.files.atomic import write_text
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.models.base import Model
 from contactplug.progress import Progress
 from contactplug.readout.attention import all_heads, head_maps
@@ -55,7 +55,9 @@ class Ranking:
     def top(self, k: int | None = None) -> list[tuple[int, int]]:
         k = self.k if k is None else k
         if not 1 <= k <= len(self.heads):
-            raise ContactplugError(f"--top-k must be between 1 and {len(self.heads)}, not {k}")
+            raise ContactplugError(
+                f"{arg('top_k')} must be between 1 and {len(self.heads)}, not {k}"
+            )
         return self.heads[:k]
 
     def to_json(self) -> dict:

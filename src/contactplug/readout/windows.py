@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.sequences import MAX_LENGTH
 
 DEFAULT_WINDOW = MAX_LENGTH  # ESM-2's own limit
@@ -35,9 +35,9 @@ def spans(length: int, window: int, overlap: int | None = None) -> list[Span]:
     """0-based half-open windows covering 0..length; the last one ends at `length`."""
     overlap = default_overlap(window) if overlap is None else overlap
     if window < 2:
-        raise ContactplugError(f"--window must be at least 2 residues, not {window}")
+        raise ContactplugError(f"{arg('window')} must be at least 2 residues, not {window}")
     if not 0 <= overlap < window:
-        raise ContactplugError(f"--overlap must be between 0 and window-1 ({window - 1})")
+        raise ContactplugError(f"{arg('overlap')} must be between 0 and window-1 ({window - 1})")
     if length <= window:
         return [(0, length)]
     step = window - overlap
