@@ -14,7 +14,7 @@ import numpy as np
 
 from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, Message, arg
 from contactplug.files.specs import RANGES
 from contactplug.inputs.complex_structure import match_complex_structure, read_complex_chains
 from contactplug.inputs.structure import (
@@ -90,7 +90,7 @@ def evaluate_map(
     try:
         mapping = align(cmap.sequence, found.sequence)
     except ContactplugError as exc:
-        raise ContactplugError(f"{cmap.id} vs {Path(structure_path).name}: {exc}") from None
+        raise ContactplugError(f"{cmap.id} vs {Path(structure_path).name}: {exc.marked}") from None
     coords = query_coords(found, mapping, atom)
     if atom == "CB":
         _check_cb(
@@ -163,12 +163,14 @@ def _check_cb(cb: np.ndarray, ca: np.ndarray, where: str) -> None:
     if n_ca and n_cb < 2:
         raise ContactplugError(
             f"{where}: no C-beta positions (CB, or N, CA and C for a virtual one): a CA-only "
-            "model? use --atom CA"
+            f"model? use {arg('atom', value='CA')}"
         )
     if n_cb < 0.5 * n_ca:
         log.warning(
-            "%s: only %d of %d residues with a CA have a C-beta position; the rest are not "
-            "scored (--atom CA scores them all)",
+            Message(
+                "%s: only %d of %d residues with a CA have a C-beta position; the rest are not "
+                f"scored ({arg('atom', value='CA')} scores them all)"
+            ),
             where,
             n_cb,
             n_ca,

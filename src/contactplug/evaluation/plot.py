@@ -19,7 +19,7 @@ from contactplug.evaluation.interface import inter_top_pairs
 from contactplug.evaluation.metrics import evaluate_rows, precision
 from contactplug.files.atomic import atomic_path
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.inputs.complex_structure import read_complex_chains
 from contactplug.inputs.structure import (
     align,
@@ -198,7 +198,7 @@ def plot_map(
     if Path(out).suffix.lower() not in FORMATS:
         raise ContactplugError(f"{out}: name the picture *.png, *.svg or *.pdf")
     if top is not None and top < 1:
-        raise ContactplugError(f"--top must be at least 1, not {top}")
+        raise ContactplugError(f"{arg('top')} must be at least 1, not {top}")
     contacts = valid = None
     title = f"{cmap.id}  {cmap.method}  L={cmap.length}"
     if structure is not None and cmap.is_complex:

@@ -28,7 +28,7 @@ def pick_chain(path: str | os.PathLike, sequence: str, chain: str | None = None)
         try:
             aligned = int((align(sequence, found.sequence) >= 0).sum())
         except ContactplugError as exc:
-            reasons.append(f"chain {name!r}: {exc}")
+            reasons.append(f"chain {name!r}: {exc.marked}")
             continue
         scored.append((aligned, -names.index(name), name))
     if not scored:

@@ -18,7 +18,7 @@ import gemmi
 import numpy as np
 
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.inputs.structure import (
     Chain,
     align,
@@ -74,12 +74,13 @@ def chain_names(cmap: ContactMap, chains: str | None) -> list[str]:
     names = [c.strip() for c in chains.split(",")]
     if len(names) != len(cmap.chain_ids) or not all(names):
         raise ContactplugError(
-            f"{cmap.id}: --chain {chains!r} names {len(names)} chain(s) for a complex of "
+            f"{cmap.id}: {arg('chain', value=repr(chains))} names {len(names)} chain(s) for a "
+            "complex of "
             f"{len(cmap.chain_ids)} ({', '.join(cmap.chain_ids)}); give one structure chain per "
             "map chain, comma-separated, in map order"
         )
     if len(set(names)) != len(names):
-        raise ContactplugError(f"{cmap.id}: --chain {chains!r} names a chain twice")
+        raise ContactplugError(f"{cmap.id}: {arg('chain', value=repr(chains))} names a chain twice")
     return names
 
 
@@ -134,7 +135,7 @@ def _absent(
 ) -> str:
     """A map chain the structure lacks: letters that disagree when another chain matches."""
     fits = _matching(seq, path, st, present)
-    way_out = "--chain names the structure's chains in map order"
+    way_out = f"{arg('chain')} names the structure's chains in map order"
     if fits:
         return (
             f"{where}: chain letters disagree: the map's chain {name!r} is not in the "
@@ -155,6 +156,6 @@ def _disagree(
     hint = _hint(fits) if fits else "its sequence matches no chain there; "
     return (
         f"{where}: chain letters disagree: the map's chain {label!r} ({len(seq)} residues) "
-        f"does not match the structure's chain {name!r}; {hint}--chain names the "
+        f"does not match the structure's chain {name!r}; {hint}{arg('chain')} names the "
         "structure's chains in map order"
     )

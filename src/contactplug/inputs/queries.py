@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.sequences import (
     Record,
     clean_sequence,
@@ -95,13 +95,18 @@ def parse_chains_option(text: str | None) -> list[str] | str | None:
         return "all"
     names = [name.strip() for name in text.split(",")]
     if any(not name for name in names):
-        raise ContactplugError(f"--chains {text!r}: an empty chain name (write A,B or all)")
+        raise ContactplugError(
+            f"{arg('chains', value=repr(text))}: an empty chain name (write A,B or all)"
+        )
     if len(set(names)) != len(names):
         repeat = next(n for n in names if names.count(n) > 1)
-        raise ContactplugError(f"--chains {text!r}: chain {repeat!r} is named twice")
+        raise ContactplugError(
+            f"{arg('chains', value=repr(text))}: chain {repeat!r} is named twice"
+        )
     if len(names) < 2:
         raise ContactplugError(
-            f"--chains {text!r}: a complex needs two or more chains (for one chain use --chain)"
+            f"{arg('chains', value=repr(text))}: a complex needs two or more chains "
+            f"(for one chain use {arg('chain')})"
         )
     return names
 
@@ -204,7 +209,9 @@ def read_inputs(
     if list(paths).count("-") > 1:
         raise ContactplugError("'-' (standard input) is given twice")
     if chain is not None and chains is not None:
-        raise ContactplugError("--chain and --chains contradict each other: give one")
+        raise ContactplugError(
+            f"{arg('chain')} and {arg('chains')} contradict each other: give one"
+        )
     wanted = parse_chains_option(chains)
     queries: list[Query] = []
     for given in paths:

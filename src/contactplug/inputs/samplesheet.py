@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contactplug.files.atomic import MAX_STEM, safe_name, write_text
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.files.sequences import fasta_id, parse_chains, read_fasta
 from contactplug.inputs.samplesheet_chains import (
     CHAIN_RULE,
@@ -110,7 +110,7 @@ def check_chain(structure: str, chain: str, where: str) -> None:
     try:
         chains = protein_chains(structure)
     except ContactplugError as exc:
-        raise ContactplugError(f"{where}: {exc}") from None
+        raise ContactplugError(f"{where}: {exc.marked}") from None
     if not chains:
         raise ContactplugError(f"{where}: structure '{structure}' holds no protein chain")
     if chain and chain not in chains:
@@ -133,7 +133,7 @@ def _sequence_from_fasta(sheet: Path, value: str, pid: str, where: str) -> str:
     try:
         records = read_fasta(path)
     except ContactplugError as exc:
-        raise ContactplugError(f"{where}: {exc}") from None
+        raise ContactplugError(f"{where}: {exc.marked}") from None
     hits = [rec for rec in records if rec.id == pid]
     if not hits and len(records) == 1:
         hits = records  # a one-record file is that protein, whatever its header says
@@ -269,7 +269,7 @@ def read_samplesheet(
     """Samplesheet CSV -> proteins, in file order. Columns: id, sequence and/or fasta (one of
     them filled per row, or neither for a structure with chains), structure, chain, chains.
     Rows without a structure are matched by id in the structures folder, when one is given."""
-    label = f"--input {sheet}"
+    label = arg("input", value=sheet)
     sheet = Path(sheet)
     index = index_structures(structures) if structures else None
     lines = _sheet_lines(sheet, label)
@@ -292,14 +292,14 @@ def read_fasta_input(
     fasta: str | os.PathLike, structures: str | os.PathLike | None = None
 ) -> list[Protein]:
     """--fasta (and --structures DIR, matched by id) -> the same proteins as read_samplesheet."""
-    label = f"--fasta {fasta}"
+    label = arg("fasta", value=fasta)
     if not Path(fasta).is_file():
         raise ContactplugError(f"{label}: no such FASTA file")
     index = index_structures(structures) if structures else None
     try:
         records = read_fasta(fasta)
     except ContactplugError as exc:
-        raise ContactplugError(f"{label}: {exc}") from None
+        raise ContactplugError(f"{label}: {exc.marked}") from None
     proteins = []
     for rec in records:
         where = f"{label}: record '{rec.id}'"
@@ -320,13 +320,14 @@ def read_proteins(
 ) -> list[Protein]:
     """All proteins from a samplesheet or a FASTA, sorted by id (so tasks are reproducible)."""
     if sheet and fasta:
-        raise ContactplugError("give --input (a samplesheet) or --fasta, not both")
+        raise ContactplugError(f"give {arg('input')} (a samplesheet) or {arg('fasta')}, not both")
     if not sheet and not fasta:
         raise ContactplugError(
-            "no proteins: give --input samplesheet.csv or --fasta proteins.fasta (see nf/README.md)"
+            f"no proteins: give {arg('input', value='samplesheet.csv')} or "
+            f"{arg('fasta', value='proteins.fasta')} (see nf/README.md)"
         )
     if structures and not Path(structures).is_dir():
-        raise ContactplugError(f"--structures {structures}: no such folder")
+        raise ContactplugError(f"{arg('structures', value=structures)}: no such folder")
     found = read_samplesheet(sheet, structures) if sheet else read_fasta_input(fasta, structures)
     return sorted(found, key=lambda p: p.id)
 

@@ -38,7 +38,7 @@ def complex_chains(structure: str, value: str, where: str) -> tuple[str, ...]:
     try:
         found = protein_chains(structure)
     except ContactplugError as exc:
-        raise ContactplugError(f"{where}: {exc}") from None
+        raise ContactplugError(f"{where}: {exc.marked}") from None
     if value.lower() == "all":
         names = tuple(found)
     else:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 from contactplug.restraints.writers import Row, atom_for
 
 COLORS = ("auto", "truth", "probability")
@@ -52,14 +52,18 @@ def pseudobonds(
 ) -> str:
     """The .pb text: settings lines, then one line per pair, intra-chain pairs first."""
     if color not in COLORS:
-        raise ContactplugError(f"--color {color!r}: choose {', '.join(COLORS)}")
+        raise ContactplugError(f"{arg('color', value=repr(color))}: choose {', '.join(COLORS)}")
     if color == "truth" and structure is None:
-        raise ContactplugError("--color truth needs --structure FILE (the true distances)")
+        raise ContactplugError(
+            f"{arg('color', value='truth')} needs {arg('structure', 'FILE')} (the true distances)"
+        )
     have_p = any(r.p is not None for r in rows)
     by = "truth" if color == "truth" or (color == "auto" and structure) else "probability"
     if by == "probability" and not have_p:
         if color == "probability" and rows:
-            raise ContactplugError(f"{cmap.id}: --color probability needs a calibration")
+            raise ContactplugError(
+                f"{cmap.id}: {arg('color', value='probability')} needs a calibration"
+            )
         by = "plain"
     colours = _truth_colours(rows, num, structure) if by == "truth" else None
     out = [f"; contactplug {cmap.method} contacts of {cmap.id} ({Path(cmap.model).name}): "
@@ -111,7 +115,9 @@ def _truth_colours(rows: list[Row], num, structure: str) -> list[str]:
     from contactplug.inputs.structure import read_chain
 
     if num is None or num.source is None:
-        raise ContactplugError("--color truth needs the map aligned to --structure")
+        raise ContactplugError(
+            f"{arg('color', value='truth')} needs the map aligned to {arg('structure')}"
+        )
     coords: dict[str, np.ndarray] = {}
     out = []
     for r in rows:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, arg
 
 log = logging.getLogger("contactplug")
 BLANK = ""  # a blank chain id (PDB column 22 ' '), as gemmi reads it: a name, not "unknown"
@@ -44,7 +44,7 @@ def numbering_for(cmap: ContactMap, structure: str | None, chain: str | None) ->
     if cmap.is_complex and chain is not None:
         raise ContactplugError(
             f"{cmap.id}: a complex's chains are named by the map ({', '.join(cmap.chain_ids)}); "
-            "--chain applies to single-chain maps"
+            f"{arg('chain')} applies to single-chain maps"
         )
     if structure is not None:
         return _from_structure(cmap, structure, chain)

@@ -25,7 +25,7 @@ import numpy as np
 
 from contactplug.files.atomic import write_text as write_text_atomic
 from contactplug.files.contactmap import ContactMap
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, Message, arg
 from contactplug.files.rr import format_rr
 from contactplug.files.specs import parse_sep, parse_top
 from contactplug.restraints import chimerax
@@ -105,24 +105,26 @@ def pair_kind(cmap: ContactMap, opts: Options) -> str:
     ambiguous restraints on a complex, all otherwise)."""
     kind = opts.pairs
     if kind is not None and kind not in PAIR_KINDS:
-        raise ContactplugError(f"--pairs {kind!r}: choose {', '.join(PAIR_KINDS)}")
+        raise ContactplugError(f"{arg('pairs', value=repr(kind))}: choose {', '.join(PAIR_KINDS)}")
     if opts.haddock_air:
         if kind not in (None, "inter"):
             raise ContactplugError(
-                "--haddock-air restrains pairs between chains: use --pairs inter"
+                f"{arg('haddock_air')} restrains pairs between chains: use "
+                f"{arg('pairs', value='inter')}"
             )
         kind = "inter"
     if kind == "inter" and not cmap.is_complex:
         raise ContactplugError(
-            f"{cmap.id} is one chain: it has no inter-chain pairs (--pairs inter and "
-            "--haddock-air need a complex map: predict --chains A,B)"
+            f"{cmap.id} is one chain: it has no inter-chain pairs ("
+            f"{arg('pairs', value='inter')} and {arg('haddock_air')} need a complex map: "
+            f"predict {arg('chains', value='A,B')})"
         )
     if kind is None:
         kind = "inter" if (opts.format == "chai" and cmap.is_complex) else "all"
         if opts.format == "chai" and cmap.is_complex:
-            log.info(
+            log.info(Message(
                 "%s: Chai-1 gets inter-chain pairs only (its restraints were trained between "
-                "chains); --pairs all adds intra-chain ones", cmap.id,
+                f"chains); {arg('pairs', value='all')} adds intra-chain ones"), cmap.id,
             )  # fmt: skip
     return kind
 
@@ -146,13 +148,14 @@ def select(
         if opts.min_prob is not None:
             if probs is None:
                 raise ContactplugError(
-                    "--min-prob needs calibrated probabilities (see --calibration)"
+                    f"{arg('min_prob')} needs calibrated probabilities (see {arg('calibration')})"
                 )
             if out and all(p is None for *_, p in out):
                 raise ContactplugError(
-                    f"{cmap.id}: --min-prob: the calibration has no inter-chain part for these "
+                    f"{cmap.id}: {arg('min_prob')}: the calibration has no inter-chain part "
+                    "for these "
                     "weights (intra-chain probabilities are never given to inter-chain pairs); "
-                    "use --top, or --pairs intra"
+                    f"use {arg('top')}, or {arg('pairs', value='intra')}"
                 )
             out = [row for row in out if row[3] >= opts.min_prob]
         top = parse_top(opts.top, length)
@@ -184,16 +187,19 @@ def _tokens(
         opts.numbering == "auto" and fmt == "chimerax" and num is not None
     )
     if opts.renumber_map and not (author and fmt in ("rosetta", "cns")):
-        raise ContactplugError("--renumber-map applies to rosetta and cns with --numbering author")
+        raise ContactplugError(
+            f"{arg('renumber_map')} applies to rosetta and cns with "
+            f"{arg('numbering', value='author')}"
+        )
     if author and fmt in SEQUENCE_INDEXED:
         raise ContactplugError(
             f"{fmt} numbers residues by their position in the sequence; "
-            "--numbering author does not apply (use index)"
+            f"{arg('numbering', value='author')} does not apply (use index)"
         )
     if author and num is None:
         raise ContactplugError(
             f"{cmap.id}: no author numbering known (map made from a FASTA); "
-            "pass --structure FILE to align the sequence to a structure"
+            f"pass {arg('structure', 'FILE')} to align the sequence to a structure"
         )
     names, pos = _positions(cmap)
     if not cmap.is_complex:
@@ -233,12 +239,13 @@ def _tokens(
     if with_icode:
         raise ContactplugError(
             f"{fmt} cannot express insertion codes (residues {', '.join(with_icode[:8])}); "
-            "pass --renumber-map FILE to number residues 1..N in chain order and write the map"
+            f"pass {arg('renumber_map', 'FILE')} to number residues 1..N in chain order and "
+            "write the map"
         )
     if suffix and not cmap.is_complex and chain == BLANK:  # "838" would be pose numbering
         raise ContactplugError(
             f"{cmap.id}: its chain id is blank ({num.source}), and Rosetta's PDB numbering names a "
-            "residue by number and chain letter (838A); pass --renumber-map FILE "
+            f"residue by number and chain letter (838A); pass {arg('renumber_map', 'FILE')} "
             "for pose numbering (1..N in chain order), or give the chain a letter"
         )
     for r in rows:
@@ -258,15 +265,17 @@ def _needs_probabilities(opts: Options) -> bool:
 def _check_options(cmap: ContactMap, opts: Options) -> None:
     check_format(opts.format)
     if opts.pseudo_prob and opts.format != "casp-rr":
-        raise ContactplugError("--pseudo-prob applies to casp-rr only")
+        raise ContactplugError(f"{arg('pseudo_prob')} applies to casp-rr only")
     if opts.pseudo_prob and opts.min_prob is not None:
-        raise ContactplugError("--min-prob needs calibrated probabilities, not --pseudo-prob")
+        raise ContactplugError(
+            f"{arg('min_prob')} needs calibrated probabilities, not {arg('pseudo_prob')}"
+        )
     if opts.haddock_air and opts.format != "cns":
-        raise ContactplugError("--haddock-air applies to cns (CNS/HADDOCK) only")
+        raise ContactplugError(f"{arg('haddock_air')} applies to cns (CNS/HADDOCK) only")
     if cmap.is_complex and opts.segid:
         raise ContactplugError(
             f"{cmap.id}: a complex's segids are its chain names ({', '.join(cmap.chain_ids)}); "
-            "--segid applies to single-chain maps"
+            f"{arg('segid')} applies to single-chain maps"
         )
 
 
@@ -277,12 +286,13 @@ def render(
     _check_options(cmap, opts)
     use_pseudo = opts.pseudo_prob
     if calibration is None and _needs_probabilities(opts) and not use_pseudo:
-        what = opts.format if opts.min_prob is None else "--min-prob"
-        alt = " (or --pseudo-prob: rank-based pseudo-probabilities)" if what == "casp-rr" else ""
+        what = opts.format if opts.min_prob is None else arg("min_prob")
+        pseudo = f" (or {arg('pseudo_prob')}: rank-based pseudo-probabilities)"
+        alt = pseudo if what == "casp-rr" else ""
         raise ContactplugError(
             f"{cmap.id}: {what} needs probabilities, and there is no calibration for model "
             f"{cmap.model!r} method {cmap.method!r}; run `contactplug calibrate` or pass "
-            f"--calibration FILE{alt}"
+            f"{arg('calibration', 'FILE')}{alt}"
         )
     probs = None
     if calibration is not None and not use_pseudo and "store" in cmap.meta:
@@ -291,7 +301,7 @@ def render(
         if probs is None:
             raise ContactplugError(
                 f"{cmap.id}: its pairs store has no probabilities (no calibration when predict "
-                "ran) and keeps too few pairs to calibrate now: rerun predict --force"
+                f"ran) and keeps too few pairs to calibrate now: rerun predict {arg('force')}"
             )
     elif calibration is not None and not use_pseudo:
         probs = calibration.probabilities(cmap)
@@ -305,9 +315,10 @@ def render(
     if opts.format == "chai" and not rows and cmap.is_complex:
         raise ContactplugError(
             f"{cmap.id}: no inter-chain pair left for Chai-1 (its restraints are between "
-            "chains); loosen --top / --min-prob, or pass --pairs all"
+            f"chains); loosen {arg('top')} / {arg('min_prob')}, or pass "
+            f"{arg('pairs', value='all')}"
             if pair_kind(cmap, opts) == "inter"
-            else f"{cmap.id}: no pair left for Chai-1; loosen --top / --min-prob"
+            else f"{cmap.id}: no pair left for Chai-1; loosen {arg('top')} / {arg('min_prob')}"
         )
     if not rows:
         log.warning(
@@ -336,8 +347,8 @@ def _check_inter_probabilities(cmap, opts, rows, calibration, pseudo: bool) -> N
         raise ContactplugError(
             f"{cmap.id}: {opts.format} needs probabilities, and the calibration has no "
             "inter-chain part for these weights (intra-chain probabilities are never given to "
-            "inter-chain pairs); pass --pairs intra"
-            + (", or --pseudo-prob" if opts.format == "casp-rr" else "")
+            f"inter-chain pairs); pass {arg('pairs', value='intra')}"
+            + (f", or {arg('pseudo_prob')}" if opts.format == "casp-rr" else "")
         )
     log.warning(
         "%s: no inter-chain calibration for model %r method %r: inter-chain pairs are written "
