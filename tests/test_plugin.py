@@ -544,6 +544,15 @@ def test_messages_name_pymol_arguments(pm, tiny_model_path, capfd, monkeypatch, 
         out = capfd.readouterr()
         [line] = error_lines(out.out + out.err)
         assert message in line and no_cli_flag(line), line
+    # the executable's error, its arguments kept as data (CONTACTPLUG_MESSAGES=marked): the
+    # same words as the core's in-process
+    with monkeypatch.context() as mp:
+        mp.setenv("CONTACTPLUG_PYMOL_FORCE_CLI", "1")
+        mp.setenv("CONTACTPLUG_EXE", str(EXE))
+        pm.do(f"attncontacts ctf, top_k=50, model={tiny_model_path}")
+        out = capfd.readouterr()
+    [cli_line] = error_lines(out.out + out.err)
+    assert cli_line == f" Error: contactplug failed (exit 2): {line.split('Error: ', 1)[1]}"
     # offline, a registry name not cached: the message says how to point model= at a folder
     monkeypatch.setenv("CONTACTPLUG_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

@@ -9,6 +9,7 @@ import itertools
 from pymol import CmdException
 
 from .loaded_chains import Chain
+from .messages import pymol_words
 
 try:
     from contactplug.files.errors import ContactplugError
@@ -50,7 +51,7 @@ def record_of(chains: list[Chain]) -> Record:
             chains[0].obj, [c.sequence for c in chains], [c.chain for c in chains]
         )
     except ContactplugError as exc:
-        raise CmdException(str(exc)) from None
+        raise CmdException(pymol_words(exc)) from None
 
 
 def chain_pairs(chains: list[str]) -> list[tuple[str, str]]:

@@ -23,14 +23,16 @@ except ImportError:  # PyMOL's Python without the core: the copy carried with th
     from ._files.contactmap import ContactMap
     from ._files.errors import ContactplugError
 
+from .messages import pymol_words
+
 # meta of a map read from an RR file: the file lists some pairs only, so every other pair gets
 # a score below all listed ones ("floor", never drawn), and `sequence` says whether the file
 # had one (without it the map's sequence is X's, and positions are matched by count alone)
 RR_META = "rr_file"
 
 
-def _error(exc: Exception) -> CmdException:
-    return CmdException(str(exc))
+def _error(exc: ContactplugError) -> CmdException:
+    return CmdException(pymol_words(exc))
 
 
 def read_npz(path: str | os.PathLike) -> ContactMap:
@@ -150,7 +152,7 @@ def ranked_pairs(
 def parse_top(top, length: int) -> int | None:
     """A count, L, L/2, L/5 (any L/k), or all (None), in PyMOL's argument words."""
     try:
-        return specs.parse_top(top, length, option="top=")
+        return specs.parse_top(top, length)
     except ContactplugError as exc:
         raise _error(exc) from None
 
@@ -158,6 +160,6 @@ def parse_top(top, length: int) -> int | None:
 def parse_min_sep(min_sep) -> tuple[int, int | None]:
     """A minimum separation, a range A-B, or a range word: short, medium, long."""
     try:
-        return specs.parse_sep(min_sep, option="min_sep=")
+        return specs.parse_sep(min_sep)
     except ContactplugError as exc:
         raise _error(exc) from None

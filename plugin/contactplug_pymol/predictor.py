@@ -19,7 +19,7 @@ import tempfile
 from pymol import CmdException
 
 from .contact_files import ContactMap, read_npz
-from .messages import core_messages, feedback, pymol_words
+from .messages import MARKED_ENV, core_messages, feedback, pymol_words
 
 try:
     from contactplug.files.atomic import safe_name
@@ -122,7 +122,7 @@ def _predict_core(core, recs: list[Record], model: str, method: str, top_k) -> l
                 feedback(f"{method} needs {n} forward passes; this is slow (minutes on a CPU)")
             maps = api.predict(recs, model=loaded, method=method, top_k=top_k, progress=slow)
         except error as exc:
-            raise CmdException(pymol_words(str(exc))) from None
+            raise CmdException(pymol_words(exc)) from None
     return maps
 
 
@@ -208,6 +208,7 @@ def _run(args: list[str]) -> tuple[int, list[str]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **MARKED_ENV},  # its messages keep their arguments as data
         text=True,
         encoding="utf-8",
         errors="replace",

@@ -5,6 +5,10 @@ are one line on stderr and exit code 2: ContactplugError, an OSError (a full dis
 folder, a file in the way: with the path), and argparse's own complaints. Nothing else is
 caught, so real bugs still show a traceback. SIGTERM unwinds like Ctrl-C (exit 143), so
 temporary files are removed as they are on SIGINT.
+
+Messages word their arguments as flags (`--top`). With CONTACTPLUG_MESSAGES=marked (set by the
+PyMOL plugin when it runs this executable) errors and log lines keep the arguments' markers
+(`files.errors`), so the plugin words them as PyMOL arguments.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 
 from contactplug import __version__
-from contactplug.files.errors import ContactplugError
+from contactplug.files.errors import ContactplugError, Message
 
 # One line per subcommand module, in the order `--help` lists them.
 COMMAND_MODULES = [
@@ -40,6 +45,18 @@ COMMAND_MODULE = {
     "structure": COMMAND_MODULES[5],
     **dict.fromkeys(["samplesheet", "versions"], COMMAND_MODULES[6]),
 }
+
+
+LOG_FORMAT = "contactplug: %(levelname)s: %(message)s"
+
+
+class MarkedFormatter(logging.Formatter):
+    """Log lines whose `Message` keeps its argument markers (CONTACTPLUG_MESSAGES=marked)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, Message):
+            record = logging.makeLogRecord({**record.__dict__, "msg": record.msg.marked})
+        return super().format(record)
 
 
 class Terminated(BaseException):
@@ -85,10 +102,15 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
+    marked = os.environ.get("CONTACTPLUG_MESSAGES") == "marked"
+    handlers = [logging.StreamHandler()] if marked else None
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
-        format="contactplug: %(levelname)s: %(message)s",
+        format=LOG_FORMAT,
+        handlers=handlers,
     )
+    if handlers:
+        handlers[0].setFormatter(MarkedFormatter(LOG_FORMAT))
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (an embedding application): leave signals alone
@@ -96,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ContactplugError as exc:
-        print(f"contactplug: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        message = exc.marked if marked else str(exc)
+        print(f"contactplug: error: {' '.join(message.splitlines())}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"contactplug: error: {os_error_line(exc)}", file=sys.stderr)

@@ -39,7 +39,7 @@ class PredictOutputs:
         self.calibration = None
         self.looked_up = False
         force = getattr(args, "force", False)
-        parse_top(self.keep, 100, "--keep ")  # a bad --keep refused before any work
+        parse_top(self.keep, 100, "keep")  # a bad --keep refused before any work
         if self.store == "pairs":
             pair_store.require_pyarrow()  # before any work
             self._open_store(records, settings, force)

@@ -422,7 +422,7 @@ def load(path: str | os.PathLike) -> ContactMap:
             linker=_scalar(data, "linker", str, path),
         )
     except ContactplugError as exc:
-        raise ContactplugError(f"{path}: {exc}") from None
+        raise ContactplugError(f"{path}: {exc.marked}") from None
 
 
 def is_part_file(path: str | os.PathLike) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ContactplugError
+from .errors import ContactplugError, arg
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,17 @@ METHODS: dict[str, Method] = {
 READOUT_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "readout")
 JACOBIAN_METHODS = tuple(name for name, m in METHODS.items() if m.kind == "jacobian")
 
-NO_MLM_HEAD = "the checkpoint has no MLM head (use --repr for representation-CJ)"
+NO_MLM_HEAD = (
+    "the checkpoint has no MLM head (" + arg("repr", phrase="use {} for representation-CJ") + ")"
+)
 REPR_FALLBACK = (
     "the checkpoint has no MLM head: running the representation Jacobian (repr-jacobian, "
     "final hidden states) instead of the logit Jacobian"
 )
 NO_CONTACT_HEAD = "the checkpoint has no contact regression weights"
-NO_MASK_TOKEN = "the model has no mask token (use the full variant, without --fast)"
+NO_MASK_TOKEN = (
+    "the model has no mask token (" + arg("fast", phrase="use the full variant, without {}") + ")"
+)
 
 
 def get_method(name: str) -> Method:

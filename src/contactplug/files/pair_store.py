@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import ensure_folder, remove_stale_temps, temp_beside
-from .errors import ContactplugError
+from .errors import ContactplugError, Message, arg
 from .specs import parse_top
 
 log = logging.getLogger("contactplug")
@@ -240,7 +240,7 @@ def best_pairs(cmap: Any, keep: str, min_sep: int) -> tuple[np.ndarray, ...]:
     contacts = cmap.contacts
     L = contacts.shape[0]
     sep = max(1, min_sep)
-    n = parse_top(keep, L, "--keep ")
+    n = parse_top(keep, L, "keep")
     n = max(0, L * (L - 1) // 2) if n is None else n
     best_i, best_j, best_s = (np.empty(0, np.int64),) * 2 + (np.empty(0, np.float32),)
     rows = max(1, (1 << 22) // max(L, 1))
@@ -388,10 +388,11 @@ class Maps:
         yield from self.npz
         for store in self.stores:
             info = store_info(store) or {}
-            log.info(
+            log.info(Message(
                 "%s: each protein's best %s pairs |i-j| >= %s; a ranking deeper than those "
                 "(say long-range top-L where fewer long pairs were kept) meets pairs that are "
-                "not stored: predict --keep all, or --store map, gives exact metrics",
+                f"not stored: predict {arg('keep', value='all')}, or "
+                f"{arg('store', value='map')}, gives exact metrics"),
                 store, info.get("keep"), info.get("min_sep"),
             )  # fmt: skip
             for protein in iter_proteins(store):
@@ -407,6 +408,6 @@ class Maps:
         try:
             cmap = self.make(**fields)
         except ContactplugError as exc:
-            raise ContactplugError(f"{protein['file']}: {exc}") from None
+            raise ContactplugError(f"{protein['file']}: {exc.marked}") from None
         cmap.stored_probabilities = probs
         return cmap

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .contactmap import NPZ_ERRORS, PART_FILE
+from .errors import Message, arg
 
 log = logging.getLogger("contactplug")
 
@@ -95,10 +96,10 @@ class Finished:
 def say(kept: int, stale: int, todo: int, what: str, force: bool = False) -> None:
     """The one line a resumed run prints: kept, recomputed for other settings, to do."""
     if force:
-        log.info("--force: computing all %d %s", todo, what)
+        log.info(Message(f"{arg('force')}: computing all %d %s"), todo, what)
     elif kept or stale:
         other = f", {stale} made with other settings recomputed" if stale else ""
-        log.info(
+        log.info(Message(
             "kept %d finished %s already in the output folder%s; computing %d "
-            "(--force recomputes them)", kept, what, other, todo,
+            f"({arg('force')} recomputes them)"), kept, what, other, todo,
         )  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text
-from .errors import ContactplugError
+from .errors import ContactplugError, arg
 
 log = logging.getLogger("contactplug")
 
@@ -127,7 +127,7 @@ def check_length(record: Record, max_length: int = MAX_LENGTH) -> None:
     if len(record.sequence) > max_length:
         raise ContactplugError(
             f"{record.id}: {len(record.sequence)} residues exceed the model's {max_length}-residue "
-            "window; split the sequence or use --window"
+            "window; " + arg("window", phrase="split the sequence or use {}")
         )
 
 
