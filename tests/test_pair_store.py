@@ -295,3 +295,93 @@ def test_a_protein_never_spans_row_groups(tmp_path, monkeypatch):
     assert meta.num_rows == 10 * 124750 and meta.num_row_groups == 2
     assert meta.row_group(0).num_rows == 9 * 124750 > 1 << 20
     assert [p["id"] for p in pair_store.iter_proteins(tmp_path)] == [f"p{n}" for n in range(10)]
+
+
+# ---- a store in parts: `predict --part`, one part per pipeline batch, read as one dataset ----
+
+
+def test_parts_read_as_one_dataset_equal_the_single_file_store(tmp_path, tiny_model_path):
+    batches = [fasta(tmp_path / "a.fa", 3), tmp_path / "b.fa"]
+    batches[1].write_text("".join(f">q{k}\n{SEQ[k : 40 + 3 * k]}\n" for k in range(2)))
+    for k, batch in enumerate(batches):  # as the pipeline's tasks, each into its own part
+        done = predict(batch, tmp_path / "parts", tiny_model_path, "--store", "pairs",
+                       "--part", f"batch{k}")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        # the same batch into one store: predict's own merge, each protein read in the same batch
+        done = predict(batch, tmp_path / "whole", tiny_model_path, "--store", "pairs")
+        assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path / "parts")) == ["batch0.parquet", "batch1.parquet"]
+    assert sorted(os.listdir(tmp_path / "whole")) == ["pairs.parquet"]
+    parts = {p["id"]: p for p in pair_store.iter_proteins(tmp_path / "parts")}
+    whole = {p["id"]: p for p in pair_store.iter_proteins(tmp_path / "whole")}
+    assert sorted(parts) == sorted(whole) == ["p0", "p1", "p2", "q0", "q1"]
+    for pid, p in parts.items():
+        for name in ("i", "j", "score"):
+            assert np.array_equal(p[name], whole[pid][name]), (pid, name)
+        assert p["file"].name == ("batch0.parquet" if pid[0] == "p" else "batch1.parquet")
+    # every reader takes the folder of parts (or a list of them) as it takes the one file
+    maps = pair_store.Maps(pair_store.store_files(tmp_path / "parts"), load, ContactMap)
+    assert len(maps) == 5 and len(load_dir(tmp_path / "parts")) == 5
+    for name in ("parts", "whole"):
+        done = cli("export", tmp_path / name, "-f", "csv", "-o", tmp_path / f"rr_{name}")
+        assert done.returncode == 0, done.stderr
+    written = sorted(os.listdir(tmp_path / "rr_whole"))
+    assert sorted(os.listdir(tmp_path / "rr_parts")) == written and len(written) == 5
+    for name in written:
+        parts_file, whole_file = (tmp_path / folder / name for folder in ("rr_parts", "rr_whole"))
+        assert parts_file.read_text() == whole_file.read_text()
+
+
+def test_a_part_resumes_and_a_protein_in_two_parts_is_refused(tmp_path, tiny_model_path):
+    inputs = fasta(tmp_path / "in.fa", 3)
+    out = tmp_path / "parts"
+    first = fasta(tmp_path / "first.fa", 2)
+    assert predict(first, out, tiny_model_path, "--store", "pairs", "--part", "b").returncode == 0
+    again = predict(inputs, out, tiny_model_path, "--store", "pairs", "--part", "b")
+    assert again.returncode == 0 and "kept 2 finished proteins" in again.stderr
+    assert sorted(os.listdir(out)) == ["b.parquet"]  # the part grew; no other file
+    assert sorted(pair_store.stored_proteins(out / "b.parquet")) == ["p0", "p1", "p2"]
+    # a run without --part into the same folder merges its own pairs only: the part stays
+    other = tmp_path / "other.fa"
+    other.write_text(f">x\n{SEQ[:50]}\n")
+    assert predict(other, out, tiny_model_path, "--store", "pairs").returncode == 0
+    assert sorted(os.listdir(out)) == ["b.parquet", "pairs.parquet"]
+    assert sorted(pair_store.stored_proteins(out)) == ["p0", "p1", "p2", "x"]
+    # a part left by an earlier run with other batches: the protein it holds again is refused
+    (out / "old.parquet").write_bytes((out / "pairs.parquet").read_bytes())
+    for argv in (("evaluate", out, "--structure", out, "-o", tmp_path / "m"),
+                 ("export", out, "-f", "csv", "-o", tmp_path / "e")):  # fmt: skip
+        done = cli(*argv)
+        assert done.returncode == 2, done.stderr
+        [line] = done.stderr.strip().splitlines()[-1:]
+        assert line.startswith("contactplug: error: 'x' is stored twice, in ") and "old" in line
+    for extra in (["--part", "b"], ["--store", "pairs", "--part", "../b"]):
+        bad = predict(other, tmp_path / "bad", tiny_model_path, *extra)
+        assert bad.returncode == 2, bad.stderr
+        assert bad.stderr.strip().splitlines()[-1].startswith("contactplug: error: --part ")
+        assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
+def test_pymol_loadcontacts_reads_a_protein_from_a_folder_of_parts(tmp_path):
+    pytest.importorskip("pymol")
+    from pymol import CmdException
+
+    sys.path.insert(0, str(ROOT / "plugin"))
+    from contactplug_pymol import contact_files
+
+    rng = np.random.default_rng(2)
+    for part, ids in (("b0", ["a", "b"]), ("b1", ["c"])):  # two batches' parts, no pairs.parquet
+        writer = pair_store.PairStoreWriter(tmp_path, {"settings": {}, "keep": "L", "min_sep": 6},
+                                            part)  # fmt: skip
+        for pid in ids:
+            x = rng.random((40, 40), dtype=np.float32)
+            cmap = ContactMap(contacts=x + x.T, sequence="A" * 40, id=pid, method="m", model="m")
+            writer.add(cmap, pair_store.best_pairs(cmap, "L", 6), None)
+        writer.close()
+    assert sorted(os.listdir(tmp_path)) == ["b0.parquet", "b1.parquet"]
+    cmap = contact_files.read_contacts(f"{tmp_path / 'pairs.parquet'}#c")
+    want = next(pair_store.iter_proteins(tmp_path / "b1.parquet"))
+    got = contact_files.ranked_pairs(cmap)
+    assert [(i, j) for i, j, _ in got] == list(zip(want["i"], want["j"], strict=True))
+    with pytest.raises(CmdException, match="no such file"):
+        contact_files.read_contacts(f"{tmp_path / 'none'}/pairs.parquet#c")

@@ -120,7 +120,7 @@ def read_contacts(path: str | os.PathLike) -> ContactMap:
     path = os.path.expanduser(str(path))
     if ".parquet#" in path.lower():  # one protein of a pairs store
         path, _, wanted = path.rpartition("#")
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) and not pair_store.store_files(path):  # a folder's parts
             raise CmdException(f"{path}: no such file")
         return read_store(path, wanted)
     if not os.path.isfile(path):

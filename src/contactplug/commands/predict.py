@@ -215,6 +215,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keep", default="5L", help="--store pairs: pairs kept per protein, |i-j| >= 6 (5L)"
     )
     p.add_argument(
+        "--part",
+        metavar="NAME",
+        help="--store pairs: end as one part, OUT/NAME.parquet, not merged into pairs.parquet "
+        "(the pipeline's batches; readers take a folder of parts as one store)",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="recompute every protein (default: a rerun into the same -o keeps the maps "

@@ -40,6 +40,11 @@ class PredictOutputs:
         self.looked_up = False
         force = getattr(args, "force", False)
         parse_top(self.keep, 100, "keep")  # a bad --keep refused before any work
+        part = getattr(args, "part", None)
+        if part is not None and (self.store != "pairs" or safe_name(part) != part):
+            raise ContactplugError(
+                f"--part {part!r}: a file name (letters, digits, ._+=,@-) with --store pairs"
+            )
         if self.store == "pairs":
             pair_store.require_pyarrow()  # before any work
             self._open_store(records, settings, force)
@@ -48,7 +53,7 @@ class PredictOutputs:
             _, self.kept = resume.Finished.of(self.out).split(keys, settings, "maps", force)
         self.writer = (
             pair_store.PairStoreWriter(
-                self.out, {"settings": settings, "keep": self.keep, "min_sep": MIN_SEP}
+                self.out, {"settings": settings, "keep": self.keep, "min_sep": MIN_SEP}, part
             )
             if self.store == "pairs"
             else None

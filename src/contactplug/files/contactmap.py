@@ -431,7 +431,8 @@ def is_part_file(path: str | os.PathLike) -> bool:
 
 def map_files(path: str | os.PathLike) -> list[Path]:
     """The map files of a folder (sorted by name; Jacobian parts and hidden files left out),
-    its pairs store as `pairs.parquet` (read with an unfinished run's parts), or the one file."""
+    its pairs store as `pairs.parquet` (read with its parts: every *.parquet there), or the one
+    file."""
     path = Path(path)
     if path.is_file():
         return [path]
@@ -439,8 +440,8 @@ def map_files(path: str | os.PathLike) -> list[Path]:
         raise ContactplugError(f"{path}: no such file or folder")
     found = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
     files = [p for p in found if not is_part_file(p)]
-    if (path / "pairs.parquet").is_file() or (path / "pairs.parts").is_dir():
-        files.append(path / "pairs.parquet")  # `files.pair_store`
+    if any(path.glob("*.parquet")) or (path / "pairs.parts").is_dir():
+        files.append(path / "pairs.parquet")  # the folder's store: `files.pair_store`
     if not files:
         if found:
             raise ContactplugError(

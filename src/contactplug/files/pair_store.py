@@ -24,6 +24,11 @@ store and the parts into a new `pairs.parquet` (temp file, then rename). A SIGKI
 the proteins of the part being filled; a rerun finds the parts and counts them as done.
 A protein never spans two row groups. pyarrow is imported only in the functions that need it:
 the PyMOL plugin's copy of this layer imports with numpy alone.
+
+A store can also stay in parts: `predict --part NAME` ends its run as `OUT/NAME.parquet`
+instead (the pipeline's attention tasks, one part per batch). A folder's store is every
+`*.parquet` in it and in `pairs.parts/`, read one row group at a time as one dataset, with no
+merge; a protein found in two of its files is refused (`Maps`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 
 from .atomic import ensure_folder, remove_stale_temps, temp_beside
 from .errors import ContactplugError, Message, arg
+from .pair_maps import COMPLEX_FIELDS, contact_map_fields, first_rows, split_row_group
 from .specs import parse_top
 
 log = logging.getLogger("contactplug")
@@ -51,7 +57,6 @@ FLUSH_ROWS = 1 << 20  # ~20 MB of pairs in memory at most
 # at most this much work lost to a SIGKILL ($CONTACTPLUG_FLUSH_SECONDS: tests kill sooner)
 FLUSH_SECONDS = float(os.environ.get("CONTACTPLUG_FLUSH_SECONDS") or 10.0)
 _META_KEY = b"contactplug.pairs"
-COMPLEX_FIELDS = ("chain_ids", "chain_lengths", "linker")
 
 
 def require_pyarrow():
@@ -87,17 +92,27 @@ def schema(info: dict):
 
 
 def store_files(path: str | os.PathLike) -> list[Path]:
-    """The files of a store: `pairs.parquet` and the parts of an unfinished run, given the
-    store's folder or its `pairs.parquet` (another .parquet file: just it); [] when none."""
+    """The files of a store, given its folder or its `pairs.parquet`: `pairs.parquet`, the
+    folder's other `*.parquet` (named parts, `predict --part`) and an unfinished run's parts;
+    another .parquet file given: just it; [] when none."""
     path = Path(path)
     if path.name != STORE_NAME and path.suffix.lower() == ".parquet":
         return [path] if path.is_file() else []
     folder = path.parent if path.name == STORE_NAME else path
     found = [folder / STORE_NAME] if (folder / STORE_NAME).is_file() else []
+    named = folder.glob("*.parquet") if folder.is_dir() else []
+    found += sorted(p for p in named if p.name != STORE_NAME and _visible_file(p))
+    return found + _run_parts(folder)
+
+
+def _visible_file(path: Path) -> bool:
+    return not path.name.startswith(".") and path.is_file()  # temp files are hidden
+
+
+def _run_parts(folder: Path) -> list[Path]:
+    """The parts a run writes as it goes (`pairs.parts/`), merged when it ends."""
     parts = folder / PARTS_NAME
-    if parts.is_dir():
-        found += sorted(p for p in parts.glob("*.parquet") if not p.name.startswith("."))
-    return found
+    return sorted(p for p in parts.glob("*.parquet") if _visible_file(p)) if parts.is_dir() else []
 
 
 def is_store(path: str | os.PathLike) -> bool:
@@ -134,20 +149,33 @@ def _groups(path: str | os.PathLike) -> Iterator[tuple[Path, object, int]]:
             yield file, handle, group
 
 
-def _firsts(table) -> np.ndarray:
-    """Rows that open a protein: its sequence is there (null on the others)."""
-    return np.flatnonzero(table.column("sequence").is_valid().to_numpy(zero_copy_only=False))
-
-
 def stored_proteins(path: str | os.PathLike) -> dict[str, str]:
     """id -> sequence of every protein in a store, two columns of one row group at a time."""
     found: dict[str, str] = {}
     for _, handle, group in _groups(path):
         table = handle.read_row_group(group, columns=["id", "sequence"])
-        firsts = _firsts(table)
+        firsts = first_rows(table)
         ids = table.column("id").take(firsts).to_pylist()
         found.update(zip(ids, table.column("sequence").take(firsts).to_pylist(), strict=True))
     return found
+
+
+def _holders(stores: list[Path]) -> dict[str, Path]:
+    """id -> the file that holds it, over the files of the stores (their id columns only). An
+    id in two files is refused: a protein is stored once, and two parts holding it mean one is
+    left from an earlier run (a pipeline rerun whose batches differed: the old part stays)."""
+    holder: dict[str, Path] = {}
+    for store in stores:
+        for file, handle, group in _groups(store):
+            table = handle.read_row_group(group, columns=["id", "sequence"])
+            for pid in table.column("id").take(first_rows(table)).to_pylist():
+                first = holder.setdefault(pid, file)
+                if first != file:
+                    raise ContactplugError(
+                        f"{pid!r} is stored twice, in {first} and in {file}; a protein is "
+                        "stored once: remove the part left from an earlier run"
+                    )
+    return holder
 
 
 def iter_proteins(path: str | os.PathLike, wanted: set[str] | None = None) -> Iterator[dict]:
@@ -156,81 +184,9 @@ def iter_proteins(path: str | os.PathLike, wanted: set[str] | None = None) -> It
     for file, handle, group in _groups(path):
         if wanted is not None:
             table = handle.read_row_group(group, columns=["id", "sequence"])
-            if not wanted & set(table.column("id").take(_firsts(table)).to_pylist()):
+            if not wanted & set(table.column("id").take(first_rows(table)).to_pylist()):
                 continue
-        yield from _split(handle.read_row_group(group), wanted, file)
-
-
-def _split(table, wanted: set[str] | None, file: Path) -> Iterator[dict]:
-    firsts = _firsts(table)
-    if table.num_rows and (not len(firsts) or firsts[0] != 0):
-        raise ContactplugError(f"{file}: damaged pairs store (a row group opens mid-protein)")
-    ends = np.append(firsts[1:], table.num_rows)
-    first = {
-        name: table.column(name).take(firsts).to_pylist()
-        for name in ("id", "method", "model", "sequence", "map_info")
-    }
-    i = table.column("i").fill_null(-1).to_numpy()
-    j = table.column("j").fill_null(-1).to_numpy()
-    score = table.column("score").fill_null(0).to_numpy()
-    prob_col = table.column("prob")
-    has_prob = prob_col.is_valid().to_numpy(zero_copy_only=False)
-    prob = prob_col.fill_null(0).to_numpy()
-    for n, (a, b) in enumerate(zip(firsts, ends, strict=True)):
-        if wanted is not None and first["id"][n] not in wanted:
-            continue
-        if i[a] < 0:  # a protein with no pair: one row of nulls
-            b = a
-        yield {
-            "id": first["id"][n],
-            "i": i[a:b].astype(np.int64),
-            "j": j[a:b].astype(np.int64),
-            "score": score[a:b].astype(np.float32),
-            "prob": prob[a:b].astype(np.float32) if b > a and has_prob[a] else None,
-            "method": first["method"][n],
-            "model": first["model"][n],
-            "sequence": first["sequence"][n],
-            "info": json.loads(first["map_info"][n] or "{}"),
-            "file": file,
-        }
-
-
-def contact_map_fields(protein: dict) -> tuple[dict, np.ndarray | None]:
-    """A stored protein as ContactMap fields, and its L x L probabilities (None without).
-    Its kept pairs are at their scores; every other pair (and the diagonal) just below the
-    lowest kept score, so any ranking reads the kept pairs first. Rankings deeper than the
-    kept pairs are not in the store: `meta['store']` says how many were kept."""
-    L = len(protein["sequence"])
-    i, j, score = protein["i"], protein["j"], protein["score"]
-    low = float(score.min()) if score.size else 0.0
-    floor = float(np.float32(low - max(1.0, abs(low))))  # exact in float32: below every score
-    contacts = np.full((L, L), floor, dtype=np.float32)
-    contacts[i, j] = score
-    contacts[j, i] = score
-    info = protein["info"]
-    meta = dict(info.get("meta") or {})
-    meta["store"] = {"file": str(protein["file"]), "kept": int(score.size), "floor": floor}
-    probs = None
-    if protein["prob"] is not None:
-        probs = np.zeros((L, L), dtype=np.float32)
-        probs[i, j] = protein["prob"]
-        probs[j, i] = protein["prob"]
-    resnum = info.get("resnum")
-    fields = {
-        "contacts": contacts,
-        "sequence": protein["sequence"],
-        "id": protein["id"],
-        "method": protein["method"],
-        "model": protein["model"],
-        "n_forward": int(info.get("n_forward", 1)),
-        "seconds": float(info.get("seconds", 0.0)),
-        "chain": info.get("chain"),
-        "resnum": None if resnum is None else np.asarray(resnum, dtype=np.int32),
-        "icode": None if resnum is None else np.asarray(info.get("icode"), dtype=str),
-        "meta": meta,
-        **{name: info[name] for name in COMPLEX_FIELDS if info.get(name) is not None},
-    }
-    return fields, probs
+        yield from split_row_group(handle.read_row_group(group), wanted, file)
 
 
 def best_pairs(cmap: Any, keep: str, min_sep: int) -> tuple[np.ndarray, ...]:
@@ -265,10 +221,12 @@ def best_pairs(cmap: Any, keep: str, min_sep: int) -> tuple[np.ndarray, ...]:
 
 class PairStoreWriter:
     """Streams proteins' best pairs into `folder/pairs.parts/`, and at `close` into
-    `folder/pairs.parquet` with the store that was there (see the module docstring)."""
+    `folder/pairs.parquet` with the store that was there (see the module docstring); with
+    `part`, into `folder/<part>.parquet` and what that file held, the folder's others untouched."""
 
-    def __init__(self, folder: str | os.PathLike, info: dict):
+    def __init__(self, folder: str | os.PathLike, info: dict, part: str | None = None):
         self.folder = Path(folder)
+        self.target = f"{part}.parquet" if part else STORE_NAME
         self.info = {**info, "version": VERSION}
         self.schema = schema(self.info)
         self.parts = self.folder / PARTS_NAME
@@ -325,19 +283,19 @@ class PairStoreWriter:
         return target
 
     def close(self) -> Path:
-        """Flush, then the old store and every part streamed into a new pairs.parquet, one row
-        group at a time; the parts are removed once it is in place."""
+        """Flush, then the old store (or part) and every run part streamed into a new one, one
+        row group at a time; the run parts are removed once it is in place."""
         self.flush()
-        if not (self.parts.is_dir() and any(self.parts.glob("*.parquet"))):
-            return self.folder / STORE_NAME  # nothing new: the store is left as it is
-        return compact(self.folder, self.schema)
+        if not _run_parts(self.folder):
+            return self.folder / self.target  # nothing new: the store is left as it is
+        return compact(self.folder, self.schema, self.target)
 
 
-def compact(folder: Path, table_schema=None) -> Path:
-    """`pairs.parquet` and `pairs.parts/*` into one `pairs.parquet`, row group by row group."""
+def compact(folder: Path, table_schema=None, name: str = STORE_NAME) -> Path:
+    """`name` (`pairs.parquet`) and `pairs.parts/*` into one `name`, row group by row group."""
     _, pq = _arrow()
-    target = folder / STORE_NAME
-    sources = store_files(folder)
+    target = folder / name
+    sources = ([target] if target.is_file() else []) + _run_parts(folder)
     if table_schema is None:
         table_schema = _open(sources[0]).schema_arrow
     with temp_beside(target) as tmp:
@@ -378,25 +336,26 @@ class Maps:
         self.make = make
         self.npz = [(p, load(p)) for p in files if not is_store(p)]
         self.stores = [p for p in files if is_store(p)]
-        self.count = len(self.npz) + sum(len(stored_proteins(p)) for p in self.stores)
+        self.count = len(self.npz) + len(_holders(self.stores))
 
     def __len__(self) -> int:
         return self.count
 
     def items(self) -> Iterator[tuple[Path, Any]]:
-        """(file, map) for every map: an npz's path, or its store's for each stored protein."""
+        """(file, map) for every map: an npz's path, or the store file that holds the protein."""
         yield from self.npz
         for store in self.stores:
             info = store_info(store) or {}
+            shown = store if store.is_file() else store.parent  # a folder of parts
             log.info(Message(
                 "%s: each protein's best %s pairs |i-j| >= %s; a ranking deeper than those "
                 "(say long-range top-L where fewer long pairs were kept) meets pairs that are "
                 f"not stored: predict {arg('keep', value='all')}, or "
                 f"{arg('store', value='map')}, gives exact metrics"),
-                store, info.get("keep"), info.get("min_sep"),
+                shown, info.get("keep"), info.get("min_sep"),
             )  # fmt: skip
             for protein in iter_proteins(store):
-                yield store, self.from_store(protein)
+                yield protein["file"], self.from_store(protein)
 
     def __iter__(self) -> Iterator[Any]:
         return (cmap for _, cmap in self.items())
