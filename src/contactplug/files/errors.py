@@ -79,7 +79,24 @@ def worded(text: str, words: Words = cli_words) -> str:
     return _MARKER.sub(lambda m: words(Argument.from_marker(m.group(1))), text)
 
 
-class ContactplugError(Exception):
+class Marked:
+    """What a marked text is to its readers: its arguments, and its wording by an interface
+    (`str()`: the command line's). `marked` is the text with its markers."""
+
+    marked: str
+
+    @property
+    def arguments(self) -> list[Argument]:
+        return arguments_in(self.marked)
+
+    def worded(self, words: Words) -> str:
+        return worded(self.marked, words)
+
+    def __str__(self) -> str:
+        return self.worded(cli_words)
+
+
+class ContactplugError(Marked, Exception):
     """Bad input or an impossible request, explained in one line.
 
     The message keeps its argument markers (`marked`; also what pickling carries to another
@@ -93,34 +110,14 @@ class ContactplugError(Exception):
     def marked(self) -> str:
         return str(self.args[0]) if self.args else ""
 
-    @property
-    def arguments(self) -> list[Argument]:
-        return arguments_in(self.marked)
 
-    def worded(self, words: Words) -> str:
-        return worded(self.marked, words)
-
-    def __str__(self) -> str:
-        return self.worded(cli_words)
-
-
-class Message:
+class Message(Marked):
     """A log message that names arguments: `log.info(Message(f"{arg('force')}: ..."), ...)`.
     Logging's handlers print `str()` (the command line's words, %-arguments applied after);
     another interface's handler words `record.msg` itself (`worded`)."""
 
     def __init__(self, marked: str) -> None:
         self.marked = marked
-
-    @property
-    def arguments(self) -> list[Argument]:
-        return arguments_in(self.marked)
-
-    def worded(self, words: Words) -> str:
-        return worded(self.marked, words)
-
-    def __str__(self) -> str:
-        return self.worded(cli_words)
 
     def __repr__(self) -> str:
         return f"Message({str(self)!r})"
