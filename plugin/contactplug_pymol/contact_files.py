@@ -76,7 +76,7 @@ def read_rr(path: str | os.PathLike) -> ContactMap:
             meta=meta, chain_ids=chain_ids, chain_lengths=chain_lengths,
         )  # fmt: skip
     except ContactplugError as exc:
-        raise CmdException(f"{path}: {exc}") from None
+        raise CmdException(f"{path}: {pymol_words(exc)}") from None
 
 
 def read_store(path: str, wanted: str = "") -> ContactMap:
