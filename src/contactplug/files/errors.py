@@ -11,8 +11,8 @@ PyMOL plugin carries a copy of this layer.
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass
 
 # A marker is framed by control characters that no message holds and no typed value shows
 # (values go in through repr or as plain words), and that str.splitlines does not split on
@@ -21,8 +21,9 @@ _START, _FIELD, _END = "\x02", "\x1f", "\x03"
 _MARKER = re.compile(f"{_START}([^{_START}{_END}]*){_END}")
 
 
-@dataclass(frozen=True)
-class Argument:
+# a named tuple, not a dataclass: the CLI imports this module first, and it brings no
+# `dataclasses` (with `inspect`, ~6 ms here) of its own
+class Argument(namedtuple("Argument", "name metavar value phrase", defaults=("", None, "{}"))):
     """One argument a message is about.
 
     name: its keyword (`top_k`; the command line's flag is `--top-k`); metavar: the kind of
@@ -30,10 +31,7 @@ class Argument:
     phrase: the words around it, `{}` where it stands (`pass {} to its folder`), so that an
     interface whose way to say it differs in kind can word the whole phrase."""
 
-    name: str
-    metavar: str = ""
-    value: str | None = None
-    phrase: str = "{}"
+    __slots__ = ()
 
     @property
     def flag(self) -> str:
