@@ -23,7 +23,8 @@ and with --fp32-esm-cpp, esm-cpp's fp32 forward too. Ratios: esm-cpp / readout (
 readout is faster). Threads: torch's and ESM_NUM_THREADS are both --threads.
 
 Run: python benchmarks/esm_cpp_race.py [--archs 35M,150M] [--lengths 100,300] [--rounds 7]
-       [--threads 2] [--clock wall|cpu] [--json benchmarks/results/esm_cpp_race.json]
+       [--threads 2] [--clock wall|cpu] [--fp32-esm-cpp] [--json FILE]
+(results/esm_cpp_race_1thread_cpu.json: --threads 1 --clock cpu --fp32-esm-cpp --rounds 3)
 """
 
 from __future__ import annotations
