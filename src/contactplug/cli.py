@@ -21,6 +21,7 @@ import signal
 import sys
 
 from contactplug import __version__
+from contactplug.files import atomic
 from contactplug.files.errors import ContactplugError, Message
 
 # One line per subcommand module, in the order `--help` lists them.
@@ -95,8 +96,20 @@ def os_error_line(exc: OSError) -> str:
     return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 
-def _terminate(signum, frame):
+def _raise_terminated() -> None:
     raise Terminated()
+
+
+def _raise_interrupted() -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate(signum, frame):
+    atomic.deliver(_raise_terminated)  # held while a map is being written (files.atomic)
+
+
+def _interrupt(signum, frame):
+    atomic.deliver(_raise_interrupted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         handlers[0].setFormatter(MarkedFormatter(LOG_FORMAT))
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
+        previous_int = signal.signal(signal.SIGINT, _interrupt)
     except ValueError:  # not the main thread (an embedding application): leave signals alone
-        previous = None
+        previous = previous_int = None
     try:
         return int(args.func(args) or 0)
     except ContactplugError as exc:
@@ -133,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

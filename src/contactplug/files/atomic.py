@@ -20,7 +20,7 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -169,3 +169,35 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
         with open(tmp, "w", newline="") as handle:
             handle.write(text)
     return Path(path)
+
+
+# A signal raised as an exception inside a library's writer can leave that writer half-open:
+# np.savez then fails to close its zip and that ValueError replaces the signal, so the run ends
+# in a traceback instead of its one line. The CLI's signal handlers hand the raise to
+# `deliver`, which holds it while a `signals_held` block runs and raises it when the block ends
+# (a map write takes milliseconds); outside such a block it raises at once.
+_held_depth = 0
+_held: list[Callable[[], None]] = []
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """A block no signal delivered through `deliver` interrupts; a held one is raised after."""
+    global _held_depth
+    _held_depth += 1
+    try:
+        yield
+    finally:
+        _held_depth -= 1
+        if _held_depth == 0 and _held:
+            raise_signal = _held.pop()
+            _held.clear()
+            raise_signal()
+
+
+def deliver(raise_signal: Callable[[], None]) -> None:
+    """Call `raise_signal` (which raises) now, or when the current `signals_held` block ends."""
+    if _held_depth:
+        _held.append(raise_signal)
+    else:
+        raise_signal()

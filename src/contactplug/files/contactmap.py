@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.npyio import NpzFile
 
-from .atomic import atomic_path
+from .atomic import atomic_path, signals_held
 from .errors import ContactplugError
 from .outputs import OutputFolder
 from .sequences import AMBIGUOUS, STANDARD
@@ -269,7 +269,7 @@ def write_npz(
     """An npz, zlib-compressed or stored. Maps and Jacobian parts are stored: their float
     noise compresses by ~12 % for ~13 ms a 400-residue map, most of the CLI's writing time.
     np.load reads either kind, so older compressed files still load."""
-    with open(path, "wb") as handle:
+    with signals_held(), open(path, "wb") as handle:
         (np.savez_compressed if compressed else np.savez)(handle, **arrays)
 
 
