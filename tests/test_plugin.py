@@ -256,7 +256,8 @@ def test_plugin_reads_files_with_the_core_readers(tmp_path):
 
 
 def test_the_plugin_default_model_is_the_core_default():
-    """The plugin names its default without importing the core (it may run without it)."""
+    """The plugin takes its default from its copy of the files layer (it may run without the
+    core), the one place the default is written."""
     from contactplug_pymol import predictor
 
     from contactplug.models.registry import DEFAULT_MODEL

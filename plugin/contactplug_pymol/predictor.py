@@ -23,14 +23,13 @@ from .messages import MARKED_ENV, core_messages, feedback, pymol_words
 
 try:
     from contactplug.files.atomic import safe_name
-    from contactplug.files.methods import READOUT_METHODS, get_method, jacobian_for
+    from contactplug.files.methods import DEFAULT_MODEL, READOUT_METHODS, get_method, jacobian_for
     from contactplug.files.sequences import Record, fasta_id, write_fasta
 except ImportError:  # PyMOL's Python without the core: the copy carried with the plugin
     from ._files.atomic import safe_name
-    from ._files.methods import READOUT_METHODS, get_method, jacobian_for
+    from ._files.methods import DEFAULT_MODEL, READOUT_METHODS, get_method, jacobian_for
     from ._files.sequences import Record, fasta_id, write_fasta
 
-DEFAULT_MODEL = "esm2_t6_8M_UR50D"
 # rows of the core's method table; `jacobian` is the logit CJ, or the representation CJ on a
 # checkpoint without an MLM head (as `contactplug jacobian` decides), `repr-jacobian` always
 METHODS = [*READOUT_METHODS, "jacobian", "repr-jacobian"]

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 from .errors import ContactplugError, arg
 
+# The model every interface runs when none is named, written once here because this layer is
+# the one the PyMOL plugin carries without the core (models.registry re-exports it; the
+# pipeline's Groovy config names it too, and tests/test_design.py holds it to this)
+DEFAULT_MODEL = "esm2_t6_8M_UR50D"
+
 
 @dataclass(frozen=True)
 class Method:

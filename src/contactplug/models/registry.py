@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# re-exported (the families and the CLI import it from here); written once, in files.methods
+from contactplug.files.methods import DEFAULT_MODEL as DEFAULT_MODEL
+
 
 class Arch(NamedTuple):
     family: str
@@ -39,4 +42,3 @@ REGISTRY: dict[str, Arch] = {
     "progen2-large": Arch("ProGen2", 32, 2560, 32, "hugohrban"),
     "progen2-xlarge": Arch("ProGen2", 32, 4096, 16, "hugohrban"),
 }
-DEFAULT_MODEL = "esm2_t6_8M_UR50D"
