@@ -39,6 +39,7 @@ def blank(tmp_path_factory, tiny_model_path):
     code, _, err = run_cli(["predict", pdb, "-o", folder / "maps", "--model", tiny_model_path])
     assert code == 0, err
     [npz] = (folder / "maps").glob("*.npz")
+    assert npz.name == "blank.npz"  # the blank chain adds no `_` to the id
     residues = [r for r in gemmi.read_structure(str(pdb))[0][0] if r.name != "HOH"]
     labels = [f"{r.seqid.num}{r.seqid.icode.strip()}" for r in residues]
     return folder, pdb, npz, labels

@@ -69,7 +69,9 @@ def from_structure(
 
     ch = read_chain(path, chain, structure)
     stem = stem or structure_stem(path)
-    rid = stem if stem.upper().endswith(f"_{ch.name}".upper()) else f"{stem}_{ch.name}"
+    # a blank chain id (PDB column 22 empty) adds nothing to the id: `blank`, not `blank_`
+    named = ch.name.strip() and not stem.upper().endswith(f"_{ch.name}".upper())
+    rid = f"{stem}_{ch.name}" if named else stem
     seq = clean_sequence(ch.sequence, f"{path}:{ch.name}")
     meta: dict = {}
     if ch.breaks:
