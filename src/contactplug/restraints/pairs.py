@@ -182,45 +182,9 @@ def _tokens(
     cmap: ContactMap, opts: Options, num: Numbering | None, chain: str, picked: list
 ) -> tuple[list[Row], str | None]:
     """Rows with residue tokens in the asked numbering; returns (rows, renumber map text)."""
+    author = _author_numbering(cmap, opts, num)
+    rows = _rows(cmap, opts.format, num, chain, picked, author)
     fmt = opts.format
-    author = opts.numbering == "author" or (
-        opts.numbering == "auto" and fmt == "chimerax" and num is not None
-    )
-    if opts.renumber_map and not (author and fmt in ("rosetta", "cns")):
-        raise ContactplugError(
-            f"{arg('renumber_map')} applies to rosetta and cns with "
-            f"{arg('numbering', value='author')}"
-        )
-    if author and fmt in SEQUENCE_INDEXED:
-        raise ContactplugError(
-            f"{fmt} numbers residues by their position in the sequence; "
-            f"{arg('numbering', value='author')} does not apply (use index)"
-        )
-    if author and num is None:
-        raise ContactplugError(
-            f"{cmap.id}: no author numbering known (map made from a FASTA); "
-            f"pass {arg('structure', 'FILE')} to align the sequence to a structure"
-        )
-    names, pos = _positions(cmap)
-    if not cmap.is_complex:
-        names = [chain] * cmap.length
-    rows: list[Row] = []
-    missing: set[int] = set()
-    atomless: set[int] = set()
-    for i, j, s, p in picked:
-        ai = num.label(i) if num is not None and num.present(i) else None
-        aj = num.label(j) if num is not None and num.present(j) else None
-        if author and (ai is None or aj is None):
-            missing.update(k for k, a in ((i, ai), (j, aj)) if a is None)
-            continue
-        if author and num.anchored is not None and not (num.anchored[i] and num.anchored[j]):
-            atomless.update(k for k in (i, j) if not num.anchored[k])
-            continue  # the rule the PyMOL plugin draws by (anchors_present)
-        ri, rj = (str(k + 1) if not cmap.is_complex else str(pos[k]) for k in (i, j))
-        if cmap.is_complex and fmt == "rosetta":  # Rosetta's PDB numbering: number + chain
-            ri, rj = f"{ri}{names[i]}", f"{rj}{names[j]}"
-        rows.append(Row(i, j, s, p, ri, rj, ai, aj, names[i], names[j], int(pos[i]), int(pos[j])))
-    report_skipped(cmap, num, picked, rows, missing, atomless)
     if not author or fmt not in ("rosetta", "cns"):
         if author:  # chimerax: the structure's residue labels
             for r in rows:
@@ -252,6 +216,58 @@ def _tokens(
         ci, cj = (r.chain_i, r.chain_j) if suffix else ("", "")
         r.res_i, r.res_j = f"{r.author_i}{ci}", f"{r.author_j}{cj}"
     return rows, None
+
+
+def _author_numbering(cmap: ContactMap, opts: Options, num: Numbering | None) -> bool:
+    """Whether rows take the structure's author numbering, refusing what cannot have it."""
+    fmt = opts.format
+    author = opts.numbering == "author" or (
+        opts.numbering == "auto" and fmt == "chimerax" and num is not None
+    )
+    if opts.renumber_map and not (author and fmt in ("rosetta", "cns")):
+        raise ContactplugError(
+            f"{arg('renumber_map')} applies to rosetta and cns with "
+            f"{arg('numbering', value='author')}"
+        )
+    if author and fmt in SEQUENCE_INDEXED:
+        raise ContactplugError(
+            f"{fmt} numbers residues by their position in the sequence; "
+            f"{arg('numbering', value='author')} does not apply (use index)"
+        )
+    if author and num is None:
+        raise ContactplugError(
+            f"{cmap.id}: no author numbering known (map made from a FASTA); "
+            f"pass {arg('structure', 'FILE')} to align the sequence to a structure"
+        )
+    return author
+
+
+def _rows(
+    cmap: ContactMap, fmt: str, num: Numbering | None, chain: str, picked: list, author: bool
+) -> list[Row]:
+    """A row per picked pair, sequence-numbered; with author numbering, pairs whose residues
+    the structure lacks (or has no atoms for) are left out and said."""
+    names, pos = _positions(cmap)
+    if not cmap.is_complex:
+        names = [chain] * cmap.length
+    rows: list[Row] = []
+    missing: set[int] = set()
+    atomless: set[int] = set()
+    for i, j, s, p in picked:
+        ai = num.label(i) if num is not None and num.present(i) else None
+        aj = num.label(j) if num is not None and num.present(j) else None
+        if author and (ai is None or aj is None):
+            missing.update(k for k, a in ((i, ai), (j, aj)) if a is None)
+            continue
+        if author and num.anchored is not None and not (num.anchored[i] and num.anchored[j]):
+            atomless.update(k for k in (i, j) if not num.anchored[k])
+            continue  # the rule the PyMOL plugin draws by (anchors_present)
+        ri, rj = (str(k + 1) if not cmap.is_complex else str(pos[k]) for k in (i, j))
+        if cmap.is_complex and fmt == "rosetta":  # Rosetta's PDB numbering: number + chain
+            ri, rj = f"{ri}{names[i]}", f"{rj}{names[j]}"
+        rows.append(Row(i, j, s, p, ri, rj, ai, aj, names[i], names[j], int(pos[i]), int(pos[j])))
+    report_skipped(cmap, num, picked, rows, missing, atomless)
+    return rows
 
 
 def _needs_probabilities(opts: Options) -> bool:
