@@ -4,7 +4,8 @@ A subcommand's parser sets `func=run` where `run(args) -> int`. Bad input and I/
 are one line on stderr and exit code 2: ContactplugError, an OSError (a full disk, a read-only
 folder, a file in the way: with the path), and argparse's own complaints. Nothing else is
 caught, so real bugs still show a traceback. SIGTERM unwinds like Ctrl-C (exit 143), so
-temporary files are removed as they are on SIGINT.
+temporary files are removed as they are on SIGINT; both wait while a map is being written
+(`files.atomic.signals_held`), so the file in hand is finished rather than left half-made.
 
 Messages word their arguments as flags (`--top`). With CONTACTPLUG_MESSAGES=marked (set by the
 PyMOL plugin when it runs this executable) errors and log lines keep the arguments' markers
