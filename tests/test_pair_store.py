@@ -356,7 +356,8 @@ def test_a_part_resumes_and_a_protein_in_two_parts_is_refused(tmp_path, tiny_mod
         [line] = done.stderr.strip().splitlines()[-1:]
         assert line.startswith("contactplug: error: 'x' is stored twice, in ") and "old" in line
     for extra in (["--part", "b"], ["--store", "pairs", "--part", "../b"]):
-        bad = predict(other, tmp_path / "bad", tiny_model_path, *extra)
+        # a model path that is not there: --part is refused first, before any model is loaded
+        bad = predict(other, tmp_path / "bad", tmp_path / "no-such-model.pt", *extra)
         assert bad.returncode == 2, bad.stderr
         assert bad.stderr.strip().splitlines()[-1].startswith("contactplug: error: --part ")
         assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())

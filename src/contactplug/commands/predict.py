@@ -14,7 +14,7 @@ from contactplug.commands.common import (
     show_progress,
     structure_facts,
 )
-from contactplug.commands.predict_outputs import PredictOutputs
+from contactplug.commands.predict_outputs import PredictOutputs, check_store_options
 from contactplug.files.errors import ContactplugError, worded
 from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.outputs import OutputFolder
@@ -34,6 +34,7 @@ def run_predict(args: argparse.Namespace) -> int:
         check_linker(args.linker)
     queries = read_inputs(args.inputs, args.chain, args.chains)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
+    check_store_options(args)
     scored = [q for q in queries if q.structure] if args.evaluate else []
     if args.evaluate and not scored:
         raise ContactplugError(

@@ -24,6 +24,16 @@ log = logging.getLogger("contactplug")
 MIN_SEP = 6  # the store keeps pairs |i - j| >= 6: the shortest range any metric scores
 
 
+def check_store_options(args: argparse.Namespace) -> None:
+    """A bad --keep or --part refused before the model is loaded."""
+    parse_top(getattr(args, "keep", "5L"), 100, "keep")
+    part = getattr(args, "part", None)
+    if part is not None and (getattr(args, "store", "map") != "pairs" or safe_name(part) != part):
+        raise ContactplugError(
+            f"--part {part!r}: a file name (letters, digits, ._+=,@-) with --store pairs"
+        )
+
+
 class PredictOutputs:
     """`finished(n, record)` for `predict_unordered`, `write(n, cmap)` for each map, and as a
     context manager the pairs store closed: compacted into pairs.parquet when the run ends,
@@ -39,12 +49,7 @@ class PredictOutputs:
         self.calibration = None
         self.looked_up = False
         force = getattr(args, "force", False)
-        parse_top(self.keep, 100, "keep")  # a bad --keep refused before any work
-        part = getattr(args, "part", None)
-        if part is not None and (self.store != "pairs" or safe_name(part) != part):
-            raise ContactplugError(
-                f"--part {part!r}: a file name (letters, digits, ._+=,@-) with --store pairs"
-            )
+        part = getattr(args, "part", None)  # checked by check_store_options, before the model
         if self.store == "pairs":
             pair_store.require_pyarrow()  # before any work
             self._open_store(records, settings, force)
