@@ -154,7 +154,7 @@ def forward(
         raise ContactplugError("the AMPLIFY checkpoint has no decoder (no logits)")
     last = net.n_layers if (logits or representation) else max(heads, default=-1) + 1
     out = Output(layers_run=last)
-    rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
+    rows = getattr(on_heads, "layer_rows", None)  # the readout's fold takes row blocks
     with autocast_context(tokens, autocast):
         x = net.encoder(tokens)
         padding = tokens.eq(PAD)
@@ -162,7 +162,7 @@ def forward(
         rotary = pair_rotation(tokens.shape[1], net.d_model // net.n_heads, x.device)
         for index in range(last):
             block = net.transformer_encoder[index]
-            on_rows = None if rows is None else functools.partial(rows, index)
+            on_rows = None if rows is None else rows(index)
             h, probs = _attention(
                 net, block, block.attention_norm(x), padding, rotary, heads.get(index), on_rows
             )

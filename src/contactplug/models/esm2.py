@@ -29,7 +29,6 @@ last layer's output (a readout), that layer stops at its wanted heads' probabili
 from __future__ import annotations
 
 import contextlib
-import functools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
@@ -206,18 +205,18 @@ def run_layers(
     hidden: bool = True,
 ) -> torch.Tensor:
     """fair-esm TransformerLayers 0..last-1 (pre-LN attention and GELU feed-forward); the
-    wanted heads' probabilities go to `on_heads` (in row blocks to its `rows(layer, wanted,
+    wanted heads' probabilities go to `on_heads` (in row blocks to its `layer_rows(layer)(wanted,
     block, start)` where it has one). tables: rotary (cos, sin) per layer or None. low: bf16
     matmuls on cached weight copies; the residual stream and LayerNorm stay fp32.
     hidden=False: nobody reads the last layer's output, so that layer stops at its wanted
     heads' probabilities (no values, P @ v, output projection or feed-forward: 1/layers of the
     forward) and the returned states are its input."""
-    rows = getattr(on_heads, "rows", None)
+    rows = getattr(on_heads, "layer_rows", None)
     for index in range(last):
         layer = esm.layers[index]
         wanted = heads.get(index)
         rotary = None if tables is None else tables[index]
-        on_rows = None if rows is None else functools.partial(rows, index)
+        on_rows = None if rows is None else rows(index)
         final = not hidden and index == last - 1
         normed = _layer_norm(x, layer.self_attn_layer_norm)
         h, probs = attention_layer(layer, normed, padding, rotary, wanted, low, on_rows, not final)

@@ -18,7 +18,6 @@ from scripts/make_esmc_fixtures.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -219,7 +218,7 @@ def forward(
         keep = None if bool(real.all()) else (real[:, None, :, None] == real[:, None, None, :])
         dtype = autocast or x.dtype
         rotary = _rotary(tokens.shape[1], model.d_model // model.n_heads, x.device, dtype)
-        rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
+        rows = getattr(on_heads, "layer_rows", None)  # the readout's fold takes row blocks
         # the official mask as a bias for the wanted heads' row blocks: a real query sees real
         # keys, a padded one padded keys (B x 1 x T x T, shared by the heads)
         mask_bias = None
@@ -227,7 +226,7 @@ def forward(
             mask_bias = torch.zeros(keep.shape, device=x.device).masked_fill_(~keep, -math.inf)
         for index in range(last):
             block = blocks[index]
-            on_rows = None if rows is None else functools.partial(rows, index)
+            on_rows = None if rows is None else rows(index)
             h, probs = _attention(
                 model, block.attn, x, keep, rotary, heads.get(index), on_rows, mask_bias
             )

@@ -138,7 +138,7 @@ def forward(
         raise ContactplugError("the ProGen2 checkpoint has no lm_head (no logits)")
     last = net.n_layers if (logits or representation) else max(heads, default=-1) + 1
     out = Output(layers_run=last)
-    rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
+    rows = getattr(on_heads, "layer_rows", None)  # the readout's fold takes row blocks
     length = tokens.shape[1]
     bias = functools.cache(lambda: causal_bias(length, tokens.device))  # made if heads are read
     with autocast_context(tokens, autocast):
@@ -146,7 +146,7 @@ def forward(
         rotary = pair_rotation(length, net.rotary_dim, x.device)
         for index in range(last):
             block = net.h[index]
-            on_rows = None if rows is None else functools.partial(rows, index)
+            on_rows = None if rows is None else rows(index)
             n = block.ln_1(x)
             h, probs = _attention(net, block.attn, n, rotary, bias, heads.get(index), on_rows)
             if probs is not None:

@@ -18,7 +18,6 @@ token for the `fast` variants.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -177,12 +176,12 @@ def forward(
         padding = tokens.eq(model.pad_id)
         if padding.any():
             bias = bias.masked_fill(padding[:, None, None, :], float("-inf"))
-        rows = getattr(on_heads, "rows", None)  # the readout's fold takes row blocks
+        rows = getattr(on_heads, "layer_rows", None)  # the readout's fold takes row blocks
         for index in range(last):
             block = stack.block[index]
             wanted = heads.get(index)
             attn_layer, ff_layer = block.layer[0], block.layer[-1]
-            on_rows = None if rows is None else functools.partial(rows, index)
+            on_rows = None if rows is None else rows(index)
             final = index == last - 1 and not representation  # nobody reads its output
             h, probs = _attention(
                 attn_layer.SelfAttention,

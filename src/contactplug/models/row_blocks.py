@@ -57,6 +57,27 @@ def _softmax_(block: torch.Tensor) -> None:
     block.mul_(block.sum(-1, keepdim=True).reciprocal_())
 
 
+def _softmax_rows(
+    block: torch.Tensor,
+    raw: torch.Tensor,
+    start: int,
+    masked: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    index: torch.Tensor | None,
+) -> None:
+    """torch's passes: block (fp32) = softmax(raw + bias rows, padded keys masked)."""
+    if raw is not block:
+        block.copy_(raw)
+    if bias is not None:  # the wanted heads' rows only: a whole k x T x T copy is not made
+        rows_bias = bias[:, :, start : start + block.shape[2]]
+        shared = rows_bias.shape[1] == 1  # one bias for every head (a mask)
+        rows_bias = rows_bias if index is None or shared else rows_bias.index_select(1, index)
+        block.add_(rows_bias, alpha=LOG2E)
+    if masked is not None:
+        block.masked_fill_(masked, float("-inf"))
+    _softmax_(block)
+
+
 def blocked_heads(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -100,23 +121,18 @@ def blocked_heads(
         part = _block_buffer((batch, heads, rows, head_dim), v.dtype, q.device)
         out = torch.empty(batch, length, heads, head_dim, dtype=v.dtype, device=v.device)
     masked = None if padding is None else padding[:, None, None, :]
+    fused = getattr(on_rows, "scores", None)  # the readout's one-pass kernel, where it runs
     for start in range(0, length, rows):
         end = min(length, start + rows)
         block, raw = scores(end - start), low(end - start)
         torch.matmul(queries[:, :, start:end], keys, out=raw)
-        if raw is not block:
-            block.copy_(raw)
-        if bias is not None:  # the wanted heads' rows only: a whole k x T x T copy is not made
-            rows_bias = bias[:, :, start:end]
-            shared = rows_bias.shape[1] == 1  # one bias for every head (a mask)
-            rows_bias = rows_bias if every or shared else rows_bias.index_select(1, index)
-            block.add_(rows_bias, alpha=LOG2E)
-        if masked is not None:
-            block.masked_fill_(masked, float("-inf"))
-        _softmax_(block)
-        on_rows(wanted, block, start)
+        # raw becomes the probabilities, folded already
+        done = fused is not None and fused(wanted, raw, start, padding, bias)
+        if not done:
+            _softmax_rows(block, raw, start, masked, bias, None if every else index)
+            on_rows(wanted, block, start)
         if with_output:
-            if raw is not block:
+            if raw is not block and not done:
                 raw.copy_(block)
             result = part(end - start)
             torch.matmul(raw, values, out=result)

@@ -27,7 +27,7 @@ from contactplug.files.methods import READOUT_METHODS
 from contactplug.files.sequences import Record
 from contactplug.models import batching, joining
 from contactplug.models.base import Model
-from contactplug.readout import windows
+from contactplug.readout import fold_kernel, windows
 
 log = logging.getLogger("contactplug")
 Head = tuple[int, int]  # (layer, head), 0-based
@@ -91,6 +91,10 @@ class HeadFold:
         self.col_sums: dict[int, torch.Tensor] = {}  # layer -> B x C x k x T (chain c's rows)
         self.order: dict[int, list[int]] = {}  # layer -> its heads, in the order they came
         self.coeffs: dict[int, torch.Tensor] = {}  # layer -> B x 1 x k coefficients
+        # the fused kernel's view of the spans: B x C x (first, length), length 0 where absent
+        self.span_table = torch.zeros(len(spans), self.chains, 2, dtype=torch.int32)
+        for b, own in enumerate(spans):
+            self.span_table[b, : len(own)] = torch.tensor(own, dtype=torch.int32)
 
     def _start(self, layer: int, wanted: list[int], block: torch.Tensor) -> None:
         batch, k, _, tokens = block.shape
@@ -100,7 +104,38 @@ class HeadFold:
         shape = (batch, self.chains, k, tokens)
         self.row_sums[layer] = torch.zeros(shape, device=block.device)
         self.col_sums[layer] = torch.zeros(shape, device=block.device)
-        self.coeffs[layer] = self.weights[layer][wanted].to(block.device).expand(batch, 1, k)
+        coeffs = self.weights[layer][wanted].to(block.device, torch.float32)
+        self.coeffs[layer] = coeffs.expand(batch, 1, k).contiguous()
+
+    def layer_rows(self, layer: int) -> LayerRows:
+        """What a family's row blocks call for this layer (`models.row_blocks`)."""
+        return LayerRows(self, layer)
+
+    def scores(
+        self,
+        layer: int,
+        wanted: list[int],
+        scores: torch.Tensor,
+        start: int,
+        padding: torch.Tensor | None,
+        bias: torch.Tensor | None,
+    ) -> bool:
+        """Softmax and fold query rows start.. in one pass (`fold_kernel`), given the raw
+        scores (B x k x rows x T, base-2 units, bf16 or fp32), which become the probabilities
+        in place; padding (B x T, True: a padded key) and bias as `row_blocks.blocked_heads`
+        takes them. False, nothing done, where the kernel cannot run."""
+        if not fold_kernel.enabled() or scores.device.type != "cpu":
+            return False
+        if layer not in self.row_sums:
+            self._start(layer, wanted, scores)
+        keys = None if padding is None else padding.contiguous().view(torch.uint8)
+        bias_heads = None
+        if bias is not None and bias.shape[1] > 1:  # per head: the wanted heads' planes
+            bias_heads = torch.tensor(wanted, dtype=torch.int32)
+        return fold_kernel.softmax_fold(
+            scores, start, keys, bias, bias_heads, self.coeffs[layer], self.sums,
+            self.col_sums[layer], self.row_sums[layer], self.span_table,
+        )  # fmt: skip
 
     def rows(self, layer: int, wanted: list[int], block: torch.Tensor, start: int) -> None:
         """Fold query rows start.. of the wanted heads (block: B x k x rows x T, attention
@@ -164,6 +199,20 @@ class HeadFold:
                         folded[at[d] : at[d + 1], at[c] : at[c + 1]] -= correction.T
             out.append(folded)
         return out
+
+
+class LayerRows:
+    """One layer of a HeadFold, as the families' row blocks call it: with a block of
+    probabilities (`__call__`), or with the raw scores for the fused kernel (`scores`)."""
+
+    def __init__(self, fold: HeadFold, layer: int):
+        self.fold, self.layer = fold, layer
+
+    def __call__(self, wanted: list[int], block: torch.Tensor, start: int) -> None:
+        self.fold.rows(self.layer, wanted, block, start)
+
+    def scores(self, wanted: list[int], scores: torch.Tensor, start: int, padding, bias) -> bool:
+        return self.fold.scores(self.layer, wanted, scores, start, padding, bias)
 
 
 def fold_weights(

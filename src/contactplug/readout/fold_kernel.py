@@ -1,0 +1,145 @@
+"""The readout's softmax and fold in one pass over each block of scores: a small C kernel
+(`data/kernels/softmax_fold.c`), built with the machine's C compiler on first use and kept in
+contactplug's cache, one build per source, compiler and CPU.
+
+Why C: torch's softmax and the fold's sums are each a pass through memory over every head's
+scores; where bf16 matmuls are cheap (AMX) those passes, not the matmuls, bound the all-heads
+and esm-head readouts (`bench` prints the shares). The kernel reads each query row once and
+does the softmax, the probabilities P @ v needs, and the fold's sums while the row is in L1.
+
+Fallback, stated: with no compiler, a failed build, a non-CPU tensor, or CONTACTPLUG_FUSED=0,
+the readout runs torch's passes (`models.row_blocks`), for the same maps within fp32 rounding
+(tests/test_fold_kernel.py holds the two paths equal). The build's failure is logged once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from contactplug.hardware import cpu_flags
+from contactplug.readout.cache import cache_dir
+
+log = logging.getLogger("contactplug")
+SWITCH = "CONTACTPLUG_FUSED"  # 0: torch's passes
+# no -ffast-math: its finite-math promise would break the -inf of masked keys; 512-bit vectors
+# were 13 % faster than gcc's default 256 on the AMX Xeon (no effect where there are none)
+FLAGS = [
+    "-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
+    "-fno-trapping-math", "-fPIC",
+]  # fmt: skip
+ARGTYPES = [
+    ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+    ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+]  # fmt: skip
+
+
+def _source() -> str:
+    return (resources.files("contactplug") / "data" / "kernels" / "softmax_fold.c").read_text()
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+
+
+def _build(source: str, compiler: str) -> Path:
+    """The shared library for this source, compiler and CPU, built once (atomically: several
+    processes may build it at the same time, and the last rename wins)."""
+    version = subprocess.run(
+        [compiler, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    key = "\n".join([source, compiler, version, platform.machine(), " ".join(sorted(cpu_flags()))])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    folder = cache_dir() / "kernels"
+    path = folder / f"softmax_fold-{digest}.so"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as work:
+        src = Path(work) / "softmax_fold.c"
+        src.write_text(source)
+        built = Path(work) / path.name
+        done = subprocess.run(
+            [compiler, *FLAGS, "-shared", str(src), "-o", str(built)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip().splitlines()[-1] if done.stderr else "no output")
+        os.replace(built, path)
+    return path
+
+
+@functools.cache
+def kernel() -> ctypes._CFuncPtr | None:
+    """The built kernel, or None (the stated fallback; its cause logged once)."""
+    if os.environ.get(SWITCH, "1") == "0":
+        return None
+    compiler = _compiler()
+    if compiler is None:
+        log.info("no C compiler found: the readout's softmax and fold run as torch's passes")
+        return None
+    try:
+        function = ctypes.CDLL(str(_build(_source(), compiler))).softmax_fold
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.info("the readout's fused kernel was not built (%s): torch's passes instead", exc)
+        return None
+    function.argtypes, function.restype = ARGTYPES, ctypes.c_int
+    return function
+
+
+def enabled() -> bool:
+    """Whether the fused kernel runs here (the switch read now, the build made once)."""
+    return os.environ.get(SWITCH, "1") != "0" and kernel() is not None
+
+
+def _pointer(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def softmax_fold(
+    scores: torch.Tensor,
+    start: int,
+    padding: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    bias_heads: torch.Tensor | None,
+    coeff: torch.Tensor,
+    sums: torch.Tensor,
+    col_sums: torch.Tensor,
+    row_sums: torch.Tensor,
+    spans: torch.Tensor,
+) -> bool:
+    """The kernel on one block (shapes in softmax_fold.c; every tensor contiguous on the CPU,
+    fp32 but scores, which may be bf16, and padding, uint8; spans and bias_heads int32).
+    False, with nothing changed, where it cannot run (then torch's passes run)."""
+    function = kernel() if os.environ.get(SWITCH, "1") != "0" else None
+    if function is None or scores.device.type != "cpu":
+        return False
+    if scores.dtype not in (torch.bfloat16, torch.float32) or not scores.is_contiguous():
+        return False
+    batch, heads, rows, tokens = scores.shape
+    strides = (0, 0, 0)
+    if bias is not None:
+        if bias.dtype != torch.float32 or bias.dim() != 4 or bias.stride(-1) != 1:
+            return False
+        strides = tuple(bias.stride(n) if bias.shape[n] > 1 else 0 for n in range(3))
+    failed = function(  # a failed allocation changes nothing: torch's passes then
+        scores.data_ptr(), int(scores.dtype == torch.bfloat16), batch, heads, rows, tokens,
+        start, _pointer(padding), _pointer(bias), *strides, _pointer(bias_heads),
+        coeff.data_ptr(), sums.data_ptr(), col_sums.data_ptr(), row_sums.data_ptr(),
+        spans.data_ptr(), spans.shape[1], torch.get_num_threads(),
+    )  # fmt: skip
+    return not failed
