@@ -177,9 +177,13 @@ class HeadFold:
         layers = sorted(self.row_sums)
         coeff = torch.cat([self.weights[n][self.order[n]] for n in layers])
         for b, spans in enumerate(self.spans):
-            keep = torch.cat([torch.arange(f, f + n) for f, n in spans]).to(self.sums.device)
-            total = self.sums[b].index_select(0, keep).index_select(1, keep)
-            folded = 0.5 * (total + total.T)
+            if len(spans) == 1:  # a view: index_select took 3 ms of a 1000-residue map
+                ((first, length),) = spans
+                total = self.sums[b, first : first + length, first : first + length]
+            else:
+                keep = torch.cat([torch.arange(f, f + n) for f, n in spans]).to(self.sums.device)
+                total = self.sums[b].index_select(0, keep).index_select(1, keep)
+            folded = (total + total.T).mul_(0.5)
             rows = [torch.cat([self.row_sums[n][b, d] for n in layers]) for d in range(len(spans))]
             cols = [torch.cat([self.col_sums[n][b, d] for n in layers]) for d in range(len(spans))]
             at = [0]
@@ -193,10 +197,10 @@ class HeadFold:
                     r = 0.5 * (rows[d][:, fc : fc + nc] + cols[d][:, fc : fc + nc])
                     s = 0.5 * (cols[c][:, fd : fd + nd] + rows[c][:, fd : fd + nd])
                     t = r.sum(-1).clamp_min(torch.finfo(r.dtype).tiny)
-                    correction = (r.T * (w / t)) @ s
-                    folded[at[c] : at[c + 1], at[d] : at[d + 1]] -= correction
+                    r = r * (w / t)[:, None]  # the correction is r^T s, subtracted in place
+                    folded[at[c] : at[c + 1], at[d] : at[d + 1]].addmm_(r.T, s, alpha=-1)
                     if d != c:
-                        folded[at[d] : at[d + 1], at[c] : at[c + 1]] -= correction.T
+                        folded[at[d] : at[d + 1], at[c] : at[c + 1]].addmm_(s.T, r, alpha=-1)
             out.append(folded)
         return out
 
