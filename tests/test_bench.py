@@ -10,6 +10,7 @@ import torch
 
 from contactplug import hardware
 from contactplug.cli import main
+from contactplug.readout import fold_kernel
 
 
 def test_bench_prints_the_cost_table(tiny_model_path, capsys):
@@ -174,7 +175,8 @@ def test_the_clock_passed_is_the_clock_read(tiny_model):
     assert timing.interleaved(nap, 1, tiny_model, timing.CLOCKS["wall"])["nap"] >= 0.05
 
 
-BOUND = re.compile(r"^(\d+) / (\d+) / (\d+) %, (matmul|exp|element-wise)$")
+BOUND = re.compile(r"^(\d+) / (\d+) / (\d+) / (\d+) %, (matmul|exp|element-wise|fused kernel)$")
+PARTS = "matmul / exp / element-wise / fused kernel"
 
 
 def test_bench_says_what_bounds_each_path(tiny_model_path, capsys):
@@ -185,23 +187,25 @@ def test_bench_says_what_bounds_each_path(tiny_model_path, capsys):
     assert main(args + ["--only", "readout"]) == 0
     out = capsys.readouterr().out
     assert "measured exp2 " in out and " GB/s (the softmax's and fold's other passes" in out
+    fused = fold_kernel.enabled()
+    assert ("G probabilities/s" in out) == fused, out
     assert "| what bounds each path (predicted) | L = 12 | L = 40 |" in out
     rows = [line.strip("| ").split(" | ") for line in out.splitlines() if "bound by |" in line]
     labels = [r[0] for r in rows]
     for path in ("bare forward", "attention readout", "all-heads readout", "esm-head readout"):
-        assert f"{path}, fp32: matmul / exp / element-wise, bound by" in labels, path
-        assert f"{path}, bf16 matmuls at 7x this fp32 peak: matmul / exp / element-wise, " \
-            "bound by" in labels, path  # fmt: skip
+        assert f"{path}, fp32: {PARTS}, bound by" in labels, path
+        assert f"{path}, bf16 matmuls at 7x this fp32 peak: {PARTS}, bound by" in labels, path
     for label, *cells in rows:
         assert len(cells) == 2, label
         for cell in cells:
             found = BOUND.match(cell)
             assert found, (label, cell)
-            shares = dict(
-                zip(("matmul", "exp", "element-wise"), map(int, found.groups()[:3]), strict=True)
-            )
+            shares = dict(zip(PARTS.split(" / "), map(int, found.groups()[:4]), strict=True))
             assert sum(shares.values()) == 100, (label, cell)
-            assert shares[found[4]] == max(shares.values()), (label, cell)
+            assert shares[found[5]] == max(shares.values()), (label, cell)
+            # the kernel's share is the readouts' where it runs, and never the bare forward's
+            if label.startswith("bare forward") or not fused:
+                assert shares["fused kernel"] == 0, (label, cell)
     ratios = [line for line in out.splitlines() if "/ bare, fp32: predicted (measured)**" in line]
     assert len(ratios) == 3
     for line in ratios:
@@ -209,31 +213,45 @@ def test_bench_says_what_bounds_each_path(tiny_model_path, capsys):
     assert re.search(r"bare forward, fp32: predicted ms \(measured\) \| \d+\.\d \(\d+\.\d\)", out)
 
 
-def test_the_counts_fold_what_the_readout_folds(tiny_model, monkeypatch):
+@pytest.mark.parametrize("fused", [False, True], ids=["torch passes", "fused kernel"])
+def test_the_counts_fold_what_the_readout_folds(tiny_model, monkeypatch, fused):
     """The probabilities the counts charge the fold for are those the real readout hands its
     fold (all-heads: every head of every layer; attention: the wanted heads only, the other
-    layers' softmax inside SDPA)."""
+    layers' softmax inside SDPA): as exps and passes through torch, or through the kernel."""
     from contactplug.commands import bench_bounds
     from contactplug.readout import attention
 
+    if fused and not fold_kernel.enabled():
+        pytest.skip("no C compiler: the fused kernel does not run here")
+    monkeypatch.setenv(fold_kernel.SWITCH, "1" if fused else "0")
     folded = []
-    real = attention.HeadFold.rows
+    real_rows, real_scores = attention.HeadFold.rows, attention.HeadFold.scores
 
-    def counted(self, layer, wanted, block, start):
+    def rows(self, layer, wanted, block, start):
         folded.append(block.numel())
-        return real(self, layer, wanted, block, start)
+        return real_rows(self, layer, wanted, block, start)
 
-    monkeypatch.setattr(attention.HeadFold, "rows", counted)
+    def scores(self, layer, wanted, block, start, *rest):
+        done = real_scores(self, layer, wanted, block, start, *rest)
+        folded.append(block.numel() if done else 0)
+        return done
+
+    monkeypatch.setattr(attention.HeadFold, "rows", rows)
+    monkeypatch.setattr(attention.HeadFold, "scores", scores)
     params = hardware.linear_params(tiny_model.module)
     shape = bench_bounds.Shape(tiny_model.num_layers, tiny_model.num_heads, 32, params)
     length, tokens = 40, 42
     seq = "ACDEFGHIKLMNPQRSTVWY" * 2
     attention.batch_maps(tiny_model, [seq], "all-heads")
-    every = bench_bounds.all_heads_work(shape, length, bf16=False)
-    assert sum(folded) == every.exps == shape.layers * shape.heads * tokens**2
+    every = bench_bounds.all_heads_work(shape, length, bf16=False, fused=fused)
+    charged = every.fused if fused else every.exps
+    assert sum(folded) == charged == shape.layers * shape.heads * tokens**2
+    assert every.exps == 0 or not fused  # every layer's softmax is the kernel's
     folded.clear()
     heads = [(1, 0), (1, 2)]
     attention.batch_maps(tiny_model, [seq], "attention", heads)
-    some = bench_bounds.attention_work(shape, length, False, heads)
+    some = bench_bounds.attention_work(shape, length, False, heads, fused=fused)
     sdpa = shape.heads * tokens**2  # layer 0, no head wanted: its softmax inside SDPA
-    assert sum(folded) == some.exps - sdpa == 2 * tokens**2
+    charged = some.fused if fused else some.exps - sdpa
+    assert sum(folded) == charged == 2 * tokens**2
+    assert some.exps == sdpa or not fused

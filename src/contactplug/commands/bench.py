@@ -57,6 +57,7 @@ def machine_lines(
         f"{rates['elementwise']:.0f} GB/s (the softmax's and fold's other passes; 4 MiB fp32 "
         f"blocks, best of 16, interleaved, {clock_name} clock)"
     )
+    lines.append(_fused_line(rates, device, clock))
     for dtype in dtypes:
         autocast = None if dtype == torch.float32 else dtype
         kernels = hardware.onednn_kernels(
@@ -279,6 +280,20 @@ def print_memory(args: argparse.Namespace, model, lengths: list[int], heads, ask
     )
 
 
+def _fused_line(rates: dict, device, clock: Callable[[], float]) -> str:
+    """The readout's one-pass kernel: its measured rate (into `rates`), or why it is not run."""
+    from contactplug.commands import bench_bounds
+
+    rate = bench_bounds.fused_rate(clock) if device.type == "cpu" else None
+    rates["fused"] = rate
+    if rate is None:
+        return "fused softmax-fold kernel: not run here (torch's passes; see readout.fold_kernel)"
+    return (
+        f"fused softmax-fold kernel {rate:.2f} G probabilities/s (bf16 scores, 16 heads x 64 "
+        "rows x 1024 keys, best of 16, less the refill; the readout's softmax and fold in one pass)"
+    )
+
+
 def print_bounds(results: list[dict], model, heads, peaks: dict, rates: dict) -> None:
     """What bounds each path: its counts at this run's rates (`commands.bench_bounds`)."""
     from contactplug import hardware
@@ -292,7 +307,8 @@ def print_bounds(results: list[dict], model, heads, peaks: dict, rates: dict) ->
     print(
         "(operation counts of the ESM-2 forward and the readout's fold at the rates measured "
         "above: matmul FLOPs at the precision's peak, exps at exp2's rate, element-wise bytes "
-        "at the element-wise rate; shares of the predicted time, the largest named)"
+        "at the element-wise rate, the wanted heads' probabilities at the fused kernel's rate "
+        "where it runs; shares of the predicted time, the largest named)"
     )
 
 
