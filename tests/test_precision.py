@@ -5,11 +5,12 @@ matmul path against fp32 on the real 8M weights (the accuracy gate, on a few pro
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from parity import of
 
 from contactplug import hardware
 from contactplug.files.sequences import Record
-from contactplug.models import esm2, row_blocks
+from contactplug.models import low_linear, row_blocks
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention, matmul_precision, prediction
 from contactplug.readout.selection_set import load as load_selection_set
@@ -99,12 +100,40 @@ def test_the_last_layer_stops_at_its_probabilities_when_nothing_reads_its_output
 
 def test_bf16_weights_are_cast_once_and_follow_the_weights(esm8m):
     linear = esm8m.esm.layers[0].fc1
-    first = esm2._low_weights(linear, torch.bfloat16)[0]
+    first = low_linear._copies(linear, [linear], torch.bfloat16)[0]
     assert first.dtype == torch.bfloat16
-    assert esm2._low_weights(linear, torch.bfloat16)[0] is first
+    assert low_linear._copies(linear, [linear], torch.bfloat16)[0] is first
     with torch.no_grad():
         linear.weight.mul_(1.0)  # an in-place change bumps the version: the copy is redone
-    assert esm2._low_weights(linear, torch.bfloat16)[0] is not first
+    assert low_linear._copies(linear, [linear], torch.bfloat16)[0] is not first
+    attn = esm8m.esm.layers[0].self_attn
+    stacked = low_linear._copies(attn, [attn.q_proj, attn.k_proj, attn.v_proj], torch.bfloat16)
+    with torch.no_grad():
+        attn.v_proj.weight.mul_(1.0)  # any of the three
+    again = low_linear._copies(attn, [attn.q_proj, attn.k_proj, attn.v_proj], torch.bfloat16)
+    assert again[0] is not stacked[0]
+
+
+def test_packed_bf16_linears_are_plain_bf16_linears(esm8m):
+    """oneDNN's packed weights give F.linear's bf16 values to the bit; the fused GELU is
+    F.gelu of the fp32 accumulator, rounded once (within one bf16 step of GELU of the rounded
+    output); q, k, v stacked are the three projections."""
+    layer = esm8m.esm.layers[1]
+    x = torch.randn(2, 37, esm8m.embed_dim)
+    low = x.bfloat16()
+    weight, bias = layer.fc1.weight.bfloat16(), layer.fc1.bias.bfloat16()
+    plain = F.linear(low, weight, bias)
+    assert torch.equal(low_linear.linear(x, layer.fc1, torch.bfloat16), plain)
+    fused = low_linear.linear(x, layer.fc1, torch.bfloat16, gelu=True).float()
+    exact = F.gelu(F.linear(low.float(), weight.float(), bias.float()))
+    step = exact.abs().clamp_min(2**-126) * 2**-7  # one bf16 step at each value
+    assert bool(((fused - exact).abs() <= step).all())
+    attn = layer.self_attn
+    q, k, v = low_linear.qkv(x, attn, torch.bfloat16)
+    for got, proj in zip((q, k, v), (attn.q_proj, attn.k_proj, attn.v_proj), strict=True):
+        assert torch.equal(got, F.linear(low, proj.weight.bfloat16(), proj.bias.bfloat16()))
+    if hardware.has_bf16_matmul(torch.device("cpu")):  # where oneDNN runs them, packed
+        assert low_linear._copies(layer.fc1, [layer.fc1], torch.bfloat16)[2] is not None
 
 
 def test_bf16_forward_stays_close_to_fp32(esm8m):

@@ -13,8 +13,8 @@ ESM-1b/ESM-1v (`esm1b`) run the same fair-esm TransformerLayer stack without rot
 layer loop and the LM head here are theirs too.
 
 Reduced precision (`autocast=torch.bfloat16`): the layers' matmuls run on bf16 copies of the
-weights (made once per model, not per call as torch.autocast would: that cast alone cost
-46 ms a forward on 35M and more than a second on 150M here), accumulating in fp32; the
+weights, made once per model and packed for oneDNN on CPU, q, k and v stacked into one
+matmul and fc1's GELU fused into its call (`low_linear`), accumulating in fp32; the
 residual stream, LayerNorm, softmax and the LM head stay fp32. A subset of wanted heads gets
 fp32 scores from the bf16 q and k; with every head of a layer wanted (all-heads, esm-head)
 q k^T and P @ v are bf16 matmuls too (keys centred first; see `row_blocks`). A callback
@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from contactplug.models import row_blocks
+from contactplug.models import low_linear, row_blocks
 from contactplug.models.base import HeadCallback, Heads, Output
 from contactplug.models.fair_esm_model import FairEsmModel
 
@@ -44,28 +44,6 @@ __all__ = ["Esm2Model", "HeadCallback", "Output", "forward", "logits"]
 
 def _layer_norm(x: torch.Tensor, ln: torch.nn.Module) -> torch.Tensor:
     return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
-
-
-_LOW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _low_weights(linear: torch.nn.Linear, low: torch.dtype):
-    """The Linear's weight and bias in `low`, cast once and kept until the weights change."""
-    key = (low, linear.weight.data_ptr(), linear.weight._version)
-    cached = _LOW.get(linear)
-    if cached is None or cached[0] != key:
-        bias = None if linear.bias is None else linear.bias.detach().to(low)
-        cached = (key, linear.weight.detach().to(low), bias)
-        _LOW[linear] = cached
-    return cached[1], cached[2]
-
-
-def _linear(x: torch.Tensor, linear: torch.nn.Linear, low: torch.dtype | None) -> torch.Tensor:
-    """linear(x); with `low`, a matmul on the low-precision copy (fp32 accumulation)."""
-    if low is None:
-        return linear(x)
-    weight, bias = _low_weights(linear, low)
-    return F.linear(x.to(low), weight, bias)
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -120,9 +98,9 @@ def attention_layer(
     def split(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, head_dim).transpose(1, 2)
 
-    q = split(_linear(x, attn.q_proj, low) * attn.scaling)
-    k = split(_linear(x, attn.k_proj, low))
-    v = split(_linear(x, attn.v_proj, low)) if output else None
+    q, k, v = low_linear.qkv(x, attn, low, values=output)
+    q, k = split(q * attn.scaling), split(k)
+    v = split(v) if output else None
     if rotary is not None:
         cos, sin = rotary
         q = q * cos + _rotate_half(q) * sin
@@ -135,7 +113,7 @@ def attention_layer(
     if not output:
         return None, probs
     out = out.transpose(1, 2).reshape(batch, length, dim)
-    return _linear(out, attn.out_proj, low), probs
+    return low_linear.linear(out, attn.out_proj, low), probs
 
 
 def _attention(
@@ -226,8 +204,8 @@ def run_layers(
         if final:
             break
         x = x + h
-        h = F.gelu(_linear(_layer_norm(x, layer.final_layer_norm), layer.fc1, low))
-        x = x + _linear(h, layer.fc2, low)
+        h = low_linear.linear(_layer_norm(x, layer.final_layer_norm), layer.fc1, low, gelu=True)
+        x = x + low_linear.linear(h, layer.fc2, low)
         del h
     return x
 
