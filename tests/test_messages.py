@@ -43,6 +43,7 @@ NOT_MESSAGES = {
         "# no --structure given: open your structure first, then this script",
     ),
     ("readout/matmul_precision.py", "; --precision fp32 | bf16 to choose)"),
+    ("readout/fold_kernel.py", "--version"),  # the C compiler's own flag, read into the key
 }
 
 
