@@ -120,9 +120,18 @@ def test_the_switch_turns_it_off(monkeypatch):
     assert fold.sums is None  # nothing started, nothing changed
 
 
-@pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false"])
+@pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false", "fails to compile"])
 def test_a_failed_build_falls_back_with_one_note(monkeypatch, tmp_path, caplog, compiler):
-    """A missing or failing compiler: logged once, and the readout runs torch's passes."""
+    """A missing compiler, one that fails at once, or one that names itself and then fails
+    to compile (after the build folder is made): logged once, the readout runs torch's
+    passes, and no library nor build folder is left behind."""
+    if compiler == "fails to compile":
+        script = tmp_path / "bin" / "cc"
+        script.parent.mkdir()
+        script.write_text('#!/bin/sh\n[ "$1" = --version ] && echo "cc 1.0" && exit 0\n'
+                          'echo "cc: error: no" >&2; exit 1\n')  # fmt: skip
+        script.chmod(0o755)
+        compiler = str(script)
     monkeypatch.setenv("CC", compiler)
     monkeypatch.setenv("CONTACTPLUG_CACHE", str(tmp_path))  # no build kept from before
     fold_kernel.kernel.cache_clear()
@@ -133,5 +142,7 @@ def test_a_failed_build_falls_back_with_one_note(monkeypatch, tmp_path, caplog, 
         notes = [r.getMessage() for r in caplog.records if "fused kernel" in r.getMessage()]
         assert len(notes) == 1 and "torch's passes" in notes[0]
         assert not list(tmp_path.rglob("*.so"))  # no half-built library left behind
+        kernels = tmp_path / "kernels"
+        assert not kernels.exists() or not list(kernels.iterdir())  # nor its build folder
     finally:
         fold_kernel.kernel.cache_clear()

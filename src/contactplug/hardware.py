@@ -68,7 +68,8 @@ def has_bf16_matmul(device: torch.device, flags: set[str] | None = None) -> bool
     return bool({"amx_bf16", "avx512_bf16"} & flags)
 
 
-def _seconds(fn: Callable[[], object], device: torch.device, clock: Callable[[], float]) -> float:
+def seconds_of(fn: Callable[[], object], device: torch.device, clock: Callable[[], float]) -> float:
+    """One call of fn timed by `clock` (CUDA synchronised before and after)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = clock()
@@ -98,7 +99,7 @@ def matmul_peaks(
     best = {dtype: float("inf") for dtype in dtypes}
     for _ in range(rounds):
         for dtype, (a, b) in pairs.items():
-            best[dtype] = min(best[dtype], _seconds(lambda a=a, b=b: a @ b, device, clock))
+            best[dtype] = min(best[dtype], seconds_of(lambda a=a, b=b: a @ b, device, clock))
     return {dtype: 2 * size**3 / seconds / 1e9 for dtype, seconds in best.items()}
 
 
@@ -142,7 +143,7 @@ def pass_rates(
     for _ in range(rounds):
         for name, fn in passes.items():
             block.copy_(source)
-            best[name] = min(best[name], _seconds(fn, device, clock))
+            best[name] = min(best[name], seconds_of(fn, device, clock))
     exp_seconds = {n: max(best[n] - best["copy"], 1e-9) for n in ("exp2", "exp")}
     out = {name: elements / seconds / 1e9 for name, seconds in exp_seconds.items()}
     out["elementwise"] = 32 * elements / best["elementwise"] / 1e9

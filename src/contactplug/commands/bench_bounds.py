@@ -306,6 +306,7 @@ def fused_rate(clock: Callable[[], float], rounds: int = 16) -> float | None:
     run (no compiler, CONTACTPLUG_FUSED=0)."""
     import torch
 
+    from contactplug.hardware import seconds_of
     from contactplug.readout import attention, fold_kernel
 
     if not fold_kernel.enabled():
@@ -315,17 +316,13 @@ def fused_rate(clock: Callable[[], float], rounds: int = 16) -> float | None:
     source = (torch.randn(1, heads, rows, keys, generator=gen) * 12).bfloat16()
     block = source.clone()
     fold = attention.HeadFold([[(1, keys - 2)]], {0: torch.full((heads,), 1 / heads)})
-    wanted = list(range(heads))
-
-    def timed(fn: Callable[[], object]) -> float:
-        start = clock()
-        fn()
-        return clock() - start
-
-    best = {"copy": float("inf"), "kernel": float("inf")}
+    wanted, cpu = list(range(heads)), torch.device("cpu")
+    passes = {
+        "copy": lambda: block.copy_(source),
+        "kernel": lambda: fold.scores(0, wanted, block.copy_(source), 0, None, None),
+    }
+    best = dict.fromkeys(passes, float("inf"))
     for _ in range(rounds + 1):  # the first round builds and warms
-        best["copy"] = min(best["copy"], timed(lambda: block.copy_(source)))
-        best["kernel"] = min(best["kernel"], timed(
-            lambda: fold.scores(0, wanted, block.copy_(source), 0, None, None)
-        ))  # fmt: skip
+        for name, fn in passes.items():
+            best[name] = min(best[name], seconds_of(fn, cpu, clock))
     return block.numel() / max(best["kernel"] - best["copy"], 1e-9) / 1e9

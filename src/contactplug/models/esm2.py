@@ -18,7 +18,7 @@ matmul and fc1's GELU fused into its call (`low_linear`), accumulating in fp32; 
 residual stream, LayerNorm, softmax and the LM head stay fp32. A subset of wanted heads gets
 fp32 scores from the bf16 q and k; with every head of a layer wanted (all-heads, esm-head)
 q k^T and P @ v are bf16 matmuls too (keys centred first; see `row_blocks`). A callback
-with a `rows` method (the readout's fold) gets the wanted heads' probabilities in blocks of
+with a `layer_rows` method (the readout's fold) gets the wanted heads' probabilities in blocks of
 query rows instead of B x k x T x T at once: one block is softmaxed, folded and (all heads
 wanted) multiplied by v before the next; T x T per head is never held. Other callbacks get
 the same blocks gathered into B x k x T x T (`row_blocks.wanted_heads`, every family's one

@@ -124,7 +124,7 @@ class HeadFold:
         scores (B x k x rows x T, base-2 units, bf16 or fp32), which become the probabilities
         in place; padding (B x T, True: a padded key) and bias as `row_blocks.blocked_heads`
         takes them. False, nothing done, where the kernel cannot run."""
-        if not fold_kernel.enabled() or scores.device.type != "cpu":
+        if not fold_kernel.takes(scores):
             return False
         if layer not in self.row_sums:
             self._start(layer, wanted, scores)

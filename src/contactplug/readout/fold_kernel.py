@@ -83,10 +83,14 @@ def _build(source: str, compiler: str) -> Path:
     return path
 
 
+def _switched_off() -> bool:
+    return os.environ.get(SWITCH, "1") == "0"
+
+
 @functools.cache
 def kernel() -> ctypes._CFuncPtr | None:
     """The built kernel, or None (the stated fallback; its cause logged once)."""
-    if os.environ.get(SWITCH, "1") == "0":
+    if _switched_off():
         return None
     compiler = _compiler()
     if compiler is None:
@@ -103,7 +107,17 @@ def kernel() -> ctypes._CFuncPtr | None:
 
 def enabled() -> bool:
     """Whether the fused kernel runs here (the switch read now, the build made once)."""
-    return os.environ.get(SWITCH, "1") != "0" and kernel() is not None
+    return not _switched_off() and kernel() is not None
+
+
+def takes(scores: torch.Tensor) -> bool:
+    """Whether the kernel runs on this block of scores (contiguous bf16 or fp32 on the CPU)."""
+    return (
+        scores.device.type == "cpu"
+        and scores.dtype in (torch.bfloat16, torch.float32)
+        and scores.is_contiguous()
+        and enabled()
+    )
 
 
 def _pointer(t: torch.Tensor | None) -> int | None:
@@ -125,10 +139,7 @@ def softmax_fold(
     """The kernel on one block (shapes in softmax_fold.c; every tensor contiguous on the CPU,
     fp32 but scores, which may be bf16, and padding, uint8; spans and bias_heads int32).
     False, with nothing changed, where it cannot run (then torch's passes run)."""
-    function = kernel() if os.environ.get(SWITCH, "1") != "0" else None
-    if function is None or scores.device.type != "cpu":
-        return False
-    if scores.dtype not in (torch.bfloat16, torch.float32) or not scores.is_contiguous():
+    if not takes(scores):
         return False
     batch, heads, rows, tokens = scores.shape
     strides = (0, 0, 0)
@@ -136,7 +147,7 @@ def softmax_fold(
         if bias.dtype != torch.float32 or bias.dim() != 4 or bias.stride(-1) != 1:
             return False
         strides = tuple(bias.stride(n) if bias.shape[n] > 1 else 0 for n in range(3))
-    failed = function(  # a failed allocation changes nothing: torch's passes then
+    failed = kernel()(  # a failed allocation changes nothing: torch's passes then
         scores.data_ptr(), int(scores.dtype == torch.bfloat16), batch, heads, rows, tokens,
         start, _pointer(padding), _pointer(bias), *strides, _pointer(bias_heads),
         coeff.data_ptr(), sums.data_ptr(), col_sums.data_ptr(), row_sums.data_ptr(),
