@@ -15,7 +15,7 @@ from contactplug.models import row_blocks
 from contactplug.models.random_weights import random_model
 from contactplug.readout import attention, fold_kernel
 
-pytestmark = pytest.mark.skipif(fold_kernel.kernel() is None, reason="no C compiler here")
+pytestmark = pytest.mark.skipif(fold_kernel.kernel("native") is None, reason="no C compiler here")
 
 
 def _fold(spans, heads, seed=0):
@@ -38,11 +38,20 @@ CASES = {
 }
 
 
+@pytest.fixture(params=["native", "plain"])
+def variant(request, monkeypatch):
+    """Each body of the kernel: the best for this CPU (AVX-512 intrinsics where it has them)
+    and the plain C that other CPUs build."""
+    monkeypatch.setenv(fold_kernel.SWITCH, request.param)
+    assert fold_kernel.kernel(request.param) is not None
+    return request.param
+
+
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("bias_kind", [None, "shared", "per head"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_one_block_matches_torchs_passes(case, dtype, bias_kind, threads):
+def test_one_block_matches_torchs_passes(case, dtype, bias_kind, threads, variant):
     spans, heads, tokens, start, rows = CASES[case], 5, 42, 7, 19
     wanted = [0, 2, 3, 5, 6]  # a subset of 7 heads: the bias planes are chosen by head
     padding = torch.zeros(2, tokens, dtype=torch.bool)
@@ -76,7 +85,30 @@ def test_one_block_matches_torchs_passes(case, dtype, bias_kind, threads):
     torch.testing.assert_close(ours.row_sums[0], expected.row_sums[0], rtol=1e-5, atol=2e-6)
 
 
-def test_no_probability_is_subnormal():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("tokens", [16, 47, 300])  # one vector, a tail, many
+def test_both_bodies_agree_and_unread_probabilities_are_not_written(monkeypatch, dtype, tokens):
+    """The intrinsics and the plain C: the same probabilities (to the last bf16 bit) and the
+    same sums; with probabilities=False (no P @ v) the fold is the same and the scores are
+    left as they were."""
+    spans = [[(1, tokens // 2 - 1), (tokens // 2, tokens - tokens // 2 - 1)]]
+    raw = _block(1, 4, 9, tokens, seed=5).to(dtype)
+    out = {}
+    for name, write in (("plain", True), ("native", True), ("native", False)):
+        monkeypatch.setenv(fold_kernel.SWITCH, name)
+        fold, scores = _fold(spans, 4), raw.clone()
+        assert fold.scores(0, [0, 1, 2, 3], scores, 3, None, None, probabilities=write)
+        out[name, write] = scores, fold
+    (plain, a), (native, b), (kept, c) = out.values()
+    torch.testing.assert_close(native.float(), plain.float(), rtol=2e-6, atol=1e-9)
+    assert torch.equal(kept, raw)
+    for fold in (b, c):
+        torch.testing.assert_close(fold.sums, a.sums, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(fold.col_sums[0], a.col_sums[0], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(fold.row_sums[0], a.row_sums[0], rtol=1e-5, atol=1e-6)
+
+
+def test_no_probability_is_subnormal(variant):
     """Subnormal probabilities, once in the forward, made everything after them up to 10x
     slower on the AMX Xeon: a key 2^-100 below its row's top gets exactly 0."""
     raw = torch.zeros(1, 1, 4, 300)
@@ -99,15 +131,17 @@ def _maps(monkeypatch, switch, *args, **kw):
 
 
 @pytest.mark.parametrize("method", ["attention", "all-heads", "esm-head"])
-def test_readouts_are_the_same_either_way(model, monkeypatch, method):
-    """Whole fp32 readouts of a padded batch and of a complex, fused and not: the same maps."""
+@pytest.mark.parametrize("variant", ["native", "plain"])
+def test_readouts_are_the_same_either_way(model, monkeypatch, method, variant):
+    """Whole fp32 readouts of a padded batch and of a complex, fused (either body) and not:
+    the same maps."""
     rng = np.random.default_rng(0)
     seqs = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), n)) for n in (90, 61)]
     complex_ = Record("AB", seqs[0][:50] + seqs[1][:40], ("A", "B"), (50, 40))
     heads = [(1, 3), (4, 0), (5, 17), (3, 9)]
     for batch in ([*seqs], [complex_]):
         torch_maps = _maps(monkeypatch, "0", model, batch, method, heads)
-        fused_maps = _maps(monkeypatch, "1", model, batch, method, heads)
+        fused_maps = _maps(monkeypatch, variant, model, batch, method, heads)
         for a, b in zip(torch_maps, fused_maps, strict=True):
             np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
 
@@ -137,7 +171,7 @@ def test_a_failed_build_falls_back_with_one_note(monkeypatch, tmp_path, caplog, 
     fold_kernel.kernel.cache_clear()
     try:
         with caplog.at_level(logging.INFO, logger="contactplug"):
-            assert fold_kernel.kernel() is None
+            assert fold_kernel.kernel("native") is None
             assert not fold_kernel.enabled()
         notes = [r.getMessage() for r in caplog.records if "fused kernel" in r.getMessage()]
         assert len(notes) == 1 and "torch's passes" in notes[0]

@@ -126,8 +126,8 @@ def blocked_heads(
         end = min(length, start + rows)
         block, raw = scores(end - start), low(end - start)
         torch.matmul(queries[:, :, start:end], keys, out=raw)
-        # raw becomes the probabilities, folded already
-        done = fused is not None and fused(wanted, raw, start, padding, bias)
+        # raw becomes the probabilities (where P @ v reads them), folded already
+        done = fused is not None and fused(wanted, raw, start, padding, bias, with_output)
         if not done:
             _softmax_rows(block, raw, start, masked, bias, None if every else index)
             on_rows(wanted, block, start)

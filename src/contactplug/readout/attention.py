@@ -119,11 +119,14 @@ class HeadFold:
         start: int,
         padding: torch.Tensor | None,
         bias: torch.Tensor | None,
+        probabilities: bool = True,
     ) -> bool:
         """Softmax and fold query rows start.. in one pass (`fold_kernel`), given the raw
         scores (B x k x rows x T, base-2 units, bf16 or fp32), which become the probabilities
-        in place; padding (B x T, True: a padded key) and bias as `row_blocks.blocked_heads`
-        takes them. False, nothing done, where the kernel cannot run."""
+        in place where `probabilities` (the caller multiplies them by v), and are left as they
+        were otherwise; padding (B x T, True: a padded key) and bias as
+        `row_blocks.blocked_heads` takes them. False, nothing done, where the kernel cannot
+        run."""
         if not fold_kernel.takes(scores):
             return False
         if layer not in self.row_sums:
@@ -134,7 +137,7 @@ class HeadFold:
             bias_heads = torch.tensor(wanted, dtype=torch.int32)
         return fold_kernel.softmax_fold(
             scores, start, keys, bias, bias_heads, self.coeffs[layer], self.sums,
-            self.col_sums[layer], self.row_sums[layer], self.span_table,
+            self.col_sums[layer], self.row_sums[layer], self.span_table, probabilities,
         )  # fmt: skip
 
     def rows(self, layer: int, wanted: list[int], block: torch.Tensor, start: int) -> None:
@@ -215,8 +218,10 @@ class LayerRows:
     def __call__(self, wanted: list[int], block: torch.Tensor, start: int) -> None:
         self.fold.rows(self.layer, wanted, block, start)
 
-    def scores(self, wanted: list[int], scores: torch.Tensor, start: int, padding, bias) -> bool:
-        return self.fold.scores(self.layer, wanted, scores, start, padding, bias)
+    def scores(
+        self, wanted: list[int], scores: torch.Tensor, start: int, padding, bias, probabilities
+    ) -> bool:
+        return self.fold.scores(self.layer, wanted, scores, start, padding, bias, probabilities)
 
 
 def fold_weights(

@@ -7,6 +7,10 @@ scores; where bf16 matmuls are cheap (AMX) those passes, not the matmuls, bound 
 and esm-head readouts (`bench` prints the shares). The kernel reads each query row once and
 does the softmax, the probabilities P @ v needs, and the fold's sums while the row is in L1.
 
+The source has two bodies for a row: AVX-512 intrinsics where the CPU has AVX-512 (F, BW,
+VL), and plain C that gcc vectorizes elsewhere (or with CONTACTPLUG_FUSED=plain, which builds
+it here too: tests hold the two against each other and against torch).
+
 Fallback, stated: with no compiler, a failed build, a non-CPU tensor, or CONTACTPLUG_FUSED=0,
 the readout runs torch's passes (`models.row_blocks`), for the same maps within fp32 rounding
 (tests/test_fold_kernel.py holds the two paths equal). The build's failure is logged once.
@@ -32,7 +36,8 @@ from contactplug.hardware import cpu_flags
 from contactplug.readout.cache import cache_dir
 
 log = logging.getLogger("contactplug")
-SWITCH = "CONTACTPLUG_FUSED"  # 0: torch's passes
+SWITCH = "CONTACTPLUG_FUSED"  # 0: torch's passes; plain: the plain-C body; else the best here
+VARIANTS = {"native": [], "plain": ["-DSOFTMAX_FOLD_PLAIN_C"]}  # the build's extra flags
 # no -ffast-math: its finite-math promise would break the -inf of masked keys; 512-bit vectors
 # were 13 % faster than gcc's default 256 on the AMX Xeon (no effect where there are none)
 FLAGS = [
@@ -43,7 +48,7 @@ ARGTYPES = [
     ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
     ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
     ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
 ]  # fmt: skip
 
 
@@ -55,13 +60,15 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
 
 
-def _build(source: str, compiler: str) -> Path:
-    """The shared library for this source, compiler and CPU, built once (atomically: several
-    processes may build it at the same time, and the last rename wins)."""
+def _build(source: str, compiler: str, extra: list[str]) -> Path:
+    """The shared library for this source, compiler, flags and CPU, built once (atomically:
+    several processes may build it at the same time, and the last rename wins)."""
     version = subprocess.run(
         [compiler, "--version"], capture_output=True, text=True, check=True
     ).stdout
-    key = "\n".join([source, compiler, version, platform.machine(), " ".join(sorted(cpu_flags()))])
+    flags = " ".join(FLAGS + extra)
+    cpu = " ".join(sorted(cpu_flags()))
+    key = "\n".join([source, compiler, version, flags, platform.machine(), cpu])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = cache_dir() / "kernels"
     path = folder / f"softmax_fold-{digest}.so"
@@ -73,7 +80,7 @@ def _build(source: str, compiler: str) -> Path:
         src.write_text(source)
         built = Path(work) / path.name
         done = subprocess.run(
-            [compiler, *FLAGS, "-shared", str(src), "-o", str(built)],
+            [compiler, *FLAGS, *extra, "-shared", str(src), "-o", str(built)],
             capture_output=True,
             text=True,
         )
@@ -83,21 +90,21 @@ def _build(source: str, compiler: str) -> Path:
     return path
 
 
-def _switched_off() -> bool:
-    return os.environ.get(SWITCH, "1") == "0"
+def _variant() -> str | None:
+    """The switch, read now: None (off), "plain" or "native"."""
+    value = os.environ.get(SWITCH, "1")
+    return None if value == "0" else "plain" if value == "plain" else "native"
 
 
 @functools.cache
-def kernel() -> ctypes._CFuncPtr | None:
-    """The built kernel, or None (the stated fallback; its cause logged once)."""
-    if _switched_off():
-        return None
+def kernel(variant: str) -> ctypes._CFuncPtr | None:
+    """The built kernel (`VARIANTS`), or None (the stated fallback; its cause logged once)."""
     compiler = _compiler()
     if compiler is None:
         log.info("no C compiler found: the readout's softmax and fold run as torch's passes")
         return None
     try:
-        function = ctypes.CDLL(str(_build(_source(), compiler))).softmax_fold
+        function = ctypes.CDLL(str(_build(_source(), compiler, VARIANTS[variant]))).softmax_fold
     except (OSError, subprocess.SubprocessError) as exc:
         log.info("the readout's fused kernel was not built (%s): torch's passes instead", exc)
         return None
@@ -107,7 +114,8 @@ def kernel() -> ctypes._CFuncPtr | None:
 
 def enabled() -> bool:
     """Whether the fused kernel runs here (the switch read now, the build made once)."""
-    return not _switched_off() and kernel() is not None
+    variant = _variant()
+    return variant is not None and kernel(variant) is not None
 
 
 def takes(scores: torch.Tensor) -> bool:
@@ -135,10 +143,13 @@ def softmax_fold(
     col_sums: torch.Tensor,
     row_sums: torch.Tensor,
     spans: torch.Tensor,
+    write: bool = True,
 ) -> bool:
     """The kernel on one block (shapes in softmax_fold.c; every tensor contiguous on the CPU,
     fp32 but scores, which may be bf16, and padding, uint8; spans and bias_heads int32).
-    False, with nothing changed, where it cannot run (then torch's passes run)."""
+    write=False: the probabilities are only folded, the scores left as they were (nothing
+    multiplies them by v). False, with nothing changed, where it cannot run (then torch's
+    passes run)."""
     if not takes(scores):
         return False
     batch, heads, rows, tokens = scores.shape
@@ -147,10 +158,10 @@ def softmax_fold(
         if bias.dtype != torch.float32 or bias.dim() != 4 or bias.stride(-1) != 1:
             return False
         strides = tuple(bias.stride(n) if bias.shape[n] > 1 else 0 for n in range(3))
-    failed = kernel()(  # a failed allocation changes nothing: torch's passes then
+    failed = kernel(_variant())(  # a failed allocation changes nothing: torch's passes then
         scores.data_ptr(), int(scores.dtype == torch.bfloat16), batch, heads, rows, tokens,
         start, _pointer(padding), _pointer(bias), *strides, _pointer(bias_heads),
         coeff.data_ptr(), sums.data_ptr(), col_sums.data_ptr(), row_sums.data_ptr(),
-        spans.data_ptr(), spans.shape[1], torch.get_num_threads(),
+        spans.data_ptr(), spans.shape[1], torch.get_num_threads(), int(write),
     )  # fmt: skip
     return not failed
