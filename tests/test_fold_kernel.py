@@ -59,7 +59,7 @@ def test_one_block_matches_torchs_passes(case, dtype, bias_kind, threads, varian
     bias = None
     if bias_kind:
         planes = 1 if bias_kind == "shared" else 7
-        bias = torch.randn(1, planes, tokens, tokens) * 3
+        bias = _block(1, planes, tokens, tokens, seed=4) / 4  # spread 3
         bias[..., -2:] = float("-inf")  # T5's padded keys
     raw = _block(2, heads, rows, tokens, seed=3).to(dtype)
 
@@ -78,7 +78,10 @@ def test_one_block_matches_torchs_passes(case, dtype, bias_kind, threads, varian
     finally:
         torch.set_num_threads(before)
     tol = dict(rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(fused.float(), block.to(dtype).float(), **tol)
+    # bf16 probabilities: torch's exp2 and ours differ in the last fp32 bits, which can round
+    # a probability near a bf16 midpoint either way (seen: 1 of 7980, with another bias)
+    step = dict(rtol=2**-8, atol=1e-7) if dtype == torch.bfloat16 else tol
+    torch.testing.assert_close(fused.float(), block.to(dtype).float(), **step)
     torch.testing.assert_close(ours.sums, expected.sums, **tol)
     torch.testing.assert_close(ours.col_sums[0], expected.col_sums[0], **tol)
     # rows of no chain (BOS, the linker) are left 0 by both; the rest are the same sums
