@@ -33,3 +33,18 @@ def fp32(width: int, layers: int, length: int = 0, atol: float = 1e-5) -> dict[s
 def of(model, length: int = 0, atol: float = 1e-5) -> dict[str, float]:
     """`fp32` for a loaded contactplug Model."""
     return fp32(model.embed_dim, model.num_layers, length, atol)
+
+
+def bf16_both_ways(model, sequences: list[str]) -> tuple:
+    """A family's bf16 final hidden states two ways: under torch.autocast with no precision
+    asked of the forward (every linear's weight cast again at each call: the families' path
+    before `models.low_linear`), and the forward asked for bf16 (its linears on copies cast,
+    and on the CPU packed, once). The same arithmetic, so the same values."""
+    import torch
+
+    tokens = model.tokens(sequences)
+    with torch.no_grad():
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
+            per_call = model.forward(tokens, logits=False, representation=True).representation
+        once = model.forward(tokens, logits=False, representation=True, autocast=torch.bfloat16)
+    return per_call, once.representation

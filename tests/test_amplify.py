@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 from badinput import refused
-from parity import of
+from parity import bf16_both_ways, of
 from reference_maps import every_head, folded, read_reference
 
 from contactplug.files.errors import ContactplugError
@@ -70,6 +70,13 @@ def test_tokens_logits_hidden_states_and_every_head_equal_the_reference(model, r
         np.testing.assert_allclose(maps[layer].numpy(), ref["attention"][layer], **of(model, t))
     padded = ref["tokens"] == amplify.PAD
     assert padded.any() and (ref["attention"][:, :, :, :, :][..., padded[1]][:, 1] == 0).all()
+
+
+def test_bf16_linears_cast_once_equal_torch_autocasts(model):
+    """The bf16 forward's linears on cast-once (packed) copies give the hidden states torch's
+    autocast gave, to the bit (parity.bf16_both_ways)."""
+    per_call, once = bf16_both_ways(model, ["MKTAYIAKQRQISFVKSHFSRQLEER", "GSHMSLFDFFKN"])
+    assert torch.equal(once, per_call)
 
 
 def test_a_head_the_network_lacks_is_one_line(model):

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from parity import of
+from parity import bf16_both_ways, of
 from reference_maps import every_head, folded, read_reference
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import Record
 from contactplug.jacobian import categorical as jacobian
-from contactplug.models import esmc, esmc_model
+from contactplug.models import esmc, esmc_model, low_linear
 from contactplug.models.loading import load_model
 from contactplug.readout import attention, cache, prediction
 
@@ -109,6 +109,23 @@ def test_logit_columns_of_the_jacobian_are_the_official_logits(official, ref):
     got = jacobian.residue_outputs(official, official.tokens([seq]), representation=False)[0]
     want = ref["logits"][2, 1 : len(seq) + 1][:, aa]
     assert np.abs(got.numpy() - want).max() < 1e-4
+
+
+def test_bf16_linears_are_cast_once_and_as_close_to_fp32_as_autocast(small):
+    """ESM C's bf16 forward runs its linears on cast-once copies (`low_linear`): held by the
+    model's own linears after one forward, and about as close to fp32 as torch.autocast's
+    per-call casts. Not compared to the bit, as the other families are: the forward asked for
+    bf16 also builds its rotary tables in bf16, which an outer autocast does not (here 0.16
+    against 0.11 from fp32; a wrong or missing linear moves the states by several units)."""
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQLEER", "GSHMSLFDFFKN"]
+    per_call, once = bf16_both_ways(small, seqs)
+    with torch.no_grad():
+        fp32 = small.forward(small.tokens(seqs), logits=False, representation=True)
+    error = {n: float((x - fp32.representation).abs().max()) for n, x in
+             (("per call", per_call), ("once", once))}  # fmt: skip
+    assert 0 < error["once"] <= 2 * error["per call"], error
+    ffn = small.net.transformer.blocks[0].ffn[1]
+    assert low_linear._copies(ffn, [ffn], torch.bfloat16)[0].dtype == torch.bfloat16
 
 
 def test_what_esmc_is_and_can_run(small):

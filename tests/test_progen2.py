@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 from badinput import refused
-from parity import of
+from parity import bf16_both_ways, of
 from reference_maps import every_head, folded, read_reference
 
 from contactplug.files.errors import ContactplugError
@@ -133,6 +133,13 @@ def test_folded_maps_of_a_padded_batch_are_the_reference_attention_processed(
         )
         np.testing.assert_allclose(got, want, **of(model))
         assert np.allclose(got, got.T)
+
+
+def test_bf16_linears_cast_once_equal_torch_autocasts(model):
+    """The bf16 forward's linears on cast-once (packed) copies give the hidden states torch's
+    autocast gave, to the bit (parity.bf16_both_ways)."""
+    per_call, once = bf16_both_ways(model, ["MKTAYIAKQRQISFVKSHFSRQLEER", "GSHMSLFDFFKN"])
+    assert torch.equal(once, per_call)
 
 
 def test_a_mutation_moves_only_later_positions(model):

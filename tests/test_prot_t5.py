@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from parity import of
+from parity import bf16_both_ways, of
 from reference_maps import every_head, folded
 
 from contactplug.files.errors import ContactplugError
@@ -63,9 +63,8 @@ def peaky(model):
     return model
 
 
-@pytest.fixture(scope="module")
-def t5_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("prot_t5") / "prot_t5_tiny"
+def write_t5_folder(folder: Path, feed_forward: str = "relu") -> Path:
+    """A tiny T5 in ProtT5's folder layout (feed_forward: transformers' feed_forward_proj)."""
     folder.mkdir()
     (folder / "spiece.model").write_bytes(spiece_model())
     config = {"do_lower_case": False, "extra_ids": 100, "tokenizer_class": "T5Tokenizer"}
@@ -80,7 +79,7 @@ def t5_folder(tmp_path_factory) -> Path:
         num_heads=4,
         relative_attention_num_buckets=32,
         relative_attention_max_distance=128,
-        feed_forward_proj="relu",
+        feed_forward_proj=feed_forward,
         dropout_rate=0.0,
         pad_token_id=0,
         eos_token_id=1,
@@ -89,6 +88,11 @@ def t5_folder(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     peaky(transformers.T5ForConditionalGeneration(t5)).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def t5_folder(tmp_path_factory) -> Path:
+    return write_t5_folder(tmp_path_factory.mktemp("prot_t5") / "prot_t5_tiny")
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +200,30 @@ def test_bf16_row_blocks_keep_the_fp32_map(model):
     upper = np.triu_indices(len(SEQS[0]), 6)
     assert np.corrcoef(fp32[upper], bf16[upper])[0, 1] > 0.999
     assert not np.array_equal(fp32, bf16)  # bf16 did run
+
+
+def test_bf16_linears_cast_once_equal_torch_autocasts(model):
+    """The bf16 forward's linears on cast-once (packed) copies give the hidden states torch's
+    autocast gave, to the bit (parity.bf16_both_ways)."""
+    per_call, once = bf16_both_ways(model, ["MKTAYIAKQRQISFVKSHFSRQLEER", "GSHMSLFDFFKN"])
+    assert torch.equal(once, per_call)
+
+
+def test_a_gated_feed_forward_is_transformers_in_fp32_and_bf16(tmp_path):
+    """T5 v1.1's gated GELU feed-forward (wo(gelu(wi_0 x) * wi_1 x)), run by our own
+    feed-forward: transformers' hidden states in fp32, and torch.autocast's in bf16."""
+    folder = write_t5_folder(tmp_path / "gated", "gated-gelu")
+    ours = load_model(str(folder), device="cpu")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    encoder = transformers.T5EncoderModel.from_pretrained(str(folder)).eval()
+    batch = tokenizer([spaced(s) for s in SEQS[1:3]], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        theirs = encoder(**batch).last_hidden_state
+    got = ours.forward(ours.tokens(SEQS[1:3]), logits=False, representation=True).representation
+    keep = batch["attention_mask"].bool()
+    np.testing.assert_allclose(got[keep].numpy(), theirs[keep].numpy(), **of(ours, 30))
+    per_call, once = bf16_both_ways(ours, SEQS[1:3])
+    assert torch.equal(once, per_call)
 
 
 def test_what_prot_t5_is_and_can_run(model):

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models import row_blocks
+from contactplug.models import low_linear, row_blocks
 from contactplug.models.base import (
     HeadCallback,
     Heads,
@@ -112,16 +112,18 @@ def _attention(
     rotary: tuple[torch.Tensor, torch.Tensor],
     wanted: list[int] | None,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None,
+    low: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One attention block (no residual) and the wanted heads' probabilities (or, with
-    `on_rows`, those streamed to the readout's fold and None returned)."""
+    `on_rows`, those streamed to the readout's fold and None returned). low: the linears'
+    reduced precision (`low_linear`)."""
     batch, length, d = x.shape
     heads = net.n_heads
 
     def split(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, d // heads).transpose(1, 2)
 
-    q, k, v = split(block.q(x)), split(block.k(x)), split(block.v(x))
+    q, k, v = map(split, low_linear.stacked(x, block, [block.q, block.k, block.v], low))
     q, k = rotate_pairs(q, *rotary), rotate_pairs(k, *rotary)
     out = probs = None
     if wanted:
@@ -130,7 +132,7 @@ def _attention(
     if out is None:
         mask = None if padding is None else padding[:, None, None, :].logical_not()
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return block.wo(out.transpose(1, 2).reshape(batch, length, d)), probs
+    return low_linear.linear(out.transpose(1, 2).reshape(batch, length, d), block.wo, low), probs
 
 
 @torch.no_grad()
@@ -163,8 +165,9 @@ def forward(
         for index in range(last):
             block = net.transformer_encoder[index]
             on_rows = None if rows is None else rows(index)
+            normed = block.attention_norm(x)
             h, probs = _attention(
-                net, block, block.attention_norm(x), padding, rotary, heads.get(index), on_rows
+                net, block, normed, padding, rotary, heads.get(index), on_rows, autocast
             )
             if probs is not None:
                 on_heads(index, heads[index], probs)
@@ -172,8 +175,9 @@ def forward(
             if index == last - 1 and not (logits or representation):
                 break  # nobody reads this layer's output: its feed-forward is skipped
             x = x + h
-            gate, value = block.ffn.w12(block.ffn_norm(x)).chunk(2, dim=-1)
-            x = x + block.ffn.w3(F.silu(gate) * value)
+            ffn = block.ffn
+            gate, value = low_linear.linear(block.ffn_norm(x), ffn.w12, autocast).chunk(2, -1)
+            x = x + low_linear.linear(F.silu(gate) * value, ffn.w3, autocast)
             del h, gate, value
         if logits or representation:
             x = net.layer_norm_2(x)

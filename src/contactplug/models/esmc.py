@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models import row_blocks
+from contactplug.models import low_linear, row_blocks
 
 # The official vocabulary; the embedding and the logits have 64 rows, 33..63 are never used.
 VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>") + tuple("LAGVSERTIDPKQNFYMHWCXBUZO.-|") + ("<mask>",)
@@ -153,13 +153,16 @@ def _attention(
     wanted: list[int] | None,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
     mask_bias: torch.Tensor | None = None,
+    low: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One attention block (no residual): its output and the wanted heads' probabilities, or,
     with `on_rows` (the readout's fold), those streamed in blocks of query rows as ESM-2's
-    are and None returned (`row_blocks.wanted_heads`; mask_bias: `keep` as 0 / -inf)."""
+    are and None returned (`row_blocks.wanted_heads`; mask_bias: `keep` as 0 / -inf). low:
+    the linears' reduced precision (`low_linear`)."""
     batch, length, d = x.shape
     heads = model.n_heads
-    q, k, v = F.linear(_ln(x, attn.layernorm_qkv[0]), attn.layernorm_qkv[1].weight).chunk(3, -1)
+    normed = _ln(x, attn.layernorm_qkv[0])
+    q, k, v = low_linear.linear(normed, attn.layernorm_qkv[1], low).chunk(3, -1)
     q, k = _ln(q, attn.q_ln), _ln(k, attn.k_ln)  # over the whole d_model, before the head split
     q, k, v = (t.view(batch, length, heads, d // heads).transpose(1, 2) for t in (q, k, v))
     q, k = _rotate(q, *rotary), _rotate(k, *rotary)
@@ -170,7 +173,7 @@ def _attention(
     if out is None:
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
     out = out.transpose(1, 2).reshape(batch, length, d)
-    return F.linear(out, attn.out_proj.weight), probs
+    return low_linear.linear(out, attn.out_proj, low), probs
 
 
 @torch.no_grad()
@@ -228,7 +231,7 @@ def forward(
             block = blocks[index]
             on_rows = None if rows is None else rows(index)
             h, probs = _attention(
-                model, block.attn, x, keep, rotary, heads.get(index), on_rows, mask_bias
+                model, block.attn, x, keep, rotary, heads.get(index), on_rows, mask_bias, autocast
             )
             if probs is not None:
                 on_heads(index, heads[index], probs)
@@ -236,8 +239,9 @@ def forward(
             if index == last - 1 and not (logits or representation or index in keep_hidden):
                 break  # nobody reads this layer's output: its feed-forward is skipped
             x = x + h / s
-            gate, value = block.ffn[1](_ln(x, block.ffn[0])).chunk(2, dim=-1)
-            x = x + block.ffn[3](F.silu(gate) * value) / s
+            normed = _ln(x, block.ffn[0])
+            gate, value = low_linear.linear(normed, block.ffn[1], autocast).chunk(2, dim=-1)
+            x = x + low_linear.linear(F.silu(gate) * value, block.ffn[3], autocast) / s
             del h, gate, value
             if index in keep_hidden:
                 out.hidden[index] = x

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from contactplug.files.errors import ContactplugError
-from contactplug.models import row_blocks
+from contactplug.models import low_linear, row_blocks
 from contactplug.models.base import (
     HeadCallback,
     Heads,
@@ -95,13 +95,16 @@ def _attention(
     bias: Callable[[], torch.Tensor],
     wanted: list[int] | None,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None,
+    low: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Causal attention (no residual) and the wanted heads' probabilities (or, with `on_rows`,
-    those streamed to the readout's fold in blocks of query rows and None returned)."""
+    those streamed to the readout's fold in blocks of query rows and None returned). low: the
+    linears' reduced precision (`low_linear`)."""
     batch, length, d = x.shape
     heads, r = net.n_heads, net.rotary_dim
     q, k, v = (
-        t.view(batch, length, heads, d // heads).transpose(1, 2) for t in attn.qkv(x).chunk(3, -1)
+        t.view(batch, length, heads, d // heads).transpose(1, 2)
+        for t in low_linear.linear(x, attn.qkv, low).chunk(3, -1)
     )
     if r == d // heads:
         q, k = rotate_pairs(q, *rotary), rotate_pairs(k, *rotary)
@@ -114,7 +117,8 @@ def _attention(
         out, probs = row_blocks.wanted_heads(scaled, k, v, None, wanted, on_rows, True, bias())
     if out is None:
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return attn.out_proj(out.transpose(1, 2).reshape(batch, length, d)), probs
+    out = out.transpose(1, 2).reshape(batch, length, d)
+    return low_linear.linear(out, attn.out_proj, low), probs
 
 
 @torch.no_grad()
@@ -148,13 +152,17 @@ def forward(
             block = net.h[index]
             on_rows = None if rows is None else rows(index)
             n = block.ln_1(x)
-            h, probs = _attention(net, block.attn, n, rotary, bias, heads.get(index), on_rows)
+            h, probs = _attention(
+                net, block.attn, n, rotary, bias, heads.get(index), on_rows, autocast
+            )
             if probs is not None:
                 on_heads(index, heads[index], probs)
                 del probs
             if index == last - 1 and not (logits or representation):
                 break  # nobody reads this layer's output: its feed-forward is skipped
-            x = x + h + block.mlp.fc_out(F.gelu(block.mlp.fc_in(n), approximate="tanh"))
+            inner = F.gelu(low_linear.linear(n, block.mlp.fc_in, autocast), approximate="tanh")
+            x = x + h + low_linear.linear(inner, block.mlp.fc_out, autocast)
+            del inner
             del h, n
         if logits or representation:
             x = net.ln_f(x)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from contactplug.files.errors import ContactplugError
 from contactplug.files.sequences import MAX_LENGTH
-from contactplug.models import row_blocks
+from contactplug.models import low_linear, row_blocks
 from contactplug.models.base import (
     HeadCallback,
     Heads,
@@ -131,18 +131,20 @@ def _attention(
     heads: int,
     on_rows: Callable[[list[int], torch.Tensor, int], None] | None = None,
     output: bool = True,
+    low: torch.dtype | None = None,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """T5 self-attention (bias: position bias + padding, 1 or B x H x T x T, no scaling). With
     `on_rows` (the readout's fold) the wanted heads' probabilities go to it in blocks of query
     rows (`row_blocks`) and None is returned for them. output=False: only the probabilities
-    (no values or output projection; None is returned for the output)."""
+    (no values or output projection; None is returned for the output). low: the linears'
+    reduced precision (`low_linear`)."""
     batch, length, _ = x.shape
 
     def split(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, -1).transpose(1, 2)
 
-    q, k = split(attn.q(x)), split(attn.k(x))
-    v = split(attn.v(x)) if output else None
+    q, k, v = low_linear.stacked(x, attn, [attn.q, attn.k, attn.v], low, output)
+    q, k, v = split(q), split(k), None if v is None else split(v)
     out = probs = None
     if wanted:
         out, probs = row_blocks.wanted_heads(q, k, v, None, wanted, on_rows, output, bias.float())
@@ -151,7 +153,20 @@ def _attention(
     if not output:
         return None, probs
     out = out.transpose(1, 2).reshape(batch, length, -1)
-    return attn.o(out), probs
+    return low_linear.linear(out, attn.o, low), probs
+
+
+def _feed_forward(ff: torch.nn.Module, x: torch.Tensor, low: torch.dtype | None) -> torch.Tensor:
+    """transformers' T5 feed-forward (`DenseReluDense`: wo(act(wi x)), or T5 v1.1's gated
+    form, wo(act(wi_0 x) * wi_1 x)) with its linears in `low` (`low_linear`); dropout is off."""
+    if hasattr(ff, "wi_0"):
+        gate, value = low_linear.stacked(x, ff, [ff.wi_0, ff.wi_1], low)
+        inner = ff.act(gate) * value
+    else:
+        inner = ff.act(low_linear.linear(x, ff.wi, low))
+    if low is None:  # transformers casts to wo's dtype first (fp16 checkpoints keep wo fp32)
+        inner = inner.to(ff.wo.weight.dtype)
+    return low_linear.linear(inner, ff.wo, low)
 
 
 @torch.no_grad()
@@ -191,6 +206,7 @@ def forward(
                 model.num_heads,
                 on_rows,
                 not final,
+                autocast,
             )
             if probs is not None:
                 on_heads(index, wanted, probs)
@@ -198,7 +214,7 @@ def forward(
             if final:
                 break  # the last layer stops at its heads' probabilities
             x = x + h
-            x = x + ff_layer.DenseReluDense(ff_layer.layer_norm(x))
+            x = x + _feed_forward(ff_layer.DenseReluDense, ff_layer.layer_norm(x), autocast)
         if representation:
             out.representation = stack.final_layer_norm(x)
     return out
