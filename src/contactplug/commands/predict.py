@@ -24,25 +24,32 @@ log = logging.getLogger("contactplug")
 FEW_PROTEINS = 10  # fewer fitted proteins than this: said, and not cached as the ranking
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    from contactplug.inputs.queries import read_inputs, warn_chain_breaks
-    from contactplug.models.batching import parse_batch_size
+def _checked(args: argparse.Namespace) -> tuple:
+    """Everything a predict run refuses, refused before any work: (queries, -o, model)."""
+    from contactplug.inputs.queries import read_inputs
     from contactplug.models.joining import check_linker
-    from contactplug.readout import prediction
 
     if args.linker is not None:
         check_linker(args.linker)
     queries = read_inputs(args.inputs, args.chain, args.chains)
     folder = OutputFolder(args.output, args.inputs)  # -o checked before any work
     check_store_options(args)
-    scored = [q for q in queries if q.structure] if args.evaluate else []
-    if args.evaluate and not scored:
+    if args.evaluate and not any(q.structure for q in queries):
         raise ContactplugError(
             "--evaluate scores maps against the structures they were read from; "
             "give a PDB/mmCIF file (a FASTA has no true contacts)"
         )
     model = model_from(args)
     model.require(args.method)
+    return queries, folder, model
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from contactplug.inputs.queries import warn_chain_breaks
+    from contactplug.models.batching import parse_batch_size
+    from contactplug.readout import prediction
+
+    queries, folder, model = _checked(args)
     records = [q.record for q in queries]
     # refuse what cannot be read, and a bad --heads or --top-k, before any work
     prediction.record_sizes(model, records, args.window, args.linker)
@@ -92,18 +99,23 @@ def run_predict(args: argparse.Namespace) -> int:
         done.update(outputs.kept_maps(wanted))
     warn_chain_breaks(queries)
     if args.evaluate:
-        from contactplug.commands.evaluate import score_and_draw
-
-        skipped = len(queries) - len(scored)
-        if skipped:
-            log.info("--evaluate: %d FASTA record(s) not scored (no structure)", skipped)
-        # each picture is named after its map's file (a safe name, ~N when the id was taken)
-        items = [
-            (cmap, queries[n].structure, queries[n].chain, written.with_suffix(".png").name)
-            for n, (cmap, written) in sorted(done.items())
-        ]
-        score_and_draw(items, out)
+        _evaluate(queries, done, out)
     return 0
+
+
+def _evaluate(queries: list, done: dict, out: Path) -> None:
+    """--evaluate: each structure's map (done: query index -> (map, its file)) scored."""
+    from contactplug.commands.evaluate import score_and_draw
+
+    skipped = sum(1 for q in queries if not q.structure)
+    if skipped:
+        log.info("--evaluate: %d FASTA record(s) not scored (no structure)", skipped)
+    # each picture is named after its map's file (a safe name, ~N when the id was taken)
+    items = [
+        (cmap, queries[n].structure, queries[n].chain, written.with_suffix(".png").name)
+        for n, (cmap, written) in sorted(done.items())
+    ]
+    score_and_draw(items, out)
 
 
 def run_select_heads(args: argparse.Namespace) -> int:
@@ -182,7 +194,7 @@ def run_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="contacts from attention in one forward pass")
     p.add_argument("inputs", nargs="+", help="FASTA or structure files (PDB/mmCIF, .gz)")
     p.add_argument("-o", "--output", required=True, help="output folder (one npz per record)")
@@ -205,6 +217,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "gate holds for the model, else fp32; see model-info), fp32 or bf16",
     )
     add_scale_options(p, "sequences per padded forward, sorted by length")
+    _add_run_options(p)
+    add_model_options(p)
+    p.set_defaults(func=run_predict)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """predict's store, resume and workers."""
     p.add_argument(
         "--store",
         default="map",
@@ -233,9 +252,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="batches run side by side on CPU, torch's threads shared out among them "
         "(default: auto, one per thread; 1: one batch at a time on every thread)",
     )
-    add_model_options(p)
-    p.set_defaults(func=run_predict)
 
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _add_predict(sub)
     p = sub.add_parser("select-heads", help="rank heads on labelled structures, choose K")
     p.add_argument("-o", "--output", required=True, help="ranking JSON to write")
     p.add_argument("--structures", help="folder of labelled structures (default: shipped set)")
