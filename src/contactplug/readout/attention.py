@@ -91,6 +91,7 @@ class HeadFold:
         self.col_sums: dict[int, torch.Tensor] = {}  # layer -> B x C x k x T (chain c's rows)
         self.order: dict[int, list[int]] = {}  # layer -> its heads, in the order they came
         self.coeffs: dict[int, torch.Tensor] = {}  # layer -> B x 1 x k coefficients
+        self.bias_planes: dict[int, torch.Tensor] = {}  # layer -> its heads (int32), the kernel's
         # the fused kernel's view of the spans: B x C x (first, length), length 0 where absent
         self.span_table = torch.zeros(len(spans), self.chains, 2, dtype=torch.int32)
         for b, own in enumerate(spans):
@@ -134,7 +135,9 @@ class HeadFold:
         keys = None if padding is None else padding.contiguous().view(torch.uint8)
         bias_heads = None
         if bias is not None and bias.shape[1] > 1:  # per head: the wanted heads' planes
-            bias_heads = torch.tensor(wanted, dtype=torch.int32)
+            if layer not in self.bias_planes:  # once a layer, not once a block
+                self.bias_planes[layer] = torch.tensor(wanted, dtype=torch.int32)
+            bias_heads = self.bias_planes[layer]
         return fold_kernel.softmax_fold(
             scores, start, keys, bias, bias_heads, self.coeffs[layer], self.sums,
             self.col_sums[layer], self.row_sums[layer], self.span_table, probabilities,
