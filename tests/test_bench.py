@@ -189,6 +189,8 @@ def test_bench_says_what_bounds_each_path(tiny_model_path, capsys):
     assert "measured exp2 " in out and " GB/s (the softmax's and fold's other passes" in out
     fused = fold_kernel.enabled()
     assert ("G probabilities/s" in out) == fused, out
+    if fused:  # which body ran: AVX-512 intrinsics where the CPU has them, else the plain C
+        assert f"G probabilities/s ({fold_kernel.body()} body;" in out
     assert "| what bounds each path (predicted) | L = 12 | L = 40 |" in out
     rows = [line.strip("| ").split(" | ") for line in out.splitlines() if "bound by |" in line]
     labels = [r[0] for r in rows]

@@ -183,3 +183,16 @@ def test_a_failed_build_falls_back_with_one_note(monkeypatch, tmp_path, caplog, 
         assert not kernels.exists() or not list(kernels.iterdir())  # nor its build folder
     finally:
         fold_kernel.kernel.cache_clear()
+
+
+def test_the_body_built_follows_the_cpu_and_the_switch(monkeypatch):
+    """AVX-512 intrinsics where the CPU has AVX-512 F, BW and VL (what the source tests at
+    compile time, under -march=native), the plain C elsewhere and with the switch at plain."""
+    from contactplug.hardware import cpu_flags
+
+    has = {"avx512f", "avx512bw", "avx512vl"} <= set(cpu_flags())
+    assert fold_kernel.body() == ("AVX-512 intrinsics" if has else "plain C")
+    monkeypatch.setenv(fold_kernel.SWITCH, "plain")
+    assert fold_kernel.body() == "plain C"
+    monkeypatch.setenv(fold_kernel.SWITCH, "0")
+    assert fold_kernel.body() is None

@@ -283,14 +283,16 @@ def print_memory(args: argparse.Namespace, model, lengths: list[int], heads, ask
 def _fused_line(rates: dict, device, clock: Callable[[], float]) -> str:
     """The readout's one-pass kernel: its measured rate (into `rates`), or why it is not run."""
     from contactplug.commands import bench_bounds
+    from contactplug.readout import fold_kernel
 
     rate = bench_bounds.fused_rate(clock) if device.type == "cpu" else None
     rates["fused"] = rate
     if rate is None:
         return "fused softmax-fold kernel: not run here (torch's passes; see readout.fold_kernel)"
     return (
-        f"fused softmax-fold kernel {rate:.2f} G probabilities/s (bf16 scores, 16 heads x 64 "
-        "rows x 1024 keys, best of 16, less the refill; the readout's softmax and fold in one pass)"
+        f"fused softmax-fold kernel {rate:.2f} G probabilities/s ({fold_kernel.body()} body; "
+        "bf16 scores, 16 heads x 64 rows x 1024 keys, best of 16, less the refill; the "
+        "readout's softmax and fold in one pass)"
     )
 
 

@@ -97,25 +97,36 @@ def _variant() -> str | None:
 
 
 @functools.cache
-def kernel(variant: str) -> ctypes._CFuncPtr | None:
-    """The built kernel (`VARIANTS`), or None (the stated fallback; its cause logged once)."""
+def kernel(variant: str) -> ctypes.CDLL | None:
+    """The built kernel (`VARIANTS`): its `softmax_fold` and `softmax_fold_body`; or None
+    (the stated fallback; its cause logged once)."""
     compiler = _compiler()
     if compiler is None:
         log.info("no C compiler found: the readout's softmax and fold run as torch's passes")
         return None
     try:
-        function = ctypes.CDLL(str(_build(_source(), compiler, VARIANTS[variant]))).softmax_fold
+        library = ctypes.CDLL(str(_build(_source(), compiler, VARIANTS[variant])))
     except (OSError, subprocess.SubprocessError) as exc:
         log.info("the readout's fused kernel was not built (%s): torch's passes instead", exc)
         return None
-    function.argtypes, function.restype = ARGTYPES, ctypes.c_int
-    return function
+    library.softmax_fold.argtypes, library.softmax_fold.restype = ARGTYPES, ctypes.c_int
+    library.softmax_fold_body.argtypes, library.softmax_fold_body.restype = [], ctypes.c_int
+    return library
 
 
 def enabled() -> bool:
     """Whether the fused kernel runs here (the switch read now, the build made once)."""
     variant = _variant()
     return variant is not None and kernel(variant) is not None
+
+
+def body() -> str | None:
+    """Which body of the kernel runs here ("AVX-512 intrinsics" or "plain C"), or None."""
+    variant = _variant()
+    library = None if variant is None else kernel(variant)
+    if library is None:
+        return None
+    return "AVX-512 intrinsics" if library.softmax_fold_body() == 512 else "plain C"
 
 
 def takes(scores: torch.Tensor) -> bool:
@@ -158,7 +169,8 @@ def softmax_fold(
         if bias.dtype != torch.float32 or bias.dim() != 4 or bias.stride(-1) != 1:
             return False
         strides = tuple(bias.stride(n) if bias.shape[n] > 1 else 0 for n in range(3))
-    failed = kernel(_variant())(  # a failed allocation changes nothing: torch's passes then
+    # a failed allocation changes nothing: torch's passes then
+    failed = kernel(_variant()).softmax_fold(
         scores.data_ptr(), int(scores.dtype == torch.bfloat16), batch, heads, rows, tokens,
         start, _pointer(padding), _pointer(bias), *strides, _pointer(bias_heads),
         coeff.data_ptr(), sums.data_ptr(), col_sums.data_ptr(), row_sums.data_ptr(),

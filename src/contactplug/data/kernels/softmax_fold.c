@@ -1,4 +1,4 @@
-/* The readout's one pass over a block of attention scores (contactplug.models.softmax_fold).
+/* The readout's one pass over a block of attention scores (contactplug.readout.fold_kernel).
 
    torch runs softmax and the readout's fold as separate passes over a block of scores
    (max, subtract, exp, sum, scale, then the weighted sum over heads and each chain's column
@@ -178,6 +178,7 @@ static void softmax_fold_row(void *row, int is_bf16, int T, const uint8_t *maske
     if (chain[n] >= 0) part[chain[n]] = _mm512_reduce_add_ps(here);
   }
 }
+int softmax_fold_body(void) { return 512; } /* which body was built: AVX-512 intrinsics */
 #else
 /* One head's query row in passes over x (in L1): load (bias, mask); max; exp and sum; then
    the probabilities written back, added into the fold's sums (weight w), into the chain's
@@ -256,6 +257,7 @@ static void softmax_fold_row(void *row, int is_bf16, int T, const uint8_t *maske
   }
 }
 
+int softmax_fold_body(void) { return 0; } /* which body was built: the plain C */
 #endif
 
 static int chain_of(const int32_t *spans, int C, int token) {
