@@ -114,16 +114,20 @@ def kernel(variant: str) -> ctypes.CDLL | None:
     return library
 
 
+def _library() -> ctypes.CDLL | None:
+    """The kernel the switch asks for now (built once), or None."""
+    variant = _variant()
+    return None if variant is None else kernel(variant)
+
+
 def enabled() -> bool:
     """Whether the fused kernel runs here (the switch read now, the build made once)."""
-    variant = _variant()
-    return variant is not None and kernel(variant) is not None
+    return _library() is not None
 
 
 def body() -> str | None:
     """Which body of the kernel runs here ("AVX-512 intrinsics" or "plain C"), or None."""
-    variant = _variant()
-    library = None if variant is None else kernel(variant)
+    library = _library()
     if library is None:
         return None
     return "AVX-512 intrinsics" if library.softmax_fold_body() == 512 else "plain C"
@@ -170,7 +174,7 @@ def softmax_fold(
             return False
         strides = tuple(bias.stride(n) if bias.shape[n] > 1 else 0 for n in range(3))
     # a failed allocation changes nothing: torch's passes then
-    failed = kernel(_variant()).softmax_fold(
+    failed = _library().softmax_fold(
         scores.data_ptr(), int(scores.dtype == torch.bfloat16), batch, heads, rows, tokens,
         start, _pointer(padding), _pointer(bias), *strides, _pointer(bias_heads),
         coeff.data_ptr(), sums.data_ptr(), col_sums.data_ptr(), row_sums.data_ptr(),
